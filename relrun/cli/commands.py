@@ -1,0 +1,119 @@
+"""Core commands: validate, schema, plan, render, release."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from relrun.cli.app import app
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
+from relrun.report.files import write_atomic
+
+RunbookArg = typer.Argument(..., help="The runbook YAML file.", show_default=False)
+InventoryOpt = typer.Option(..., "-i", "--inventory", help="Ansible inventory file.")
+
+
+@app.command()
+def validate(
+    runbooks: list[Path] = typer.Argument(..., help="Runbook files.", show_default=False),
+    inventory: Path | None = typer.Option(
+        None, "-i", "--inventory", help="Also check the target groups exist in this inventory."
+    ),
+) -> int:
+    """Check runbooks; print every problem as FILE:LINE:COL and exit 2 if there is any."""
+    from relrun.run.inventory import load_inventory
+    from relrun.runbook.loader import load_runbook
+
+    groups = load_inventory(inventory).groups if inventory else None
+    problems: list[Problem] = []
+    for path in runbooks:
+        try:
+            loaded = load_runbook(path, groups)
+        except InputError as err:
+            problems.extend(err.problems or [Problem(str(path), 1, 1, err.message)])
+            continue
+        typer.echo(f"{path}: ok ({loaded.runbook.metadata.name} {loaded.runbook.metadata.version})")
+    if problems:
+        raise InputError(problems)
+    return EXIT_OK
+
+
+@app.command()
+def schema(
+    markdown: bool = typer.Option(False, "--markdown", help="The reference document instead."),
+) -> int:
+    """Print the runbook JSON Schema (for editors) or its Markdown reference."""
+    from relrun.runbook.docs import json_schema, runbook_reference
+
+    if markdown:
+        sys.stdout.write(runbook_reference())
+    else:
+        typer.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+@app.command()
+def plan(runbook: Path = RunbookArg) -> int:
+    """Say what a release of RUNBOOK will do, in order, in plain words."""
+    from relrun.render.documents import render_plan
+    from relrun.runbook.loader import load_runbook
+
+    sys.stdout.write(render_plan(load_runbook(runbook)))
+    return EXIT_OK
+
+
+@app.command()
+def render(
+    runbook: Path = RunbookArg,
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    check: Path | None = typer.Option(
+        None, "--check", help="Exit 1 if this rendered playbook is out of date.",
+    ),
+) -> int:
+    """Render RUNBOOK into an Ansible playbook (deterministic YAML)."""
+    from relrun.render.playbook import render_playbook
+    from relrun.runbook.loader import load_runbook
+
+    text = render_playbook(load_runbook(runbook))
+    if check is not None:
+        try:
+            current = check.read_text(encoding="utf-8")
+        except OSError:
+            current = None
+        if current != text:
+            typer.echo(
+                f"{check}: out of date with {runbook}; run: relrun render {runbook} -o {check}",
+                err=True,
+            )
+            return EXIT_FAILED
+        typer.echo(f"{check}: up to date")
+        return EXIT_OK
+    if output is not None:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+@app.command()
+def release(
+    runbook: Path = RunbookArg,
+    inventory: Path = InventoryOpt,
+    report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
+) -> int:
+    """Run a release: gates, deploy, stages; roll back on any breach."""
+    from relrun.cli.summary import print_release
+    from relrun.run.console import LiveProgress, make_progress
+    from relrun.workflows.release import release as run_release
+
+    progress = make_progress()
+    try:
+        result = run_release(runbook, inventory, report_dir, progress)
+    finally:
+        if isinstance(progress, LiveProgress):
+            progress.close()
+    print_release(result)
+    return result.exit_code

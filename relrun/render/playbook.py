@@ -1,0 +1,149 @@
+"""Runbook → playbook: built as plain data, dumped as stable YAML.
+
+Nothing here runs anything. Every string that comes from the runbook is wrapped as
+``!unsafe`` (see :mod:`relrun.render.yamlout`) except fields the schema types as
+``Template``, which may only hold plain ``{{ variable }}`` references.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relrun import __version__
+from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
+from relrun.runbook.loader import LoadedRunbook
+from relrun.runbook.models import Build, Command, Runbook
+
+Task = dict[str, Any]
+Play = dict[str, Any]
+
+COLLECTION = "relrun.release"
+
+
+def command_args(command: Command) -> dict[str, Any]:
+    """Module arguments shared by every command-like step (builds, deploy, hooks).
+
+    Args:
+        command: the command as the runbook wrote it.
+
+    Returns:
+        Arguments for ``relrun.release.build``-style modules.
+    """
+    args: dict[str, Any] = {}
+    if command.argv is not None:
+        args["argv"] = unsafe_tree(command.argv)
+    else:
+        assert command.shell is not None
+        args["shell"] = unsafe(command.shell)
+    if command.chdir is not None:
+        # A Template field: plain {{ var }} references only, checked by the schema.
+        args["chdir"] = command.chdir
+    if command.env:
+        args["env"] = unsafe_tree(dict(command.env))
+    args["timeout"] = command.timeout
+    return args
+
+
+def build_task(index: int, build: Build) -> Task:
+    """The task running one build.
+
+    Args:
+        index: position in the runbook's builds (used for the register name).
+        build: the build.
+
+    Returns:
+        The task.
+    """
+    args: dict[str, Any] = {"name": unsafe(build.name), **command_args(build)}
+    if build.artifacts:
+        args["artifacts"] = unsafe_tree(build.artifacts)
+    args["required"] = build.required
+    return {
+        "name": f"Build {index + 1}/{build.name}",
+        f"{COLLECTION}.build": args,
+        "register": f"relrun_build_{index}",
+    }
+
+
+def gates_play(runbook: Runbook) -> Play | None:
+    """The play running the gates on the build hosts: builds (scans and checks join later).
+
+    Args:
+        runbook: the runbook.
+
+    Returns:
+        The play, or None when the runbook has no gates.
+    """
+    tasks: list[Task] = [build_task(i, b) for i, b in enumerate(runbook.builds)]
+    if not tasks:
+        return None
+    return {
+        "name": "Gates",
+        "hosts": runbook.targets.build,
+        "gather_facts": False,
+        "any_errors_fatal": True,
+        "tasks": tasks,
+    }
+
+
+def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
+    """Build the playbook as data.
+
+    Args:
+        runbook: the validated runbook.
+        sha256: the runbook file's sha256, recorded in the plays' vars.
+
+    Returns:
+        The list of plays.
+    """
+    common_vars: dict[str, Any] = {
+        "relrun_runbook": unsafe_tree(
+            {
+                "name": runbook.metadata.name,
+                "version": runbook.metadata.version,
+                "sha256": sha256,
+            }
+        )
+    }
+    common_vars.update(unsafe_tree(dict(runbook.vars)))
+    plays: list[Play] = []
+    for play in (gates_play(runbook),):
+        if play is not None:
+            plays.append({"name": play["name"], "hosts": play["hosts"], "vars": common_vars, **play})
+    return plays
+
+
+def render_playbook(loaded: LoadedRunbook) -> str:
+    """Render a runbook to playbook YAML text: deterministic, byte for byte.
+
+    Args:
+        loaded: the runbook as loaded from its file.
+
+    Returns:
+        The playbook text, with a header naming its source and that source's sha256.
+    """
+    runbook = loaded.runbook
+    header = (
+        f"# Rendered by relrun {_major_minor()} from {loaded.path.name}; do not edit.\n"
+        f"# runbook: {runbook.metadata.name} {runbook.metadata.version}\n"
+        f"# runbook sha256: {loaded.sha256}\n"
+    )
+    plays = render_playbook_data(runbook, loaded.sha256)
+    if not plays:
+        plays = [_empty_play()]
+    return header + dump_yaml(plays)
+
+
+def _empty_play() -> Play:
+    return {
+        "name": "Nothing to do",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [{"name": "Say so", "ansible.builtin.debug": {"msg": "the runbook has no steps"}}],
+    }
+
+
+def _major_minor() -> str:
+    # Only major.minor in the header, so a patch release does not make every
+    # committed playbook stale.
+    return ".".join(__version__.split(".")[:2])

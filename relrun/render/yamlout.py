@@ -1,0 +1,92 @@
+"""Stable YAML output for rendered playbooks, with ``!unsafe`` literals.
+
+Every string that comes from a runbook is wrapped in :class:`Unsafe`, which dumps as
+``!unsafe '…'`` so Ansible never evaluates it as a template. Strings relrun writes itself
+(task names it controls, Jinja expressions it means) stay plain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class Unsafe(str):
+    """A literal string Ansible must not template."""
+
+    __slots__ = ()
+
+
+def unsafe(value: str) -> Unsafe:
+    """Mark a runbook string as a literal for Ansible.
+
+    Args:
+        value: the string as written in the runbook.
+
+    Returns:
+        The same text, marked to be dumped with the ``!unsafe`` tag.
+    """
+    return Unsafe(value)
+
+
+def unsafe_tree(value: Any) -> Any:
+    """Mark every string value inside lists and dicts as unsafe.
+
+    Keys stay plain: the schema restricts the keys it accepts (variable and environment
+    names), and Ansible does not template mapping keys of module arguments.
+
+    Args:
+        value: plain data (dict, list, str, numbers, bools, None).
+
+    Returns:
+        The same structure with every string wrapped in :class:`Unsafe`.
+    """
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, dict):
+        return {k: unsafe_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [unsafe_tree(v) for v in value]
+    return value
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper with stable formatting, ``!unsafe`` strings and indented sequences."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.Node:
+    return dumper.represent_scalar("!unsafe", str(data), style="'" if "\n" not in data else "|")
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(Unsafe, _represent_unsafe)
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any) -> str:
+    """Dump data as deterministic YAML: insertion order kept, wide lines, unicode as is.
+
+    Args:
+        data: the playbook (or any plain data) to dump.
+
+    Returns:
+        The YAML text.
+    """
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=150,
+        explicit_start=True,
+    )

@@ -1,0 +1,1 @@
+"""The report layer: journal → JSON, JUnit, SARIF, HTML; never calls Ansible."""

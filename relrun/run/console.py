@@ -1,0 +1,102 @@
+"""Live progress: a rich display on a terminal, plain timestamped lines elsewhere.
+
+Both are event handlers; they write to standard error so that standard output stays
+for results (``--json``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
+
+_MARK = {"ok": "ok", "failed": "FAILED", "unreachable": "UNREACHABLE", "skipped": "skipped"}
+
+
+def _describe(event: Event) -> str | None:
+    if isinstance(event, RunStarted):
+        return f"run {event.label}: started"
+    if isinstance(event, TaskStarted):
+        return f"{event.task} ..."
+    if isinstance(event, TaskResult):
+        detail = ""
+        if event.status in {"failed", "unreachable"}:
+            detail = f": {str(event.result.get('msg', '')).strip()}"
+        ignored = " (ignored)" if event.ignored else ""
+        took = f" [{event.duration:.1f}s]" if event.duration else ""
+        return f"{event.task} @ {event.host}: {_MARK[event.status]}{ignored}{took}{detail}"
+    if isinstance(event, RunFinished):
+        return f"run {event.label}: {event.status}"
+    if isinstance(event, Note):
+        return event.message
+    return None
+
+
+class PlainProgress:
+    """Timestamped lines, one per event worth telling; for logs, cron and CI."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        """Print the event, if it is one a person would want to see."""
+        text = _describe(event)
+        if text is None or isinstance(event, TaskStarted):
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        print(f"{stamp} {text}", file=self.stream, flush=True)
+
+
+class LiveProgress:
+    """A rich live view: finished steps scroll above, the current step and elapsed time below."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.started = time.monotonic()
+        self.current = "starting"
+        self.live = Live(
+            self._status(), console=self.console, refresh_per_second=4, transient=True
+        )
+        self.live.start()
+
+    def _status(self) -> Text:
+        elapsed = time.monotonic() - self.started
+        return Text.assemble(("▶ ", "bold cyan"), self.current, (f"  {elapsed:5.1f}s", "dim"))
+
+    def __call__(self, event: Event) -> None:
+        """Update the view."""
+        text = _describe(event)
+        if text is None:
+            return
+        if isinstance(event, TaskStarted):
+            self.current = event.task
+        else:
+            style = "red" if isinstance(event, TaskResult) and event.status in {
+                "failed", "unreachable"} else ""
+            self.console.print(Text(text, style=style))
+        self.live.update(self._status())
+
+    def close(self) -> None:
+        """Stop the live view."""
+        self.live.stop()
+
+
+def make_progress(interactive: bool | None = None) -> PlainProgress | LiveProgress:
+    """Choose the display: live on a terminal, plain otherwise.
+
+    Args:
+        interactive: force one or the other; None decides by ``isatty``.
+
+    Returns:
+        The handler.
+    """
+    if interactive is None:
+        interactive = sys.stderr.isatty()
+    return LiveProgress() if interactive else PlainProgress()

@@ -1,0 +1,163 @@
+"""The one place relrun starts Ansible: bake the arguments, then execute them.
+
+``bake_run`` is pure: it decides the private data directory, the environment and every
+argument. ``execute`` hands them to ansible-runner and turns its events into relrun events.
+Unit tests fake ``execute`` (or ``ansible_runner.run`` behind it); integration tests run it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import relrun
+from relrun.errors import RunFailed
+from relrun.run.events import EventBus, RunFinished, RunStarted, from_runner_event
+
+COLLECTIONS_PATH = Path(relrun.__file__).resolve().parent / "collection"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: a rendered playbook against an inventory, in a run directory."""
+
+    label: str
+    playbook_text: str
+    inventory: Path
+    run_dir: Path
+    extravars: dict[str, Any] = field(default_factory=dict)
+    forks: int = 10
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class BakedRun:
+    """Everything ansible-runner needs, decided in advance."""
+
+    private_data_dir: Path
+    playbook: Path
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a playbook run ended."""
+
+    label: str
+    status: str
+    rc: int | None
+    private_data_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        """Whether every task succeeded."""
+        return self.status == "successful" and self.rc == 0
+
+
+def _next_private_dir(run_dir: Path, label: str) -> Path:
+    base = run_dir / "ansible"
+    existing = len(list(base.iterdir())) if base.exists() else 0
+    return base / f"{existing + 1:02d}-{label}"
+
+
+def bake_run(spec: RunSpec) -> BakedRun:
+    """Decide every argument of one ansible-runner invocation.
+
+    Args:
+        spec: what to run.
+
+    Returns:
+        The baked run; nothing is written yet.
+    """
+    private = _next_private_dir(spec.run_dir, spec.label)
+    playbook = private / "project" / "playbook.yml"
+    envvars = {
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+    }
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(private),
+        "playbook": str(playbook),
+        "inventory": str(spec.inventory),
+        "envvars": envvars,
+        "extravars": dict(spec.extravars),
+        "forks": spec.forks,
+        "quiet": True,
+        "rotate_artifacts": 0,
+        "settings": {"suppress_env_files": True, "job_timeout": int(spec.timeout or 0)},
+    }
+    return BakedRun(private_data_dir=private, playbook=playbook, kwargs=kwargs)
+
+
+CancelCheck = Callable[[], bool]
+
+
+def execute(
+    baked: BakedRun, spec: RunSpec, bus: EventBus, cancelled: CancelCheck | None = None
+) -> RunOutcome:
+    """Run a baked playbook through ansible-runner, streaming events to the bus.
+
+    Args:
+        baked: from :func:`bake_run`.
+        spec: the spec it was baked from.
+        bus: receives typed events as they happen.
+        cancelled: polled by ansible-runner; True stops the run (relrun owns the signals).
+
+    Returns:
+        The run's status and return code.
+
+    Raises:
+        RunFailed: ansible-runner could not start the run.
+    """
+    import ansible_runner  # imported late: it is slow to import and unit tests fake it
+
+    baked.playbook.parent.mkdir(parents=True, exist_ok=True)
+    baked.playbook.write_text(spec.playbook_text, encoding="utf-8")
+    os.chmod(baked.private_data_dir, 0o700)
+    bus.emit(RunStarted(label=spec.label, playbook=str(baked.playbook)))
+
+    def on_event(raw: dict[str, Any]) -> bool:
+        event = from_runner_event(raw)
+        if event is not None:
+            bus.emit(event)
+        return True
+
+    try:
+        runner = ansible_runner.run(
+            **baked.kwargs,
+            event_handler=on_event,
+            cancel_callback=cancelled or (lambda: False),
+        )
+    except Exception as err:  # ansible-runner raises plain exceptions on setup problems
+        raise RunFailed(f"could not start ansible-runner: {err}") from err
+    outcome = RunOutcome(
+        label=spec.label,
+        status=str(runner.status),
+        rc=runner.rc,
+        private_data_dir=baked.private_data_dir,
+    )
+    bus.emit(RunFinished(label=spec.label, status=outcome.status, rc=outcome.rc))
+    return outcome
+
+
+def run_playbook(spec: RunSpec, bus: EventBus, cancelled: CancelCheck | None = None) -> RunOutcome:
+    """Bake and execute one playbook run.
+
+    Args:
+        spec: what to run.
+        bus: receives the run's events.
+        cancelled: returns True when the run must stop.
+
+    Returns:
+        The outcome.
+    """
+    return execute(bake_run(spec), spec, bus, cancelled)

@@ -1,0 +1,50 @@
+"""Rules that span several fields, checked after the schema accepted the runbook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from relrun.runbook.models import Runbook
+from relrun.runbook.yamlpos import PathKey
+
+CrossProblem = tuple[PathKey, str]
+
+
+def cross_check(runbook: Runbook, inventory_groups: Iterable[str] | None) -> list[CrossProblem]:
+    """Find problems no single field can see.
+
+    Args:
+        runbook: a runbook the schema accepted.
+        inventory_groups: the inventory's groups, or None when no inventory is known yet.
+
+    Returns:
+        (path, message) pairs, in document order.
+    """
+    problems: list[CrossProblem] = []
+    seen: dict[str, int] = {}
+    for index, build in enumerate(runbook.builds):
+        if build.name in seen:
+            problems.append(
+                (
+                    ("builds", index, "name"),
+                    f"duplicate build name {build.name!r} (first used by builds[{seen[build.name]}])",
+                )
+            )
+        else:
+            seen[build.name] = index
+    if inventory_groups is not None:
+        groups = set(inventory_groups)
+        for role, group in runbook.targets.model_dump().items():
+            if role in runbook.targets.model_fields_set or _role_used(runbook, role):
+                if group not in groups:
+                    problems.append(
+                        (("targets", role), f"inventory has no group {group!r} for role {role!r}")
+                    )
+    return problems
+
+
+def _role_used(runbook: Runbook, role: str) -> bool:
+    """Whether the runbook has work for a role it left at its default group."""
+    if role == "build":
+        return bool(runbook.builds)
+    return False

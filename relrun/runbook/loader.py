@@ -1,0 +1,114 @@
+"""Load a runbook file into a validated :class:`Runbook`, reporting every problem with a position."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from relrun.errors import InputError, Problem
+from relrun.runbook.crosscheck import cross_check
+from relrun.runbook.models import Runbook
+from relrun.runbook.yamlpos import Located, PathKey, dotted_path, load_yaml, read_text
+
+
+@dataclass(frozen=True)
+class LoadedRunbook:
+    """A validated runbook with where it came from."""
+
+    runbook: Runbook
+    path: Path
+    shown: str
+    sha256: str
+    text: str
+
+
+def load_runbook(path: Path | str, inventory_groups: Iterable[str] | None = None) -> LoadedRunbook:
+    """Read, parse and validate a runbook.
+
+    Args:
+        path: the runbook file.
+        inventory_groups: when given, every target group must exist in it.
+
+    Returns:
+        The validated runbook with its sha256.
+
+    Raises:
+        InputError: every problem found, each with file, line and column.
+    """
+    shown = str(path)
+    file = Path(path)
+    text = read_text(file, shown)
+    located = load_yaml(text, shown)
+    if not isinstance(located.data, dict):
+        raise InputError([Problem(shown, 1, 1, "expected a mapping at the top of the runbook")])
+    try:
+        runbook = Runbook.model_validate(located.data)
+    except ValidationError as err:
+        raise InputError(_problems(err, located)) from None
+    problems = [
+        _at(located, loc, message) for loc, message in cross_check(runbook, inventory_groups)
+    ]
+    if problems:
+        raise InputError(problems)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return LoadedRunbook(runbook=runbook, path=file, shown=shown, sha256=digest, text=text)
+
+
+def _at(located: Located, loc: PathKey, message: str) -> Problem:
+    line, column = located.position(loc)
+    return Problem(located.file, line, column, message, dotted_path(loc))
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> PathKey:
+    """Map pydantic's ``loc`` onto the document, dropping union tags that are not keys."""
+    path: list[str | int] = []
+    current = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+            path.append(part)
+        elif last:
+            path.append(part)
+        # else: a union member tag or function name that has no place in the YAML
+    return tuple(path)
+
+
+def _message(error: Any, path: PathKey) -> str:
+    kind = error["type"]
+    field = path[-1] if path else ""
+    if kind == "missing":
+        return f"missing required field {field!r}"
+    if kind == "extra_forbidden":
+        return f"unknown field {field!r}"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind in {"literal_error", "enum"}:
+        message = f"{message}, got {error.get('input')!r}"
+    return message
+
+
+def _problems(err: ValidationError, located: Located) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in err.errors():
+        path = _data_path(located.data, tuple(error["loc"]))
+        message = _message(error, path)
+        # A missing field is reported at its parent, where it should have been written.
+        where = path[:-1] if error["type"] == "missing" else path
+        line, column = located.position(where)
+        problem = Problem(located.file, line, column, message, dotted_path(path))
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            problems.append(problem)
+    problems.sort(key=lambda p: (p.line, p.column))
+    return problems

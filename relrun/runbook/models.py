@@ -1,0 +1,99 @@
+"""The runbook schema, version ``relrun/v1``.
+
+Each section is its own model; the ``Runbook`` ties them together. Descriptions on fields
+are the source of ``docs/runbook.md`` (``relrun schema --markdown``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from relrun.runbook.base import StrictModel
+from relrun.runbook.types import GroupName, Name, Seconds, Template
+
+
+class Contact(StrictModel):
+    """A person or team to reach during the release."""
+
+    name: str = Field(description="Who.")
+    role: str = Field(description="Their role in the release, e.g. `release-manager`, `on-call`.")
+    contact: str = Field(default="", description="How to reach them (e-mail, pager, chat).")
+
+
+class Metadata(StrictModel):
+    """What is being released, and who owns it."""
+
+    name: Name = Field(description="Runbook name; also names reports and the environment lock.")
+    version: str = Field(min_length=1, description="The version being released.")
+    description: str = Field(default="", description="Free text shown in the plan and reports.")
+    owners: list[Contact] = Field(
+        default_factory=list, description="Owners and contacts, shown in the rollback handbook."
+    )
+
+
+class Targets(StrictModel):
+    """Which inventory group plays each role."""
+
+    build: GroupName = Field(default="build", description="Hosts that scan, build and check.")
+    router: GroupName = Field(default="router", description="The load balancer / router host.")
+    stable: GroupName = Field(default="stable", description="Hosts running the stable version.")
+    canary: GroupName = Field(default="canary", description="Hosts running the new version.")
+
+
+ScalarVar = str | int | float | bool
+
+
+class Command(StrictModel):
+    """A command to run: exactly one of ``argv`` (no shell) or ``shell`` (through ``/bin/sh``)."""
+
+    argv: list[str] | None = Field(
+        default=None, min_length=1, description="Program and arguments, run without a shell."
+    )
+    shell: str | None = Field(
+        default=None, min_length=1, description="A shell command line, run with `/bin/sh -c`."
+    )
+    chdir: Template | None = Field(
+        default=None,
+        description="Working directory on the host (a template: may use `{{ variable }}`).",
+    )
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
+        default_factory=dict, description="Extra environment variables (literal values)."
+    )
+    timeout: Seconds = Field(default=1800, gt=0, description="Kill the command after this long.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Command:
+        if (self.argv is None) == (self.shell is None):
+            raise ValueError("give exactly one of `argv` (a list) or `shell` (a string)")
+        return self
+
+
+class Build(Command):
+    """One build of the builds gate."""
+
+    name: Name = Field(description="Build name, unique in the runbook.")
+    artifacts: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns (relative to `chdir`) of files the build must produce; "
+        "each match is recorded with its size and sha256.",
+    )
+    required: bool = Field(
+        default=True, description="A failed required build stops the release; others are reported."
+    )
+
+
+class Runbook(StrictModel):
+    """A release runbook."""
+
+    api_version: Literal["relrun/v1"] = Field(alias="apiVersion", description="Schema version.")
+    kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
+    metadata: Metadata
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarVar] = Field(
+        default_factory=dict,
+        description="Variables for template fields (literal values; runbook vars win over "
+        "inventory vars of the same name).",
+    )
+    targets: Targets = Field(default_factory=Targets)
+    builds: list[Build] = Field(default_factory=list, description="The builds gate, in order.")

@@ -1,0 +1,182 @@
+"""YAML loading that keeps the position of every key and value.
+
+PyYAML's composer gives nodes with marks; we build plain data from them ourselves so that
+each path in the document (``("builds", 0, "timeout")``) maps to a line and column, and so
+that duplicate keys are reported instead of silently overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relrun.errors import InputError, Problem
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Plain data loaded from YAML, with the positions of every path in it."""
+
+    data: Any
+    file: str
+    # path -> (line, column), 1-based; for mapping entries the position of the key.
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: PathKey) -> tuple[int, int]:
+        """Position of the deepest existing prefix of ``path``.
+
+        Args:
+            path: a path into the data, as pydantic reports it in ``loc``.
+
+        Returns:
+            The (line, column) of that path, or of the closest parent that exists.
+        """
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return (1, 1)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording positions and problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.positions.setdefault(path, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._problem(key_node, "merge keys (<<) are not supported", path)
+                    continue
+                key = self.build(key_node, (*path, "<key>"))
+                if not isinstance(key, str | int | bool | float) or key is None:
+                    self._problem(key_node, "mapping keys must be plain scalars", path)
+                    continue
+                key_path = (*path, str(key))
+                if key in result:
+                    first = self.positions.get(key_path, (0, 0))
+                    self._problem(
+                        key_node,
+                        f"duplicate key {key!r} (first defined at line {first[0]})",
+                        _dotted(key_path),
+                    )
+                    continue
+                self.positions[key_path] = _mark(key_node)
+                result[key] = self.build(value_node, key_path)
+            self.positions.pop((*path, "<key>"), None)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        try:
+            return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        except yaml.YAMLError as err:
+            self._problem(node, f"invalid value: {err}", _dotted(path))
+            return None
+
+    def _problem(self, node: yaml.Node, message: str, path: PathKey | str) -> None:
+        line, column = _mark(node)
+        dotted = path if isinstance(path, str) else _dotted(path)
+        self.problems.append(Problem(self.file, line, column, message, dotted))
+
+
+def _dotted(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + part
+    return text
+
+
+def dotted_path(path: PathKey) -> str:
+    """Format a path the way error messages show it: ``builds[0].timeout``.
+
+    Args:
+        path: the path parts.
+
+    Returns:
+        The dotted form.
+    """
+    return _dotted(path)
+
+
+def read_text(path: Path, shown: str) -> str:
+    """Read a UTF-8 text file, turning every failure into a positioned input error.
+
+    Args:
+        path: the file to read.
+        shown: the name to use in messages (as the user typed it).
+
+    Returns:
+        The text.
+
+    Raises:
+        InputError: the path is missing, a directory, unreadable or not UTF-8.
+    """
+    if path.is_dir():
+        raise InputError([Problem(shown, 1, 1, "is a directory, expected a YAML file")])
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem(shown, 1, 1, "no such file")]) from None
+    except OSError as err:
+        raise InputError([Problem(shown, 1, 1, f"cannot read: {err.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise InputError(
+            [Problem(shown, line, column, f"not valid UTF-8 (byte 0x{raw[err.start]:02x})")]
+        ) from None
+
+
+def load_yaml(text: str, file: str) -> Located:
+    """Parse one YAML document keeping positions.
+
+    Args:
+        text: the YAML text.
+        file: the file name used in messages.
+
+    Returns:
+        The data with positions.
+
+    Raises:
+        InputError: syntax errors, several documents, duplicate keys, an empty document.
+    """
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (err.context, err.problem) if part)
+        raise InputError([Problem(file, line, column, f"YAML syntax: {message}")]) from None
+    except yaml.YAMLError as err:
+        raise InputError([Problem(file, 1, 1, f"YAML syntax: {err}")]) from None
+    if not nodes:
+        raise InputError([Problem(file, 1, 1, "the file is empty")])
+    if len(nodes) > 1:
+        line, column = _mark(nodes[1])
+        raise InputError([Problem(file, line, column, "expected one YAML document, found several")])
+    builder = _Builder(file)
+    data = builder.build(nodes[0], ())
+    if builder.problems:
+        raise InputError(builder.problems)
+    return Located(data=data, file=file, positions=builder.positions)

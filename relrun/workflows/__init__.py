@@ -1,0 +1,1 @@
+"""Workflows tie the layers together: load → render → run → report. The CLI calls these."""
