@@ -70,7 +70,9 @@ def render(
     runbook: Path = RunbookArg,
     output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
     check: Path | None = typer.Option(
-        None, "--check", help="Exit 1 if this rendered playbook is out of date.",
+        None,
+        "--check",
+        help="Exit 1 if this rendered playbook is out of date.",
     ),
 ) -> int:
     """Render RUNBOOK into an Ansible playbook (deterministic YAML)."""

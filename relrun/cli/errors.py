@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from relrun.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, RelrunError
 
@@ -34,14 +34,15 @@ def run_cli(app: typer.Typer, args: list[str] | None = None) -> int:
         else:
             print(f"relrun: error: {err.message}", file=sys.stderr)
         return err.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.Abort:
         print("relrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except click.ClickException as err:
-        err.show()
-        return EXIT_BAD_INPUT if err.exit_code == 2 else err.exit_code
+    except TyperException as err:
+        # Usage errors (bad options, missing arguments): Typer formats them.
+        err.show()  # type: ignore[attr-defined]
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("relrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

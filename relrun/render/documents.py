@@ -63,5 +63,6 @@ def render_plan(loaded: LoadedRunbook, extra: dict[str, Any] | None = None) -> s
         Markdown-ish plain text.
     """
     template = jinja_env().get_template("plan.txt.j2")
-    return template.render(rb=loaded.runbook, sha256=loaded.sha256, file=loaded.shown,
-                           **(extra or {}))
+    return template.render(
+        rb=loaded.runbook, sha256=loaded.sha256, file=loaded.shown, **(extra or {})
+    )

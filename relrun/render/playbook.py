@@ -109,7 +109,9 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
     plays: list[Play] = []
     for play in (gates_play(runbook),):
         if play is not None:
-            plays.append({"name": play["name"], "hosts": play["hosts"], "vars": common_vars, **play})
+            plays.append(
+                {"name": play["name"], "hosts": play["hosts"], "vars": common_vars, **play}
+            )
     return plays
 
 

@@ -89,8 +89,9 @@ def junit_xml(report: dict[str, Any]) -> str:
     suite = ET.SubElement(root, "testsuite", name="gates.builds", tests=str(len(builds)))
     failures = 0
     for build in builds:
-        case = _case(suite, f"{build.get('name')} @ {build.get('host')}", "builds",
-                     build.get("seconds", 0.0))
+        case = _case(
+            suite, f"{build.get('name')} @ {build.get('host')}", "builds", build.get("seconds", 0.0)
+        )
         status = build.get("status")
         if status == "passed":
             continue
@@ -108,7 +109,9 @@ def junit_xml(report: dict[str, Any]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_ci_reports(report_dir: Path, header: dict[str, Any], events: list[Event]) -> dict[str, Any]:
+def write_ci_reports(
+    report_dir: Path, header: dict[str, Any], events: list[Event]
+) -> dict[str, Any]:
     """Write ``ci.json`` and ``junit.xml`` atomically.
 
     Args:

@@ -61,9 +61,7 @@ class LiveProgress:
         self.console = console or Console(stderr=True)
         self.started = time.monotonic()
         self.current = "starting"
-        self.live = Live(
-            self._status(), console=self.console, refresh_per_second=4, transient=True
-        )
+        self.live = Live(self._status(), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def _status(self) -> Text:
@@ -78,8 +76,11 @@ class LiveProgress:
         if isinstance(event, TaskStarted):
             self.current = event.task
         else:
-            style = "red" if isinstance(event, TaskResult) and event.status in {
-                "failed", "unreachable"} else ""
+            style = (
+                "red"
+                if isinstance(event, TaskResult) and event.status in {"failed", "unreachable"}
+                else ""
+            )
             self.console.print(Text(text, style=style))
         self.live.update(self._status())
 

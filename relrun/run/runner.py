@@ -7,7 +7,6 @@ Unit tests fake ``execute`` (or ``ansible_runner.run`` behind it); integration t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +121,7 @@ def execute(
 
     baked.playbook.parent.mkdir(parents=True, exist_ok=True)
     baked.playbook.write_text(spec.playbook_text, encoding="utf-8")
-    os.chmod(baked.private_data_dir, 0o700)
+    baked.private_data_dir.chmod(0o700)
     bus.emit(RunStarted(label=spec.label, playbook=str(baked.playbook)))
 
     def on_event(raw: dict[str, Any]) -> bool:

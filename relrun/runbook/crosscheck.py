@@ -24,22 +24,18 @@ def cross_check(runbook: Runbook, inventory_groups: Iterable[str] | None) -> lis
     seen: dict[str, int] = {}
     for index, build in enumerate(runbook.builds):
         if build.name in seen:
-            problems.append(
-                (
-                    ("builds", index, "name"),
-                    f"duplicate build name {build.name!r} (first used by builds[{seen[build.name]}])",
-                )
-            )
+            first = f"builds[{seen[build.name]}]"
+            message = f"duplicate build name {build.name!r} (first used by {first})"
+            problems.append((("builds", index, "name"), message))
         else:
             seen[build.name] = index
     if inventory_groups is not None:
         groups = set(inventory_groups)
         for role, group in runbook.targets.model_dump().items():
-            if role in runbook.targets.model_fields_set or _role_used(runbook, role):
-                if group not in groups:
-                    problems.append(
-                        (("targets", role), f"inventory has no group {group!r} for role {role!r}")
-                    )
+            wanted = role in runbook.targets.model_fields_set or _role_used(runbook, role)
+            if wanted and group not in groups:
+                message = f"inventory has no group {group!r} for role {role!r}"
+                problems.append((("targets", role), message))
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Load a runbook file into a validated :class:`Runbook`, reporting every problem with a position."""
+"""Load a runbook file into a validated :class:`Runbook`, every problem with a position."""
 
 from __future__ import annotations
 
@@ -64,16 +64,21 @@ def _at(located: Located, loc: PathKey, message: str) -> Problem:
     return Problem(located.file, line, column, message, dotted_path(loc))
 
 
+def _has(container: Any, part: str | int) -> bool:
+    if isinstance(container, dict):
+        return isinstance(part, str) and part in container
+    if isinstance(container, list):
+        return isinstance(part, int) and 0 <= part < len(container)
+    return False
+
+
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> PathKey:
     """Map pydantic's ``loc`` onto the document, dropping union tags that are not keys."""
     path: list[str | int] = []
     current = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if _has(current, part):
             current = current[part]
             path.append(part)
         elif last:

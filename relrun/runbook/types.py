@@ -25,7 +25,7 @@ def _parse_duration(value: object) -> object:
 
 
 Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(ge=0)]
-"""A duration in seconds; accepts numbers or strings with a unit (``500ms``, ``30s``, ``5m``, ``1h``)."""
+"""A duration in seconds: a number, or a string with a unit (``500ms``, ``30s``, ``5m``, ``1h``)."""
 
 Name = Annotated[
     str,

@@ -84,7 +84,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         try:
-            return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+            return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as err:
             self._problem(node, f"invalid value: {err}", _dotted(path))
             return None

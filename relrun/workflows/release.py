@@ -78,8 +78,9 @@ def release(
         journal.close()
     ci = write_ci_reports(run_dir, header, journal.events)
     failures = [
-        e for e in journal.events if isinstance(e, TaskResult) and e.status in {"failed", "unreachable"}
-        and not e.ignored
+        e
+        for e in journal.events
+        if isinstance(e, TaskResult) and e.status in {"failed", "unreachable"} and not e.ignored
     ]
     unreachable = sorted({e.host for e in failures if e.status == "unreachable"})
     reasons = [f"host {h} unreachable" for h in unreachable]

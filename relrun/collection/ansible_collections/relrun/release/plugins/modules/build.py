@@ -78,6 +78,7 @@ build:
     missing_artifacts: {description: Patterns that matched nothing., type: list}
 """
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -107,9 +108,7 @@ def _collect(patterns: list[str], base: str) -> tuple[list[dict[str, Any]], list
         if not files:
             missing.append(pattern)
         for path in files:
-            found.append(
-                {"path": path, "size": os.path.getsize(path), "sha256": _sha256(path)}
-            )
+            found.append({"path": path, "size": os.path.getsize(path), "sha256": _sha256(path)})
     return found, missing
 
 
@@ -120,9 +119,9 @@ def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
     tail: deque[str] = deque(maxlen=params["tail_lines"])
     started = time.monotonic()
     # A new session so the timeout kills the build's children too, not just the shell.
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         command,
-        shell=bool(params["shell"]),  # noqa: S604 - the runbook said `shell:` explicitly
+        shell=bool(params["shell"]),
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -137,10 +136,8 @@ def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
     buffer = b""
     while True:
         chunk = b""
-        try:
+        with contextlib.suppress(BlockingIOError):
             chunk = proc.stdout.read() or b""
-        except BlockingIOError:
-            pass
         if chunk:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
