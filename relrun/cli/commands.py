@@ -113,7 +113,41 @@ def release(
 
     progress = make_progress()
     try:
-        result = run_release(runbook, inventory, report_dir, progress)
+        result = run_release(runbook, inventory, report_dir, progress, _say)
+    finally:
+        if isinstance(progress, LiveProgress):
+            progress.close()
+    print_release(result)
+    return result.exit_code
+
+
+def _say(text: str) -> None:
+    typer.echo(f"relrun: {text}", err=True)
+
+
+@app.command()
+def drill(
+    runbook: Path = RunbookArg,
+    inventory: Path | None = typer.Option(
+        None, "-i", "--inventory", help="Environment to drill; default: a private sandbox."
+    ),
+    fault: str | None = typer.Option(
+        None, "--fault", help="KIND=VALUE: error_rate=0.5, latency=6000, crash, none."
+    ),
+    at: str | None = typer.Option(None, "--at", help="Stage name where the fault is injected."),
+    report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
+    traffic_log: Path | None = typer.Option(
+        None, "--traffic-log", help="Load generator log of the environment (with -i)."
+    ),
+) -> int:
+    """Rehearse the release with an injected fault and prove the rollback works."""
+    from relrun.cli.summary import print_release
+    from relrun.run.console import LiveProgress, make_progress
+    from relrun.workflows.drill import drill as run_drill
+
+    progress = make_progress()
+    try:
+        result = run_drill(runbook, inventory, report_dir, fault, at, progress, _say, traffic_log)
     finally:
         if isinstance(progress, LiveProgress):
             progress.close()

@@ -25,6 +25,31 @@ def print_release(result: ReleaseResult) -> None:
                 str(len(build.get("artifacts", []))),
             )
         console.print(table)
+    report = result.report
+    for stage in report.get("stages", []):
+        metrics = stage.get("metrics", {})
+        rate = metrics.get("max_error_rate")
+        p95 = metrics.get("max_p95_ms")
+        console.print(
+            f"stage {stage['index']} {stage['name']} ({stage.get('weight')}%): {stage['status']}"
+            + (f", max error rate {rate:.1%}" if rate is not None else "")
+            + (f", max p95 {p95:.0f} ms" if p95 is not None else "")
+        )
+    rollback = report.get("rollback") or {}
+    if rollback.get("ran"):
+        steps = ", ".join(
+            f"{s['name']} {s['status']} ({s['seconds'] or 0:.2f}s)" for s in rollback["steps"]
+        )
+        console.print(f"rollback: {steps}")
+    for key, label in (("detection_seconds", "detection"), ("rto_seconds", "RTO")):
+        if report.get(key) is not None:
+            console.print(f"{label}: {report[key]:.2f}s")
+    traffic = report.get("traffic")
+    if traffic:
+        console.print(
+            f"traffic: {traffic['requests']} requests, served by {traffic['served_by']}, "
+            f"{traffic['injected_failures']} injected failures, {traffic['lost']} lost"
+        )
     colour = "green" if result.verdict == "pass" else "red"
     console.print(f"verdict: [{colour}]{result.verdict}[/{colour}]")
     for reason in result.reasons:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from relrun import __version__
+from relrun.render.rollout import deploy_play, rollback_play, rollout_play
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.models import Build, Command, Runbook
+from relrun.runbook.models import Build, Command
+from relrun.runbook.schema import Runbook
 
 Task = dict[str, Any]
 Play = dict[str, Any]
@@ -106,12 +108,17 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
         )
     }
     common_vars.update(unsafe_tree(dict(runbook.vars)))
+    candidates = (
+        gates_play(runbook),
+        deploy_play(runbook),
+        rollout_play(runbook, [], []),
+        rollback_play(runbook, []),
+    )
     plays: list[Play] = []
-    for play in (gates_play(runbook),):
+    for play in candidates:
         if play is not None:
-            plays.append(
-                {"name": play["name"], "hosts": play["hosts"], "vars": common_vars, **play}
-            )
+            name, hosts = play.pop("name"), play.pop("hosts")
+            plays.append({"name": name, "hosts": hosts, "vars": common_vars, **play})
     return plays
 
 

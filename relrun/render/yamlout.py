@@ -57,6 +57,10 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # Auditors read every play whole; anchors and aliases would make them hunt.
+        return True
+
 
 def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.Node:
     return dumper.represent_scalar("!unsafe", str(data), style="'" if "\n" not in data else "|")

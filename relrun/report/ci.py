@@ -26,6 +26,8 @@ def build_results(events: Iterable[Event]) -> list[dict[str, Any]]:
     for event in events:
         if not isinstance(event, TaskResult) or event.action != BUILD_ACTION:
             continue
+        if not event.task.startswith("Build "):
+            continue  # deploy, cleanup and hook steps use the same module
         if event.status == "skipped":
             continue
         record = dict(event.result.get("build") or {})

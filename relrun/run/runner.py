@@ -30,6 +30,8 @@ class RunSpec:
     extravars: dict[str, Any] = field(default_factory=dict)
     forks: int = 10
     timeout: float | None = None
+    tags: str | None = None
+    envvars: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def bake_run(spec: RunSpec) -> BakedRun:
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        **spec.envvars,
     }
     kwargs: dict[str, Any] = {
         "private_data_dir": str(private),
@@ -94,6 +97,8 @@ def bake_run(spec: RunSpec) -> BakedRun:
         "rotate_artifacts": 0,
         "settings": {"suppress_env_files": True, "job_timeout": int(spec.timeout or 0)},
     }
+    if spec.tags:
+        kwargs["tags"] = spec.tags
     return BakedRun(private_data_dir=private, playbook=playbook, kwargs=kwargs)
 
 

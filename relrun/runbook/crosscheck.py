@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from relrun.runbook.models import Runbook
+from relrun.runbook.schema import Runbook
 from relrun.runbook.yamlpos import PathKey
 
 CrossProblem = tuple[PathKey, str]
@@ -29,6 +29,7 @@ def cross_check(runbook: Runbook, inventory_groups: Iterable[str] | None) -> lis
             problems.append((("builds", index, "name"), message))
         else:
             seen[build.name] = index
+    problems += _rollout_rules(runbook)
     if inventory_groups is not None:
         groups = set(inventory_groups)
         for role, group in runbook.targets.model_dump().items():
@@ -44,3 +45,30 @@ def _role_used(runbook: Runbook, role: str) -> bool:
     if role == "build":
         return bool(runbook.builds)
     return False
+
+
+def _rollout_rules(runbook: Runbook) -> list[CrossProblem]:
+    problems: list[CrossProblem] = []
+    stages = runbook.rollout.stages if runbook.rollout else []
+    names: dict[str, int] = {}
+    for index, stage in enumerate(stages):
+        if stage.name in names:
+            message = (
+                f"duplicate stage name {stage.name!r} (first used by stages[{names[stage.name]}])"
+            )
+            problems.append((("rollout", "stages", index, "name"), message))
+        names.setdefault(stage.name, index)
+        if index and stage.weight < stages[index - 1].weight:
+            message = (
+                f"weights must not decrease: {stage.weight}% after {stages[index - 1].weight}%"
+            )
+            problems.append((("rollout", "stages", index, "weight"), message))
+    if runbook.rollout is not None and runbook.traffic is None:
+        problems.append((("rollout",), "a rollout needs a `traffic` section naming the router"))
+    wanted = runbook.drill.fault.stage
+    if wanted is not None and wanted not in names and "drill" in runbook.model_fields_set:
+        known = ", ".join(repr(n) for n in names) or "none"
+        problems.append(
+            (("drill", "fault", "stage"), f"no stage named {wanted!r} (stages: {known})")
+        )
+    return problems

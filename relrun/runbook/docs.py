@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from relrun.runbook.models import Runbook
+from relrun.runbook.schema import Runbook
 
 
 def json_schema() -> dict[str, Any]:

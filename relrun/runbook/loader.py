@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from relrun.errors import InputError, Problem
 from relrun.runbook.crosscheck import cross_check
-from relrun.runbook.models import Runbook
+from relrun.runbook.schema import Runbook
 from relrun.runbook.yamlpos import Located, PathKey, dotted_path, load_yaml, read_text
 
 

@@ -1,12 +1,8 @@
-"""The runbook schema, version ``relrun/v1``.
-
-Each section is its own model; the ``Runbook`` ties them together. Descriptions on fields
-are the source of ``docs/runbook.md`` (``relrun schema --markdown``).
-"""
+"""Runbook building blocks: metadata, targets, commands and the builds gate."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -82,18 +78,3 @@ class Build(Command):
     required: bool = Field(
         default=True, description="A failed required build stops the release; others are reported."
     )
-
-
-class Runbook(StrictModel):
-    """A release runbook."""
-
-    api_version: Literal["relrun/v1"] = Field(alias="apiVersion", description="Schema version.")
-    kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
-    metadata: Metadata
-    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarVar] = Field(
-        default_factory=dict,
-        description="Variables for template fields (literal values; runbook vars win over "
-        "inventory vars of the same name).",
-    )
-    targets: Targets = Field(default_factory=Targets)
-    builds: list[Build] = Field(default_factory=list, description="The builds gate, in order.")

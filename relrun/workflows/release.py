@@ -1,37 +1,269 @@
-"""``relrun release``: validate, render into the run directory, run, report."""
+"""``relrun release`` and the core of ``relrun drill``: gates → deploy → stages, or rollback.
+
+A breach inside a stage rolls back inside the same playbook run (block/rescue). Anything
+that stops the run otherwise — SIGINT/SIGTERM, a failed deploy, an unreachable host —
+makes relrun run the standalone rollback play as its own ansible-runner run before it
+returns, so nothing is left half-moved.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import EXIT_FAILED, EXIT_OK
-from relrun.render.playbook import render_playbook
 from relrun.report.ci import write_ci_reports
+from relrun.report.drill import rto_seconds, run_report, write_run_report
+from relrun.report.facts import Facts, collect_facts
 from relrun.report.files import write_atomic
 from relrun.report.journal import JournalWriter
-from relrun.run.events import EventBus, Handler, TaskResult
+from relrun.run.events import EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
+from relrun.run.lock import environment_lock
 from relrun.run.runner import RunSpec, run_playbook
-from relrun.runbook.loader import load_runbook
+from relrun.run.signals import CancelFlag, cancel_on_signals
+from relrun.runbook.loader import LoadedRunbook, load_runbook
 from relrun.workflows.context import RunContext, new_run_dir
+from relrun.workflows.handbook import write_handbook
+from relrun.workflows.verdict import Verdict, drill_verdict, release_verdict
+
+
+@dataclass(frozen=True)
+class DrillFault:
+    """The fault a drill injects, and where."""
+
+    kind: str
+    value: float
+    stage_index: int  # 1-based
+    stage_name: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a release runs: the inventory, and what identifies the environment."""
+
+    inventory: Path
+    lock_key: Path
+    envvars: dict[str, str] = field(default_factory=dict)
+    traffic_log: Path | None = None
 
 
 @dataclass
 class ReleaseResult:
-    """What a release did, for the CLI to summarise."""
+    """What a release, drill or rollback did, for the CLI to summarise."""
 
     run_dir: Path
     verdict: str
+    exit_code: int
     reasons: list[str] = field(default_factory=list)
     ci: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
     unreachable: list[str] = field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        """0 when the release passed, 1 when it failed and nothing moved."""
-        return EXIT_OK if self.verdict == "pass" else EXIT_FAILED
+
+Say = Callable[[str], None]
+
+
+def _traffic(log: Path | None, since: float, until: float, facts: Facts) -> dict[str, Any] | None:
+    if log is None or not log.exists():
+        return None
+    from relrun.sandbox.traffic import summarize  # the load generator's own reader
+
+    def count(start: float | None, end: float | None) -> dict[str, Any]:
+        summary = summarize(log, since=start, until=end)
+        return summary.model_dump(mode="json", exclude={"seconds"})
+
+    fault = facts.fault_injected_at
+    switched = facts.switched_at
+    phases: dict[str, Any] = {}
+    if fault is not None:
+        phases["before_fault"] = count(since, fault)
+        phases["fault_to_switch"] = count(fault, switched or until)
+        if switched is not None:
+            phases["after_switch"] = count(switched, until)
+    elif switched is not None:
+        phases["before_switch"] = count(since, switched)
+        phases["after_switch"] = count(switched, until)
+    whole = summarize(log, since=since, until=until)
+    return {
+        **whole.model_dump(mode="json", exclude={"seconds"}),
+        "per_second": [b.model_dump(mode="json") for b in whole.seconds],
+        "phases": phases,
+    }
+
+
+def _load(runbook_path: Path, env: Environment) -> tuple[Any, LoadedRunbook, str]:
+    from relrun.render.playbook import render_playbook
+
+    inventory = load_inventory(env.inventory)
+    loaded = load_runbook(runbook_path, inventory.groups)
+    return inventory, loaded, render_playbook(loaded)
+
+
+def run_release(
+    kind: str,
+    runbook_path: Path,
+    env: Environment,
+    report_dir: Path | None = None,
+    progress: Handler | None = None,
+    fault: DrillFault | None = None,
+    say: Say | None = None,
+) -> ReleaseResult:
+    """Release (or drill) a runbook into an environment, rolling back on any trouble.
+
+    Args:
+        kind: ``release`` or ``drill``.
+        runbook_path: the runbook file.
+        env: the environment.
+        report_dir: where reports go (default a new ``runs/…`` directory).
+        progress: shows progress to a person.
+        fault: for a drill, the fault to inject.
+        say: prints an urgent line to the operator (interrupts).
+
+    Returns:
+        The result with verdict, exit code and reports.
+
+    Raises:
+        InputError: invalid runbook or inventory; nothing ran.
+        LockHeld: another release or drill holds the environment.
+    """
+    inventory, loaded, playbook_text = _load(runbook_path, env)
+    run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
+    write_atomic(run_dir / "playbook.yml", playbook_text)
+    context = RunContext(kind, loaded, inventory, run_dir, playbook_text)
+    header = context.header()
+    write_handbook(run_dir, loaded)
+    journal = JournalWriter(run_dir / "journal.jsonl", header)
+    bus = EventBus([journal] + ([progress] if progress else []))
+    tell = say or (lambda text: None)
+
+    def on_signal(signum: int, count: int) -> None:
+        if count == 1:
+            tell(f"signal {signum} received: stopping the release and rolling back")
+        else:
+            tell("the rollback is running and will finish first; it is not abandoned")
+
+    extravars: dict[str, Any] = {"relrun_launch_dir": str(Path.cwd())}
+    if fault is not None:
+        extravars["relrun_drill"] = {
+            "kind": fault.kind,
+            "value": fault.value,
+            "stage": fault.stage_index,
+        }
+    flag = CancelFlag(on_signal=on_signal)
+    started = time.time()
+    record = {"kind": kind, "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
+    try:
+        with environment_lock(env.lock_key, record), cancel_on_signals(flag):
+            outcome = run_playbook(
+                RunSpec(
+                    label=kind,
+                    playbook_text=playbook_text,
+                    inventory=inventory.path,
+                    run_dir=run_dir,
+                    extravars=extravars,
+                    envvars=env.envvars,
+                ),
+                bus,
+                cancelled=flag,
+            )
+            facts = collect_facts(journal.events)
+            interrupted = flag.cancelled
+            if interrupted and facts.trigger is None:
+                bus.emit(
+                    Note(
+                        message="interrupted: rolling back",
+                        data={
+                            "trigger": {
+                                "reason": "signal",
+                                "message": "operator interrupt (SIGINT/SIGTERM)",
+                                "at": time.time(),
+                                "stage": _current_stage(facts),
+                            }
+                        },
+                    )
+                )
+            must_roll_back = (
+                (interrupted or not outcome.ok)
+                and (facts.deploy_started or facts.traffic_moved)
+                and not _rollback_finished(facts)
+            )
+            if must_roll_back and loaded.runbook.rollout is not None:
+                if not interrupted and facts.trigger is None:
+                    bus.emit(
+                        Note(
+                            message="the release stopped: rolling back",
+                            data={
+                                "trigger": {
+                                    "reason": "failed_run",
+                                    "message": "; ".join(facts.failures[:3]),
+                                    "at": time.time(),
+                                    "stage": _current_stage(facts),
+                                }
+                            },
+                        )
+                    )
+                run_playbook(
+                    RunSpec(
+                        label="rollback",
+                        playbook_text=playbook_text,
+                        inventory=inventory.path,
+                        run_dir=run_dir,
+                        extravars=extravars,
+                        envvars=env.envvars,
+                        tags="rollback",
+                    ),
+                    bus,
+                    cancelled=None,  # a rollback is never cancelled
+                )
+            facts = collect_facts(journal.events)
+    finally:
+        journal.close()
+    ended = time.time()
+    header["ended"] = ended
+    ci = write_ci_reports(run_dir, header, journal.events)
+    traffic = _traffic(env.traffic_log, started, ended, facts)
+    lost = traffic["lost"] if traffic else None
+    if kind == "drill":
+        verdict = drill_verdict(
+            facts,
+            loaded.runbook,
+            fault.kind if fault else "none",
+            flag.cancelled,
+            rto_seconds(facts),
+            lost,
+        )
+    else:
+        verdict = release_verdict(facts, flag.cancelled)
+    extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
+    if fault is not None:
+        extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
+    report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
+    write_run_report(run_dir, kind, report)
+    return ReleaseResult(
+        run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
+    )
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "verdict": verdict.verdict,
+        "reasons": verdict.reasons,
+        "state": verdict.state,
+        "exit_code": verdict.exit_code,
+    }
+
+
+def _current_stage(facts: Facts) -> str | None:
+    running = [s for s in facts.stages if s.started is not None]
+    return running[-1].name if running else None
+
+
+def _rollback_finished(facts: Facts) -> bool:
+    """The in-playbook rollback attempted every step (passed or not)."""
+    return facts.rollback_ran and all(s.status != "not_run" for s in facts.rollback)
 
 
 def release(
@@ -39,57 +271,8 @@ def release(
     inventory_path: Path,
     report_dir: Path | None = None,
     progress: Handler | None = None,
+    say: Say | None = None,
 ) -> ReleaseResult:
-    """Run a release end to end.
-
-    Args:
-        runbook_path: the runbook file.
-        inventory_path: the Ansible inventory.
-        report_dir: where reports and artifacts go (default: a new ``runs/…`` directory).
-        progress: a handler showing progress to a person.
-
-    Returns:
-        The result, with the verdict and reasons.
-
-    Raises:
-        InputError: the runbook or inventory is invalid (nothing ran).
-    """
-    inventory = load_inventory(inventory_path)
-    loaded = load_runbook(runbook_path, inventory.groups)
-    playbook_text = render_playbook(loaded)
-    run_dir = new_run_dir(report_dir, "release", loaded.runbook.metadata.name)
-    write_atomic(run_dir / "playbook.yml", playbook_text)
-    context = RunContext("release", loaded, inventory, run_dir, playbook_text)
-    header = context.header()
-    journal = JournalWriter(run_dir / "journal.jsonl", header)
-    bus = EventBus([journal] + ([progress] if progress else []))
-    try:
-        outcome = run_playbook(
-            RunSpec(
-                label="release",
-                playbook_text=playbook_text,
-                inventory=inventory.path,
-                run_dir=run_dir,
-                extravars={"relrun_launch_dir": str(Path.cwd())},
-            ),
-            bus,
-        )
-    finally:
-        journal.close()
-    ci = write_ci_reports(run_dir, header, journal.events)
-    failures = [
-        e
-        for e in journal.events
-        if isinstance(e, TaskResult) and e.status in {"failed", "unreachable"} and not e.ignored
-    ]
-    unreachable = sorted({e.host for e in failures if e.status == "unreachable"})
-    reasons = [f"host {h} unreachable" for h in unreachable]
-    reasons += [
-        f"{e.task} failed on {e.host}: {str(e.result.get('msg', '')).strip()}"
-        for e in failures
-        if e.status == "failed"
-    ]
-    if not outcome.ok and not reasons:
-        reasons.append(f"ansible-playbook ended {outcome.status} (rc {outcome.rc})")
-    verdict = "pass" if outcome.ok and not reasons else "fail"
-    return ReleaseResult(run_dir, verdict, reasons, ci, unreachable)
+    """Run a release against an inventory (see :func:`run_release`)."""
+    env = Environment(inventory=inventory_path, lock_key=inventory_path)
+    return run_release("release", runbook_path, env, report_dir, progress, None, say)

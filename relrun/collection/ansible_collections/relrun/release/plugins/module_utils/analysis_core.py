@@ -1,0 +1,141 @@
+"""Metric analysis, standard library only: sample, compare with thresholds, decide."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from .traffic_drivers import Driver, ServerInfo
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a sample is a breach."""
+
+    max_error_rate: float
+    max_p95_ms: float
+    min_requests: int
+    no_data: str  # "wait" or "fail"
+    consecutive: int
+
+
+def probe(address: str | None, path: str, timeout: float) -> str | None:
+    """GET a server's health path directly (not through the router).
+
+    Returns:
+        None when healthy, else what went wrong.
+    """
+    if not address:
+        return "no address"
+    try:
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+            response.read()
+            return None
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code}"
+    except OSError as err:
+        return str(getattr(err, "reason", err))
+
+
+def sample(
+    driver: Driver, names: list[str], window: float, health_path: str, timeout: float
+) -> dict[str, Any]:
+    """One sample: the judged servers' combined window stats and health."""
+    servers: dict[str, ServerInfo] = driver.servers(window)
+    chosen = [servers[n] for n in names if n in servers]
+    requests = sum(s["requests"] for s in chosen)
+    errors = sum(s["errors"] for s in chosen)
+    p95s = [s["p95_ms"] for s in chosen if s.get("p95_ms") is not None]
+    health = {}
+    if health_path:
+        for server in chosen:
+            if server["state"] != "maint":
+                health[server["name"]] = probe(server.get("address"), health_path, timeout)
+    return {
+        "time": round(time.time(), 3),
+        "requests": requests,
+        "errors": errors,
+        "error_rate": round(errors / requests, 6) if requests else None,
+        "p95_ms": max(p95s) if p95s else None,
+        "unhealthy": {n: why for n, why in health.items() if why is not None},
+        "missing": [n for n in names if n not in servers],
+    }
+
+
+def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
+    """The breach a sample shows, if any (health first: a dead server has no latency)."""
+    if point["missing"]:
+        return {
+            "reason": "health_check",
+            "observed": point["missing"],
+            "threshold": "present",
+            "message": f"router has no server {', '.join(point['missing'])}",
+        }
+    if point["unhealthy"]:
+        detail = ", ".join(f"{n}: {why}" for n, why in sorted(point["unhealthy"].items()))
+        return {
+            "reason": "health_check",
+            "observed": point["unhealthy"],
+            "threshold": "healthy",
+            "message": f"health check failed ({detail})",
+        }
+    if point["requests"] < limits.min_requests:
+        if limits.no_data == "fail":
+            return {
+                "reason": "no_data",
+                "observed": point["requests"],
+                "threshold": limits.min_requests,
+                "message": f"only {point['requests']} requests in the window "
+                f"(need {limits.min_requests})",
+            }
+        return None
+    if point["error_rate"] is not None and point["error_rate"] > limits.max_error_rate:
+        return {
+            "reason": "error_rate",
+            "observed": point["error_rate"],
+            "threshold": limits.max_error_rate,
+            "message": f"error rate {point['error_rate']:.1%} above "
+            f"{limits.max_error_rate:.1%} ({point['errors']}/{point['requests']})",
+        }
+    if point["p95_ms"] is not None and point["p95_ms"] > limits.max_p95_ms:
+        return {
+            "reason": "latency",
+            "observed": point["p95_ms"],
+            "threshold": limits.max_p95_ms,
+            "message": f"p95 latency {point['p95_ms']:.0f} ms above {limits.max_p95_ms:.0f} ms",
+        }
+    return None
+
+
+def watch(
+    driver: Driver,
+    names: list[str],
+    limits: Thresholds,
+    duration: float,
+    interval: float,
+    window: float,
+    health_path: str,
+) -> dict[str, Any]:
+    """Sample every ``interval`` for ``duration``; stop at the first triggering breach.
+
+    Returns:
+        ``samples`` and ``breach`` (None when the bake passed).
+    """
+    started = time.monotonic()
+    samples: list[dict[str, Any]] = []
+    streak = 0
+    while True:
+        point = sample(driver, names, window, health_path, timeout=min(2.0, max(interval, 0.5)))
+        found = judge(point, limits)
+        point["breach"] = found["reason"] if found else None
+        samples.append(point)
+        streak = streak + 1 if found else 0
+        if found and streak >= limits.consecutive:
+            return {"samples": samples, "breach": {**found, "at": point["time"]}}
+        elapsed = time.monotonic() - started
+        if elapsed >= duration:
+            return {"samples": samples, "breach": None}
+        time.sleep(min(interval, max(0.0, duration - elapsed)))

@@ -1,0 +1,121 @@
+"""Traffic drivers and metric providers, standard library only (runs on the router host).
+
+A driver reads the servers of one backend and changes their weight and state. Each
+driver returns the same ``ServerInfo`` shape, so the release logic in ``traffic_ops`` does
+not know which router it is talking to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any, Protocol
+
+ServerInfo = dict[str, Any]
+"""name, address, weight, state, in_flight, and window stats: requests, errors, error_rate,
+p95_ms (None when unknown)."""
+
+
+class DriverError(Exception):
+    """The router could not be read or changed."""
+
+
+class Driver(Protocol):
+    """What the release needs from a router."""
+
+    def servers(self, window: float) -> dict[str, ServerInfo]:
+        """Every server of the backend, by name, with stats over the last ``window`` seconds."""
+        ...
+
+    def set_weight(self, name: str, weight: int) -> None:
+        """Change a server's weight (effective for the next request)."""
+        ...
+
+    def set_state(self, name: str, state: str) -> None:
+        """Change a server's state: ``ready``, ``drain`` or ``maint``."""
+        ...
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+class SandboxDriver:
+    """The sandbox router's admin API (see docs/sandbox.md)."""
+
+    def __init__(self, state_dir: str, timeout: float = 5.0) -> None:
+        try:
+            router = json.loads(_read(os.path.join(state_dir, "router.json")))
+            self._token = _read(os.path.join(state_dir, "secrets", "admin.token")).strip()
+        except (OSError, ValueError) as err:
+            raise DriverError(f"sandbox router not found in {state_dir}: {err}") from None
+        self.base = f"http://127.0.0.1:{int(router['admin_port'])}"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self._token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode("utf-8", "replace")[:200]
+            raise DriverError(f"router admin {method} {path}: HTTP {err.code} {detail}") from None
+        except (OSError, ValueError) as err:
+            raise DriverError(f"router admin {method} {path}: {err}") from None
+
+    def servers(self, window: float) -> dict[str, ServerInfo]:
+        """Read every server and its windowed stats."""
+        reply = self._call("GET", f"/admin/servers?window={window:g}")
+        result: dict[str, ServerInfo] = {}
+        for server in reply["servers"]:
+            stats = server["stats"]
+            win = stats["window"]
+            result[server["name"]] = {
+                "name": server["name"],
+                "address": server.get("address"),
+                "weight": server["weight"],
+                "state": server["state"],
+                "in_flight": stats["in_flight"],
+                "requests": win["requests"],
+                "errors": win["errors_5xx"],
+                "faults": win.get("faults", 0),
+                "error_rate": win["error_rate"],
+                "p95_ms": (win.get("latency_ms") or {}).get("p95"),
+            }
+        return result
+
+    def set_weight(self, name: str, weight: int) -> None:
+        """Set a server's weight."""
+        self._call("PUT", f"/admin/servers/{name}", {"weight": weight})
+
+    def set_state(self, name: str, state: str) -> None:
+        """Set a server's state."""
+        self._call("PUT", f"/admin/servers/{name}", {"state": state})
+
+
+def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
+    """Build the driver named by the runbook, connected as the inventory says.
+
+    Args:
+        kind: ``sandbox`` (``haproxy`` comes with its own driver).
+        connection: driver settings from inventory variables.
+
+    Returns:
+        The driver.
+
+    Raises:
+        DriverError: unknown driver or missing settings.
+    """
+    if kind == "sandbox":
+        state_dir = connection.get("state_dir")
+        if not state_dir:
+            raise DriverError("the sandbox driver needs relrun_sandbox_state_dir")
+        return SandboxDriver(str(state_dir))
+    raise DriverError(f"unknown traffic driver {kind!r}")

@@ -1,0 +1,148 @@
+#!/usr/bin/python
+"""Ansible module relrun.release.traffic: move traffic between stable and canary servers."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: traffic
+short_description: Split, drain and switch traffic between stable and canary servers
+description:
+  - Talks to the router named by I(driver) and changes server weights and states, reading
+    the router back until it confirms each change.
+  - Uses only the Python standard library on the managed host.
+version_added: "0.1.0"
+author: relrun developers
+options:
+  driver:
+    description: The router kind.
+    type: str
+    choices: [sandbox]
+    default: sandbox
+  connection:
+    description: Driver settings from inventory (for C(sandbox), C(state_dir)).
+    type: dict
+    required: true
+  stable:
+    description: Stable server names.
+    type: list
+    elements: str
+    required: true
+  canary:
+    description: Canary server names.
+    type: list
+    elements: str
+    required: true
+  action:
+    description: What to do.
+    type: str
+    required: true
+    choices: [split, drain, switch, maint, ready, status]
+  percent:
+    description: Canary share of traffic for C(split).
+    type: int
+    default: 0
+  timeout:
+    description: Bound, in seconds, on waiting (C(drain), C(ready)).
+    type: float
+    default: 30
+  health_path:
+    description: Path each canary server must answer for C(ready).
+    type: str
+    default: /health
+  health_status:
+    description: Status the health path must answer for C(ready).
+    type: int
+    default: 200
+"""
+
+EXAMPLES = r"""
+- name: Stage 2/Blue-Green 25%
+  relrun.release.traffic:
+    connection: {state_dir: /var/lib/relrun/sandbox}
+    stable: [stable]
+    canary: [canary]
+    action: split
+    percent: 25
+"""
+
+RETURN = r"""
+servers:
+  description: Every server as the router reported it after the change.
+  returned: always
+  type: dict
+weights:
+  description: Weights set by C(split).
+  returned: when action is split
+  type: dict
+confirmed_at:
+  description: Epoch seconds when the router confirmed the change.
+  returned: when action is split or switch
+  type: float
+drained:
+  description: Whether the canary's in-flight requests reached zero in time.
+  returned: when action is drain
+  type: bool
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+    DriverError,
+    make_driver,
+)
+from ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+    apply_split,
+    drain,
+    maint,
+    switch_to_stable,
+    wait_ready,
+)
+
+
+def main() -> None:
+    """Run the module."""
+    module = AnsibleModule(
+        argument_spec={
+            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox"]},
+            "connection": {"type": "dict", "required": True},
+            "stable": {"type": "list", "elements": "str", "required": True},
+            "canary": {"type": "list", "elements": "str", "required": True},
+            "action": {
+                "type": "str",
+                "required": True,
+                "choices": ["split", "drain", "switch", "maint", "ready", "status"],
+            },
+            "percent": {"type": "int", "default": 0},
+            "timeout": {"type": "float", "default": 30},
+            "health_path": {"type": "str", "default": "/health"},
+            "health_status": {"type": "int", "default": 200},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        driver = make_driver(p["driver"], p["connection"])
+        if p["action"] == "status" or module.check_mode:
+            module.exit_json(changed=False, servers=driver.servers(5))
+        result: dict[str, Any]
+        if p["action"] == "split":
+            result = apply_split(driver, p["stable"], p["canary"], p["percent"])
+        elif p["action"] == "drain":
+            result = drain(driver, p["stable"], p["canary"], p["timeout"])
+        elif p["action"] == "ready":
+            result = wait_ready(
+                driver, p["canary"], p["health_path"], p["health_status"], p["timeout"]
+            )
+        elif p["action"] == "switch":
+            result = switch_to_stable(driver, p["stable"], p["canary"])
+        else:
+            result = maint(driver, p["canary"])
+    except DriverError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(changed=True, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The rollback handbook: what an operator needs when it is their turn, from the runbook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relrun.render.documents import describe_command, jinja_env
+from relrun.runbook.loader import LoadedRunbook
+from relrun.runbook.rollout_models import ROLLBACK_STEPS, Step
+
+_STEP_TEXT = {
+    "stop_deployment": "Halt the rollout: no further stage starts; pending deploy work stops. "
+    "The canary keeps running until traffic has left it. Record the router's state.",
+    "drain": "The canary takes no new requests; in-flight ones finish (bounded wait).",
+    "switch_traffic": "All traffic to the stable servers; confirmed by reading the router back.",
+    "verify": "Health, the API checks and metric analysis pass on the stable version alone.",
+    "cleanup": "The canary's processes and release files are removed; canary servers go to "
+    "maintenance in the router.",
+}
+
+
+def _commands(steps: list[Step]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": s.name,
+            "command": describe_command(s),
+            "environment_from_inventory": dict(s.env_from_vars),
+        }
+        for s in steps
+    ]
+
+
+def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
+    """The handbook as data (``rollback-playbook.json``).
+
+    Args:
+        loaded: the runbook.
+
+    Returns:
+        Triggers, the five steps with the exact actions and commands, contacts, checklists.
+    """
+    rb = loaded.runbook
+    traffic = rb.traffic
+    stable = traffic.stable_servers if traffic else []
+    canary = traffic.canary_servers if traffic else []
+    driver = traffic.driver if traffic else "none"
+    actions = {
+        "stop_deployment": [f"relrun.release.traffic action=status driver={driver}"],
+        "drain": [
+            f"relrun.release.traffic action=drain servers={','.join(canary)} "
+            f"timeout={rb.rollback.drain.timeout:g}s"
+        ],
+        "switch_traffic": [
+            f"relrun.release.traffic action=switch stable={','.join(stable)} "
+            f"canary={','.join(canary)} (weights: canary 0)"
+        ],
+        "verify": [
+            f"relrun.release.analysis target=stable servers={','.join(stable)} "
+            f"window={rb.rollback.verify.analysis_window:g}s "
+            f"max_error_rate={rb.rollback.verify.max_error_rate:.0%}"
+        ]
+        + (["the runbook's API checks against stable"] if rb.rollback.verify.api_checks else []),
+        "cleanup": [f"relrun.release.traffic action=maint servers={','.join(canary)}"],
+    }
+    steps = []
+    for number, name in enumerate(ROLLBACK_STEPS, start=1):
+        hooks = rb.rollback.hooks
+        commands = _commands(hooks.get(f"before_{name}", []))  # type: ignore[call-overload]
+        if name == "cleanup":
+            commands += _commands(rb.rollback.cleanup.steps)
+        commands += _commands(hooks.get(f"after_{name}", []))  # type: ignore[call-overload]
+        steps.append(
+            {
+                "number": number,
+                "name": name,
+                "what": _STEP_TEXT[name],
+                "actions": actions[name],
+                "commands": commands,
+            }
+        )
+    return {
+        "runbook": {
+            "name": rb.metadata.name,
+            "version": rb.metadata.version,
+            "sha256": loaded.sha256,
+            "file": loaded.shown,
+        },
+        "triggers": {
+            "automatic": [
+                f"canary error rate above {rb.analysis.max_error_rate:.0%} over a "
+                f"{rb.analysis.window:g}s window "
+                f"({rb.analysis.consecutive_breaches} sample(s) in a row)",
+                f"canary p95 latency above {rb.analysis.max_p95_ms:g} ms",
+                "a failed readiness or health check of a canary server",
+                "an unreachable host",
+            ],
+            "manual": [
+                f"relrun rollback {loaded.shown} -i INVENTORY (from any terminal)",
+                "Ctrl-C or SIGTERM to the running relrun release / drill",
+            ],
+        },
+        "rto_budget_seconds": rb.rollback.rto_budget,
+        "steps": steps,
+        "contacts": [c.model_dump() for c in rb.metadata.owners],
+        "checklists": {
+            "before": [
+                "the stable version is healthy (relrun checks it before every stage)",
+                "the on-call contacts below know a release is running",
+                f"`relrun plan {loaded.shown}` reviewed",
+            ],
+            "during": [
+                "watch the live view: stage, weights, canary error rate and latency",
+                "to abort: Ctrl-C once (the rollback runs; a second Ctrl-C does not cancel it)",
+            ],
+            "after": [
+                "all traffic on stable: `relrun sandbox status` or the router's own view",
+                "read drill.json / release.json: trigger, rollback steps, lost requests",
+                "file the incident with the report directory attached",
+            ],
+        },
+    }
+
+
+def handbook_markdown(data: dict[str, Any]) -> str:
+    """The handbook as Markdown (``rollback-playbook.md``)."""
+    return jinja_env().get_template("handbook.md.j2").render(h=data)

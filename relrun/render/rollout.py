@@ -1,0 +1,314 @@
+"""Deploy, the staged rollout and the five-step rollback, as plays.
+
+The rollout is one ``block`` whose ``rescue`` is the rollback, so a breach in any stage
+goes straight to the rollback inside the same ansible-playbook run. The same rollback
+steps also form a standalone play tagged ``never, rollback`` that ``relrun rollback`` and
+the interrupt path run on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relrun.render.yamlout import unsafe, unsafe_tree
+from relrun.runbook.models import Command
+from relrun.runbook.rollout_models import ROLLBACK_STEPS, Analysis, Stage, Step
+from relrun.runbook.schema import Runbook
+
+Task = dict[str, Any]
+Play = dict[str, Any]
+C = "relrun.release"
+
+CONNECTION_VARS = {"sandbox": {"state_dir": "{{ relrun_sandbox_state_dir }}"}}
+
+
+def step_task(name: str, step: Command, *, delegate_group: str | None = None) -> Task:
+    """A command step (deploy, cleanup, hook) through ``relrun.release.build``.
+
+    Args:
+        name: the task name.
+        step: the command.
+        delegate_group: run it on every host of this group instead of the play's host.
+
+    Returns:
+        The task.
+    """
+    args: dict[str, Any] = {"name": unsafe(getattr(step, "name", name))}
+    if step.argv is not None:
+        args["argv"] = unsafe_tree(step.argv)
+    else:
+        args["shell"] = unsafe(str(step.shell))
+    if step.chdir is not None:
+        args["chdir"] = step.chdir
+    env: dict[str, Any] = unsafe_tree(dict(step.env))
+    for env_name, var in (step.env_from_vars if isinstance(step, Step) else {}).items():
+        # Variable names are checked identifiers; with delegation the value must come
+        # from the delegated host, not from the play's host.
+        env[env_name] = (
+            "{{ hostvars[item]['" + var + "'] }}" if delegate_group else "{{ " + var + " }}"
+        )
+    if env:
+        args["env"] = env
+    args["timeout"] = step.timeout
+    task: Task = {"name": name, f"{C}.build": args}
+    if delegate_group:
+        task["delegate_to"] = "{{ item }}"
+        task["loop"] = "{{ groups['" + delegate_group + "'] }}"
+    return task
+
+
+def deploy_play(runbook: Runbook) -> Play | None:
+    """The play starting the new version on the canary hosts."""
+    if runbook.deploy is None or not runbook.deploy.steps:
+        return None
+    tasks = [
+        step_task(f"Deploy {i + 1}/{step.name}", step)
+        for i, step in enumerate(runbook.deploy.steps)
+    ]
+    return {
+        "name": "Deploy canary",
+        "hosts": runbook.targets.canary,
+        "gather_facts": False,
+        "any_errors_fatal": True,
+        "tasks": tasks,
+    }
+
+
+def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]:
+    assert runbook.traffic is not None
+    traffic = runbook.traffic
+    return {
+        "driver": traffic.driver,
+        "connection": CONNECTION_VARS[traffic.driver],
+        "stable": unsafe_tree(traffic.stable_servers),
+        "canary": unsafe_tree(traffic.canary_servers),
+        "action": action,
+        **extra,
+    }
+
+
+def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
+    """The stage's analysis: the defaults with the stage's overrides applied."""
+    if stage.analysis is None:
+        return defaults
+    changes = stage.analysis.model_dump(exclude_none=True)
+    return defaults.model_copy(update=changes)
+
+
+def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
+    assert runbook.traffic is not None
+    return {
+        "driver": runbook.traffic.driver,
+        "connection": CONNECTION_VARS[runbook.traffic.driver],
+        "interval": analysis.interval,
+        "window": analysis.window,
+        "min_requests": analysis.min_requests,
+        "max_error_rate": analysis.max_error_rate,
+        "max_p95_ms": analysis.max_p95_ms,
+        "no_data": analysis.no_data,
+        "consecutive_breaches": analysis.consecutive_breaches,
+        **extra,
+    }
+
+
+def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
+    """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
+    assert runbook.traffic is not None
+    count = len(runbook.rollout.stages) if runbook.rollout else 0
+    label = f"Stage {index + 1}/{count} {stage.name}"
+    analysis = merged_analysis(runbook.analysis, stage)
+    stable_check = _analysis_args(
+        runbook,
+        analysis,
+        servers=unsafe_tree(runbook.traffic.stable_servers),
+        target="stable",
+        stage=unsafe(stage.name),
+        duration=0,
+        min_requests=0,
+    )
+    return [
+        {"name": f"{label}: stable is healthy", f"{C}.analysis": stable_check},
+        {
+            "name": f"{label}: shift {stage.weight}% to canary",
+            f"{C}.traffic": _traffic_args(runbook, "split", percent=stage.weight),
+        },
+        {
+            "name": f"{label}: drill fault",
+            f"{C}.fault": {
+                "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] }}",
+                "servers": unsafe_tree(runbook.traffic.canary_servers),
+                "kind": "{{ relrun_drill.kind }}",
+                "value": "{{ relrun_drill.value }}",
+            },
+            "delegate_to": "{{ item }}",
+            "loop": "{{ groups['" + runbook.targets.canary + "'] }}",
+            "when": f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
+        },
+        {
+            "name": f"{label}: analysis for {stage.bake:g}s",
+            f"{C}.analysis": _analysis_args(
+                runbook,
+                analysis,
+                servers=unsafe_tree(runbook.traffic.canary_servers),
+                target="canary",
+                stage=unsafe(stage.name),
+                duration=stage.bake,
+            ),
+        },
+    ]
+
+
+def _guarded(number: int, step: str, tasks: list[Task]) -> Task:
+    """One rollback step: its tasks in a block; a failure is recorded and the rollback goes on."""
+    return {
+        "name": f"Rollback {number}/5 {step}",
+        "block": tasks,
+        "rescue": [
+            {
+                "name": f"Rollback {number}/5 {step}: record failure",
+                "ansible.builtin.set_fact": {
+                    "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['"
+                    + step
+                    + "'] }}"
+                },
+            }
+        ],
+    }
+
+
+def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
+    """The five rollback steps, in order, each timed by its tasks' events.
+
+    Args:
+        runbook: the runbook.
+        check_tasks: the API check tasks for the verify step (may be empty).
+
+    Returns:
+        The tasks (five guarded blocks).
+    """
+    assert runbook.traffic is not None
+    options = runbook.rollback
+    hooks = options.hooks
+    steps: dict[str, list[Task]] = {
+        "stop_deployment": [
+            {
+                "name": "Rollback 1/5 stop_deployment: no further stage starts; record the state",
+                f"{C}.traffic": _traffic_args(runbook, "status"),
+            },
+        ],
+        "drain": [
+            {
+                "name": "Rollback 2/5 drain: canary takes no new requests, in-flight ones finish",
+                f"{C}.traffic": _traffic_args(runbook, "drain", timeout=options.drain.timeout),
+            },
+        ],
+        "switch_traffic": [
+            {
+                "name": "Rollback 3/5 switch_traffic: all traffic to stable",
+                f"{C}.traffic": _traffic_args(runbook, "switch"),
+            },
+        ],
+        "verify": [
+            {
+                "name": "Rollback 4/5 verify: stable alone is healthy",
+                f"{C}.analysis": _analysis_args(
+                    runbook,
+                    runbook.analysis,
+                    servers=unsafe_tree(runbook.traffic.stable_servers),
+                    target="stable",
+                    stage="rollback",
+                    duration=options.verify.analysis_window,
+                    max_error_rate=options.verify.max_error_rate,
+                    min_requests=0,
+                ),
+            },
+            *(check_tasks if options.verify.api_checks else []),
+        ],
+        "cleanup": [
+            *[
+                step_task(
+                    f"Rollback 5/5 cleanup: {s.name}", s, delegate_group=runbook.targets.canary
+                )
+                for s in options.cleanup.steps
+            ],
+            {
+                "name": "Rollback 5/5 cleanup: canary servers to maintenance",
+                f"{C}.traffic": _traffic_args(runbook, "maint"),
+            },
+        ],
+    }
+    tasks: list[Task] = []
+    for number, step in enumerate(ROLLBACK_STEPS, start=1):
+        body = [
+            step_task(f"Rollback {number}/5 {step}: hook {h.name}", h)
+            for h in hooks.get(f"before_{step}", [])  # type: ignore[call-overload]
+        ]
+        body += steps[step]
+        body += [
+            step_task(f"Rollback {number}/5 {step}: hook {h.name}", h)
+            for h in hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
+        ]
+        tasks.append(_guarded(number, step, body))
+    return tasks
+
+
+OUTCOME = (
+    "{{ 'rollback incomplete: ' ~ (relrun_rollback_failed | join(', ')) "
+    "if relrun_rollback_failed is defined else 'rolled back' }}"
+)
+
+
+def rollout_play(
+    runbook: Runbook, gate_checks: list[Task], verify_checks: list[Task]
+) -> Play | None:
+    """The rollout: readiness, checks, stages in a block; the rollback as its rescue."""
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    readiness = runbook.deploy.readiness if runbook.deploy else None
+    block: list[Task] = []
+    if readiness is not None:
+        block.append(
+            {
+                "name": "Readiness: canary servers answer their health check",
+                f"{C}.traffic": _traffic_args(
+                    runbook,
+                    "ready",
+                    timeout=readiness.timeout,
+                    health_path=unsafe(readiness.path),
+                    health_status=readiness.status,
+                ),
+            }
+        )
+    block += gate_checks
+    for index, stage in enumerate(runbook.rollout.stages):
+        block += stage_tasks(runbook, index, stage)
+    rescue = [
+        *rollback_tasks(runbook, verify_checks),
+        {"name": "Rollback: release failed", "ansible.builtin.fail": {"msg": OUTCOME}},
+    ]
+    return {
+        "name": "Rollout",
+        "hosts": runbook.targets.router,
+        "gather_facts": False,
+        "tasks": [{"name": "Rollout stages", "block": block, "rescue": rescue}],
+    }
+
+
+def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
+    """The standalone rollback (``relrun rollback``, interrupts): only with ``--tags rollback``."""
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    return {
+        "name": "Rollback",
+        "hosts": runbook.targets.router,
+        "gather_facts": False,
+        "tags": ["never", "rollback"],
+        "tasks": [
+            *rollback_tasks(runbook, verify_checks),
+            {
+                "name": "Rollback: outcome",
+                "ansible.builtin.fail": {"msg": OUTCOME},
+                "when": "relrun_rollback_failed is defined",
+            },
+        ],
+    }

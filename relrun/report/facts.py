@@ -1,0 +1,209 @@
+"""What happened in a release, read from the journal's events: stages, trigger, rollback.
+
+Pure functions over events; the drill report and the exit-code decision both use them.
+Task names are the contract with the renderer: ``Stage i/n NAME: …``, ``Rollback k/5 STEP…``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from relrun.run.events import Event, Note, TaskResult, TaskStarted
+
+ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+_STAGE = re.compile(r"^Stage (\d+)/(\d+) (.+?): (.+)$")
+_ROLLBACK = re.compile(r"^Rollback (\d)/5 ([a-z_]+)(?:: (.*))?$")
+
+
+class StageFacts(BaseModel):
+    """One stage as it ran."""
+
+    index: int
+    name: str
+    weight: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    status: str = "not_started"  # passed | breached | failed | interrupted | not_started
+    samples: list[dict[str, Any]] = Field(default_factory=list)
+    max_error_rate: float | None = None
+    max_p95_ms: float | None = None
+    requests: int = 0
+
+
+class StepFacts(BaseModel):
+    """One rollback step as it ran."""
+
+    name: str
+    status: str = "not_run"  # passed | failed | not_run
+    started: float | None = None
+    ended: float | None = None
+    seconds: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Facts(BaseModel):
+    """Everything the reports and the verdict need."""
+
+    stages: list[StageFacts] = Field(default_factory=list)
+    trigger: dict[str, Any] | None = None
+    fault_injected_at: float | None = None
+    fault_hit: list[str] = Field(default_factory=list)
+    rollback_ran: bool = False
+    rollback: list[StepFacts] = Field(default_factory=list)
+    switched_at: float | None = None
+    promoted: bool = False
+    deploy_started: bool = False
+    unreachable: list[str] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
+
+    @property
+    def rollback_complete(self) -> bool:
+        """All five steps passed."""
+        return bool(self.rollback) and all(s.status == "passed" for s in self.rollback)
+
+    @property
+    def traffic_moved(self) -> bool:
+        """Whether any stage started shifting weight."""
+        return any(s.started is not None for s in self.stages)
+
+
+def _stage(facts: Facts, index: int, name: str) -> StageFacts:
+    while len(facts.stages) < index:
+        facts.stages.append(StageFacts(index=len(facts.stages) + 1, name=""))
+    stage = facts.stages[index - 1]
+    stage.name = name
+    return stage
+
+
+def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
+    breach = result.result.get("breach")
+    if result.status == "unreachable":
+        return {
+            "reason": "unreachable_host",
+            "host": result.host,
+            "stage": stage,
+            "message": str(result.result.get("msg", "")).strip(),
+            "at": result.time,
+        }
+    if isinstance(breach, dict):
+        return {
+            "reason": breach.get("reason"),
+            "observed": breach.get("observed"),
+            "threshold": breach.get("threshold"),
+            "stage": stage,
+            "message": str(result.result.get("msg", "")),
+            "at": breach.get("at", result.time),
+        }
+    reason = "readiness" if result.task.startswith("Readiness") else "failed_check"
+    return {
+        "reason": reason,
+        "stage": stage,
+        "task": result.task,
+        "host": result.host,
+        "message": str(result.result.get("msg", "")).strip(),
+        "at": result.time,
+    }
+
+
+def collect_facts(events: Iterable[Event]) -> Facts:
+    """Read the events of one or more runs (release, then possibly a standalone rollback).
+
+    Args:
+        events: journal events in order.
+
+    Returns:
+        The facts.
+    """
+    facts = Facts()
+    steps = {name: StepFacts(name=name) for name in ROLLBACK_STEPS}
+    for event in events:
+        if isinstance(event, Note) and event.data.get("trigger") and facts.trigger is None:
+            facts.trigger = dict(event.data["trigger"])
+            continue
+        if not isinstance(event, TaskStarted | TaskResult):
+            continue
+        task = event.task
+        if task.startswith("Deploy "):
+            facts.deploy_started = True
+        stage_match = _STAGE.match(task)
+        rollback_match = _ROLLBACK.match(task)
+        if isinstance(event, TaskStarted):
+            if stage_match and stage_match.group(4).startswith("shift"):
+                stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
+                stage.started = stage.started or event.time
+                stage.status = "running"
+            if rollback_match:
+                facts.rollback_ran = True
+                step = steps[rollback_match.group(2)]
+                step.started = step.started or event.time
+            continue
+        # A TaskResult
+        if event.status == "unreachable" and event.host not in facts.unreachable:
+            facts.unreachable.append(event.host)
+        if event.status in {"failed", "unreachable"} and not event.ignored:
+            facts.failures.append(
+                f"{task} @ {event.host}: {str(event.result.get('msg', '')).strip()}"
+            )
+        if stage_match:
+            stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
+            what = stage_match.group(4)
+            if what.startswith("shift") and event.status == "ok":
+                stage.weight = int(what.split()[1].rstrip("%"))
+            if what == "drill fault" and event.status == "ok":
+                for item in event.result.get("results", [event.result]):
+                    if item.get("injected_at") and item.get("changed"):
+                        facts.fault_injected_at = facts.fault_injected_at or item["injected_at"]
+                        facts.fault_hit += item.get("hit", [])
+            if what.startswith("analysis"):
+                samples = list(event.result.get("samples") or [])
+                stage.samples = samples
+                rates = [s["error_rate"] for s in samples if s.get("error_rate") is not None]
+                p95s = [s["p95_ms"] for s in samples if s.get("p95_ms") is not None]
+                stage.max_error_rate = max(rates) if rates else None
+                stage.max_p95_ms = max(p95s) if p95s else None
+                stage.requests = max((s.get("requests", 0) for s in samples), default=0)
+                stage.ended = event.time
+                stage.status = "passed" if event.status == "ok" else "breached"
+            if event.status in {"failed", "unreachable"} and facts.trigger is None:
+                facts.trigger = _trigger_from(event, stage.name)
+                stage.ended = stage.ended or event.time
+                if stage.status == "running":
+                    stage.status = "failed"
+        elif (
+            (task.startswith("Readiness") or task.startswith("API check"))
+            and event.status in {"failed", "unreachable"}
+            and not rollback_match
+            and facts.trigger is None
+        ):
+            facts.trigger = _trigger_from(event, None)
+        elif task.startswith("Deploy ") and event.status in {"failed", "unreachable"}:
+            facts.trigger = facts.trigger or _trigger_from(event, None)
+        if rollback_match:
+            step = steps[rollback_match.group(2)]
+            step.ended = event.time
+            detail = rollback_match.group(3) or ""
+            if detail.endswith("record failure") or event.status in {"failed", "unreachable"}:
+                step.status = "failed"
+                if event.status != "ok":
+                    step.details["error"] = str(event.result.get("msg", "")).strip()
+            elif step.status != "failed":
+                step.status = "passed"
+            if rollback_match.group(2) == "switch_traffic" and event.result.get("confirmed_at"):
+                facts.switched_at = float(event.result["confirmed_at"])
+            if rollback_match.group(2) == "drain" and "drained" in event.result:
+                step.details.update(
+                    drained=event.result["drained"], in_flight=event.result.get("in_flight")
+                )
+    for step in steps.values():
+        if step.started is not None and step.ended is not None:
+            step.seconds = round(step.ended - step.started, 3)
+    if facts.rollback_ran:
+        facts.rollback = list(steps.values())
+    if facts.stages and not facts.rollback_ran:
+        last = facts.stages[-1]
+        facts.promoted = last.status == "passed" and all(s.status == "passed" for s in facts.stages)
+    return facts

@@ -1,0 +1,98 @@
+"""One release or drill per environment at a time.
+
+The lock is an ``flock`` on a file named after the inventory: the kernel drops it when the
+holding process dies, so a lock left by a dead process is never trusted. The file also
+records the holder's pid, which ``relrun rollback`` uses to ask a running release to roll
+back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from relrun.errors import LockHeld
+
+
+def lock_dir() -> Path:
+    """Where lock files live (``$RELRUN_STATE_DIR/locks`` or the user's state directory)."""
+    base = os.environ.get("RELRUN_STATE_DIR")
+    if base:
+        return Path(base) / "locks"
+    xdg = os.environ.get("XDG_STATE_HOME")
+    root = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return root / "relrun" / "locks"
+
+
+def lock_path(environment: Path) -> Path:
+    """The lock file of an environment (identified by its inventory's real path)."""
+    key = hashlib.sha256(str(environment.resolve()).encode()).hexdigest()[:16]
+    return lock_dir() / f"{key}.lock"
+
+
+def holder(environment: Path) -> dict[str, Any] | None:
+    """Who holds the environment's lock now, or None when nobody does.
+
+    Args:
+        environment: the inventory path.
+
+    Returns:
+        The holder's record (pid, kind, runbook, run_dir, since) if the lock is held.
+    """
+    path = lock_path(environment)
+    if not path.exists():
+        return None
+    with path.open("r+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return dict(json.loads(handle.read() or "{}"))
+            except json.JSONDecodeError:
+                return {}
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+
+@contextlib.contextmanager
+def environment_lock(environment: Path, record: dict[str, Any]) -> Iterator[None]:
+    """Hold the environment's lock for the duration of the block.
+
+    Args:
+        environment: the inventory path.
+        record: what to say about this holder (kind, runbook, run_dir).
+
+    Raises:
+        LockHeld: another live process holds it.
+    """
+    path = lock_path(environment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            other = handle.read().strip()
+            detail = ""
+            with contextlib.suppress(json.JSONDecodeError):
+                info = json.loads(other)
+                detail = f" ({info.get('kind')} of {info.get('runbook')} by pid {info.get('pid')})"
+            raise LockHeld(
+                f"another release or drill is running against {environment}{detail}; "
+                "wait for it, or roll it back with `relrun rollback`"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "since": time.time(), **record}))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the flock

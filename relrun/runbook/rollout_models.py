@@ -1,0 +1,197 @@
+"""Runbook sections for moving traffic: deploy, traffic, analysis, rollout, rollback, drill."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from relrun.runbook.base import StrictModel
+from relrun.runbook.models import Command
+from relrun.runbook.types import Name, Seconds
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+
+
+class Step(Command):
+    """A named command run on hosts (deploy, cleanup, hooks)."""
+
+    name: Name = Field(description="Step name, shown in the plan and reports.")
+    env_from_vars: dict[EnvName, VarName] = Field(
+        default_factory=dict,
+        description="Environment variables whose values come from inventory variables "
+        "(name → variable), so one runbook serves every environment.",
+    )
+
+
+class Readiness(StrictModel):
+    """How to know the new version is up: an HTTP GET on each canary server."""
+
+    path: str = Field(default="/health", pattern=r"^/", description="Path to GET.")
+    status: int = Field(default=200, ge=100, le=599, description="Expected status.")
+    timeout: Seconds = Field(default=30, gt=0, description="Give up after this long.")
+
+
+class Deploy(StrictModel):
+    """How the canary is started on its hosts before the first stage."""
+
+    steps: list[Step] = Field(default_factory=list, description="Run in order on canary hosts.")
+    readiness: Readiness = Field(default_factory=Readiness)
+
+
+class Traffic(StrictModel):
+    """Who moves traffic, and between which servers."""
+
+    driver: Literal["sandbox", "haproxy"] = Field(
+        default="sandbox", description="The router's kind; its connection comes from inventory."
+    )
+    backend: Name = Field(default="api", description="The router backend serving the API.")
+    stable_servers: list[Name] = Field(
+        default_factory=lambda: ["stable"], min_length=1, description="Servers of the old version."
+    )
+    canary_servers: list[Name] = Field(
+        default_factory=lambda: ["canary"], min_length=1, description="Servers of the new version."
+    )
+
+
+class Analysis(StrictModel):
+    """How the canary is judged during a bake."""
+
+    interval: Seconds = Field(default=1, gt=0, description="Time between two samples.")
+    window: Seconds = Field(default=5, gt=0, description="Each sample covers this recent window.")
+    min_requests: int = Field(
+        default=5, ge=0, description="Fewer canary requests in the window is 'no data'."
+    )
+    max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Breach above this share of 5xx / failed requests."
+    )
+    max_p95_ms: float = Field(default=5000, gt=0, description="Breach above this p95 latency.")
+    no_data: Literal["fail", "wait"] = Field(
+        default="wait",
+        description="`wait`: a sample without enough requests is skipped; `fail`: it is a breach.",
+    )
+    consecutive_breaches: int = Field(
+        default=1, ge=1, description="How many breaching samples in a row trigger the rollback."
+    )
+
+
+class AnalysisOverride(StrictModel):
+    """Per-stage changes to the analysis defaults (unset fields keep the default)."""
+
+    interval: Seconds | None = None
+    window: Seconds | None = None
+    min_requests: int | None = Field(default=None, ge=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_p95_ms: float | None = Field(default=None, gt=0)
+    no_data: Literal["fail", "wait"] | None = None
+    consecutive_breaches: int | None = Field(default=None, ge=1)
+
+
+class Stage(StrictModel):
+    """One step of the traffic shift."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.%/+-]{0,63}$",
+        description="Stage name, e.g. `Canary 5%` (letters, digits, spaces and `_.%/+-`).",
+    )
+    weight: int = Field(ge=0, le=100, description="Share of traffic (percent) on the canary.")
+    bake: Seconds = Field(description="How long to watch the canary at this weight.")
+    analysis: AnalysisOverride | None = Field(default=None, description="Per-stage thresholds.")
+
+
+class Rollout(StrictModel):
+    """The staged traffic shift."""
+
+    stages: list[Stage] = Field(min_length=1, description="In order; weights must not decrease.")
+
+
+class DrainOptions(StrictModel):
+    """The rollback's `drain` step."""
+
+    timeout: Seconds = Field(
+        default=30, gt=0, description="Bound on waiting for in-flight requests."
+    )
+
+
+class VerifyOptions(StrictModel):
+    """The rollback's `verify` step: the stable version alone must be healthy."""
+
+    api_checks: bool = Field(default=True, description="Run the runbook's API checks on stable.")
+    analysis_window: Seconds = Field(default=3, gt=0, description="Watch stable this long.")
+    max_error_rate: float = Field(default=0.05, ge=0, le=1, description="Stable's error bound.")
+
+
+class CleanupOptions(StrictModel):
+    """The rollback's `cleanup` step."""
+
+    steps: list[Step] = Field(
+        default_factory=list, description="Commands on canary hosts that stop the new version."
+    )
+
+
+class Rollback(StrictModel):
+    """The five-step rollback: stop_deployment, drain, switch_traffic, verify, cleanup."""
+
+    rto_budget: Seconds = Field(
+        default=60, gt=0, description="Fault → all traffic on stable must fit in this."
+    )
+    drain: DrainOptions = Field(default_factory=DrainOptions)
+    verify: VerifyOptions = Field(default_factory=VerifyOptions)
+    cleanup: CleanupOptions = Field(default_factory=CleanupOptions)
+    hooks: dict[
+        Literal[
+            "before_stop_deployment",
+            "after_stop_deployment",
+            "before_drain",
+            "after_drain",
+            "before_switch_traffic",
+            "after_switch_traffic",
+            "before_verify",
+            "after_verify",
+            "before_cleanup",
+            "after_cleanup",
+        ],
+        list[Step],
+    ] = Field(default_factory=dict, description="Commands run on the router host around a step.")
+
+
+FaultKind = Literal["error_rate", "latency", "crash", "none"]
+
+
+class Fault(StrictModel):
+    """The fault a drill injects into the canary."""
+
+    kind: FaultKind = Field(default="error_rate", description="What breaks.")
+    value: float = Field(
+        default=0.5,
+        ge=0,
+        description="Error share (0 to 1) for `error_rate`, milliseconds for "
+        "`latency`; unused for `crash` and `none`.",
+    )
+    stage: str | None = Field(default=None, description="Stage name; default the second stage.")
+
+
+class DrillExpect(StrictModel):
+    """What a drill must show to pass."""
+
+    trigger: Literal["error_rate", "latency", "health_check", "any"] = Field(
+        default="any", description="The rollback's reason; `any` accepts the fault's natural one."
+    )
+    within_rto: bool = Field(default=True, description="Rollback completes within rto_budget.")
+    max_lost_requests: int = Field(default=0, ge=0, description="Lost user requests allowed.")
+
+
+class Drill(StrictModel):
+    """The default drill of this runbook."""
+
+    fault: Fault = Field(default_factory=Fault)
+    expect: DrillExpect = Field(default_factory=DrillExpect)
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> Drill:
+        if self.fault.kind == "error_rate" and self.fault.value > 1:
+            raise ValueError("an error_rate fault's value is a share between 0 and 1")
+        return self

@@ -1,0 +1,36 @@
+"""The runbook schema, version ``relrun/v1``.
+
+Each section is its own model in its own module; ``Runbook`` ties them together. The
+fields' descriptions are the source of ``docs/runbook.md`` (``relrun schema --markdown``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from relrun.runbook.base import StrictModel
+from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
+from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
+
+
+class Runbook(StrictModel):
+    """A release runbook."""
+
+    api_version: Literal["relrun/v1"] = Field(alias="apiVersion", description="Schema version.")
+    kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
+    metadata: Metadata
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarVar] = Field(
+        default_factory=dict,
+        description="Variables for template fields (literal values; runbook vars win over "
+        "inventory vars of the same name).",
+    )
+    targets: Targets = Field(default_factory=Targets)
+    builds: list[Build] = Field(default_factory=list, description="The builds gate, in order.")
+    deploy: Deploy | None = Field(default=None, description="Start the new version (canary).")
+    traffic: Traffic | None = Field(default=None, description="The router and its servers.")
+    analysis: Analysis = Field(default_factory=Analysis, description="Defaults for every stage.")
+    rollout: Rollout | None = Field(default=None, description="The staged traffic shift.")
+    rollback: Rollback = Field(default_factory=Rollback, description="The five-step rollback.")
+    drill: Drill = Field(default_factory=Drill, description="What `relrun drill` injects.")

@@ -1,0 +1,111 @@
+"""``relrun drill``: release with an injected fault and prove the rollback.
+
+With no inventory, the drill brings up its own sandbox inside the run directory, drills
+against it, and tears it down, whatever happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import relrun.sandbox
+from relrun.errors import InputError
+from relrun.run.events import Handler
+from relrun.runbook.loader import load_runbook
+from relrun.runbook.schema import Runbook
+from relrun.workflows.context import new_run_dir
+from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
+
+SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
+KINDS = ("error_rate", "latency", "crash", "none")
+
+
+def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
+    """Resolve the drill's fault from ``--fault``/``--at`` and the runbook's defaults.
+
+    Args:
+        runbook: the runbook.
+        fault: ``KIND=VALUE``, ``KIND`` (``crash``, ``none``), or None for the runbook's.
+        at: a stage name, or None for the runbook's (default the second stage).
+
+    Returns:
+        The fault with its stage resolved.
+
+    Raises:
+        InputError: unknown kind, bad value, unknown stage, or no rollout to drill.
+    """
+    if runbook.rollout is None:
+        raise InputError("the runbook has no rollout: there is nothing to drill")
+    kind: str = runbook.drill.fault.kind
+    value = runbook.drill.fault.value
+    if fault is not None:
+        kind, _, raw = fault.partition("=")
+        if kind not in KINDS:
+            raise InputError(f"--fault: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        try:
+            value = float(raw) if raw else 0.0
+        except ValueError:
+            raise InputError(f"--fault: {raw!r} is not a number") from None
+        if kind == "error_rate" and not 0 < value <= 1:
+            raise InputError("--fault: error_rate takes a share in (0, 1], e.g. error_rate=0.5")
+        if kind == "latency" and value <= 0:
+            raise InputError("--fault: latency takes milliseconds, e.g. latency=6000")
+    stages = runbook.rollout.stages
+    names = [s.name for s in stages]
+    stage = at or runbook.drill.fault.stage or names[min(1, len(names) - 1)]
+    if stage not in names:
+        raise InputError(f"--at: no stage named {stage!r} (stages: {', '.join(names)})")
+    return DrillFault(kind=kind, value=value, stage_index=names.index(stage) + 1, stage_name=stage)
+
+
+def drill(
+    runbook_path: Path,
+    inventory: Path | None = None,
+    report_dir: Path | None = None,
+    fault: str | None = None,
+    at: str | None = None,
+    progress: Handler | None = None,
+    say: Say | None = None,
+    traffic_log: Path | None = None,
+    rate: float = 20.0,
+) -> ReleaseResult:
+    """Run a drill.
+
+    Args:
+        runbook_path: the runbook.
+        inventory: the environment; None starts a private sandbox.
+        report_dir: where reports go.
+        fault: ``KIND=VALUE`` overriding the runbook's fault.
+        at: stage name overriding the runbook's.
+        progress: progress display.
+        say: urgent operator messages.
+        traffic_log: the load generator's log for an explicit inventory.
+        rate: load generator requests per second (private sandbox only).
+
+    Returns:
+        The drill's result.
+    """
+    loaded = load_runbook(runbook_path)
+    drill_fault = parse_fault(loaded.runbook, fault, at)
+    if inventory is not None:
+        env = Environment(inventory=inventory, lock_key=inventory, traffic_log=traffic_log)
+        return run_release("drill", runbook_path, env, report_dir, progress, drill_fault, say)
+
+    from relrun.sandbox import control
+    from relrun.sandbox.layout import Layout
+
+    run_dir = new_run_dir(report_dir, "drill", loaded.runbook.metadata.name)
+    state_dir = run_dir / "sandbox"
+    if say:
+        say(f"starting a sandbox in {state_dir}")
+    try:
+        control.up(state_dir, rate=rate)
+        env = Environment(
+            inventory=SANDBOX_INVENTORY,
+            lock_key=state_dir,
+            envvars={"RELRUN_SANDBOX_DIR": str(state_dir)},
+            traffic_log=Layout.at(state_dir).traffic_log,
+        )
+        return run_release("drill", runbook_path, env, run_dir, progress, drill_fault, say)
+    finally:
+        control.down(state_dir)

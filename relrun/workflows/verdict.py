@@ -1,0 +1,142 @@
+"""From facts to a verdict and an exit code, for releases, drills and rollbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from relrun.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLBACK_FAILED
+from relrun.report.facts import Facts
+from relrun.runbook.schema import Runbook
+
+NATURAL_TRIGGERS = {
+    "error_rate": {"error_rate"},
+    "latency": {"latency"},
+    "crash": {"health_check", "error_rate"},
+}
+
+
+@dataclass
+class Verdict:
+    """The outcome of a run as people and schedulers read it."""
+
+    verdict: str  # pass | fail
+    exit_code: int
+    reasons: list[str] = field(default_factory=list)
+    state: str = ""  # promoted | rolled_back | rollback_incomplete | gates_failed | …
+
+
+def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
+    if facts.rollback_complete:
+        return "rolled_back", []
+    failed = [s.name for s in facts.rollback if s.status != "passed"]
+    return "rollback_incomplete", [f"rollback step {n} did not pass" for n in failed]
+
+
+def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
+    """Verdict of ``relrun release``."""
+    if facts.rollback_ran:
+        state, problems = _rollback_state(facts)
+        reasons = [_trigger_text(facts.trigger), *problems]
+        if problems:
+            return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, state)
+        return Verdict("fail", EXIT_INTERRUPTED if interrupted else EXIT_FAILED, reasons, state)
+    if interrupted:
+        return Verdict(
+            "fail", EXIT_INTERRUPTED, ["interrupted before anything moved"], "interrupted"
+        )
+    if facts.promoted:
+        return Verdict(
+            "pass",
+            EXIT_OK,
+            [
+                "every stage passed; the canary has 100% of traffic"
+                if facts.stages and facts.stages[-1].weight == 100
+                else "every stage passed"
+            ],
+            "promoted",
+        )
+    if facts.failures:
+        return Verdict("fail", EXIT_FAILED, facts.failures[:5], "gates_failed")
+    if not facts.stages:
+        return Verdict("pass", EXIT_OK, ["all gates passed"], "gates_passed")
+    return Verdict("fail", EXIT_FAILED, ["the release did not finish"], "incomplete")
+
+
+def _trigger_text(trigger: dict[str, Any] | None) -> str:
+    if not trigger:
+        return "rolled back"
+    where = f" at stage {trigger['stage']}" if trigger.get("stage") else ""
+    message = trigger.get("message") or ""
+    return f"rollback triggered by {trigger.get('reason')}{where}: {message}".rstrip(": ")
+
+
+def drill_verdict(
+    facts: Facts,
+    runbook: Runbook,
+    fault_kind: str,
+    interrupted: bool,
+    rto_seconds: float | None,
+    lost: int | None,
+) -> Verdict:
+    """Verdict of ``relrun drill``: a rollback, for the right reason, fast, losing nothing?"""
+    if interrupted:
+        base = release_verdict(facts, interrupted)
+        return Verdict("fail", base.exit_code, ["drill interrupted", *base.reasons], base.state)
+    if facts.promoted:
+        if fault_kind == "none":
+            return Verdict(
+                "fail",
+                EXIT_FAILED,
+                [
+                    "no fault was injected: the release reached 100%, so this drill could not "
+                    "prove the rollback"
+                ],
+                "promoted",
+            )
+        return Verdict(
+            "fail",
+            EXIT_FAILED,
+            [
+                f"the {fault_kind} fault was injected but no stage breached within its bake: "
+                "the analysis did not see it"
+            ],
+            "promoted",
+        )
+    if not facts.rollback_ran:
+        return Verdict(
+            "fail", EXIT_FAILED, facts.failures[:5] or ["the drill did not finish"], "gates_failed"
+        )
+    state, problems = _rollback_state(facts)
+    if problems:
+        return Verdict(
+            "fail", EXIT_ROLLBACK_FAILED, [_trigger_text(facts.trigger), *problems], state
+        )
+    reasons = [_trigger_text(facts.trigger)]
+    failed: list[str] = []
+    expect = runbook.drill.expect
+    reason = (facts.trigger or {}).get("reason")
+    wanted = (
+        NATURAL_TRIGGERS.get(fault_kind, set()) if expect.trigger == "any" else {expect.trigger}
+    )
+    if fault_kind != "none" and facts.fault_injected_at is None:
+        failed.append("the fault was never injected (the drill stage was not reached)")
+    elif wanted and reason not in wanted:
+        failed.append(f"rollback triggered by {reason}, expected {' or '.join(sorted(wanted))}")
+    budget = runbook.rollback.rto_budget
+    if expect.within_rto:
+        if rto_seconds is None:
+            failed.append("RTO unknown: the switch to stable was not confirmed")
+        elif rto_seconds > budget:
+            failed.append(f"RTO {rto_seconds:.2f}s above the budget of {budget:g}s")
+        else:
+            reasons.append(f"RTO {rto_seconds:.2f}s within the budget of {budget:g}s")
+    if lost is None:
+        reasons.append("lost requests unknown: no load generator log for this environment")
+    elif lost > expect.max_lost_requests:
+        failed.append(f"{lost} user requests lost (allowed {expect.max_lost_requests})")
+    else:
+        reasons.append(f"{lost} user requests lost")
+    if failed:
+        return Verdict("fail", EXIT_FAILED, failed + reasons, state)
+    return Verdict("pass", EXIT_OK, ["rollback proven: " + reasons[0], *reasons[1:]], state)
