@@ -1,0 +1,167 @@
+"""The router's table: servers, weighted choice and statistics (no I/O, unit-tested)."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from relrun.sandbox.models import (
+    Percentiles,
+    ServerState,
+    ServerStats,
+    ServerUpdate,
+    ServerView,
+    WindowStats,
+)
+
+# Samples older than this are dropped; a stats request may ask for any window up to it.
+MAX_WINDOW_S = 300.0
+
+
+@dataclass
+class Recorder:
+    """Counters and a sliding window of (time, latency, status, fault) samples.
+
+    Attributes:
+        clock: monotonic clock, replaceable in unit tests.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    requests: int = 0
+    responses: dict[str, int] = field(
+        default_factory=lambda: {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}
+    )
+    faults: int = 0
+    connection_errors: int = 0
+    redispatched: int = 0
+    in_flight: int = 0
+    samples: deque[tuple[float, float, int, bool]] = field(default_factory=deque)
+
+    def response(self, status: int, latency_ms: float, fault: bool) -> None:
+        """Record response headers received from the server."""
+        now = self.clock()
+        self.requests += 1
+        klass = f"{status // 100}xx"
+        if klass in self.responses:
+            self.responses[klass] += 1
+        if fault:
+            self.faults += 1
+        self.samples.append((now, latency_ms, status, fault))
+        self._prune(now)
+
+    def connection_error(self) -> None:
+        """Record an attempt that got no response (it counts as a failed request)."""
+        now = self.clock()
+        self.requests += 1
+        self.connection_errors += 1
+        # 599: recorded in the window as a server error, so a dead server shows up in
+        # the error rate the analysis step reads.
+        self.samples.append((now, math.nan, 599, False))
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        while self.samples and now - self.samples[0][0] > MAX_WINDOW_S:
+            self.samples.popleft()
+
+    def snapshot(self, window_s: float) -> ServerStats:
+        """Return the counters and the statistics of the last ``window_s`` seconds."""
+        now = self.clock()
+        recent = [s for s in self.samples if now - s[0] <= window_s]
+        errors = sum(1 for s in recent if s[2] >= 500)
+        latencies = sorted(s[1] for s in recent if not math.isnan(s[1]))
+        window = WindowStats(
+            seconds=window_s,
+            requests=len(recent),
+            errors_5xx=errors,
+            error_rate=round(errors / len(recent), 6) if recent else 0.0,
+            faults=sum(1 for s in recent if s[3]),
+            latency_ms=Percentiles(
+                p50=percentile(latencies, 50),
+                p95=percentile(latencies, 95),
+                p99=percentile(latencies, 99),
+            ),
+        )
+        return ServerStats(
+            requests=self.requests,
+            responses=dict(self.responses),
+            faults=self.faults,
+            connection_errors=self.connection_errors,
+            redispatched=self.redispatched,
+            in_flight=self.in_flight,
+            window=window,
+        )
+
+
+def percentile(sorted_values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of already sorted values (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return round(sorted_values[rank - 1], 3)
+
+
+@dataclass
+class Server:
+    """One named backend server of the router."""
+
+    name: str
+    role: str
+    address: str | None = None
+    weight: int = 0
+    state: ServerState = "maint"
+    recorder: Recorder = field(default_factory=Recorder)
+
+    def eligible(self) -> bool:
+        """True when the server may take a new request."""
+        return self.state == "ready" and self.weight > 0 and self.address is not None
+
+    def apply(self, update: ServerUpdate) -> None:
+        """Apply the fields set in ``update`` (an explicit null address clears it)."""
+        if update.role is not None:
+            self.role = update.role
+        if "address" in update.model_fields_set:
+            self.address = update.address
+        if update.weight is not None:
+            self.weight = update.weight
+        if update.state is not None:
+            self.state = update.state
+
+    def view(self, window_s: float) -> ServerView:
+        """The admin API's view of this server."""
+        return ServerView(
+            name=self.name,
+            role=self.role,
+            address=self.address,
+            weight=self.weight,
+            state=self.state,
+            stats=self.recorder.snapshot(window_s),
+        )
+
+
+def choose(
+    servers: Iterable[Server], rng: random.Random, exclude: frozenset[str] = frozenset()
+) -> Server | None:
+    """Pick an eligible server with probability proportional to its weight.
+
+    Args:
+        servers: the table.
+        rng: source of randomness.
+        exclude: names already tried for this request.
+
+    Returns:
+        The server, or None when none is eligible.
+    """
+    candidates = [s for s in servers if s.eligible() and s.name not in exclude]
+    total = sum(s.weight for s in candidates)
+    if total <= 0:
+        return None
+    point = rng.random() * total
+    for server in candidates:
+        point -= server.weight
+        if point < 0:
+            return server
+    return candidates[-1]
