@@ -13,6 +13,7 @@ from relrun.cli.errors import run_cli
 # Command modules register themselves on ``app`` when imported.
 from relrun.cli import commands as _commands  # noqa: F401  # isort: skip
 from relrun.cli import sandbox as _sandbox  # noqa: F401  # isort: skip
+from relrun.cli import scan as _scan  # noqa: F401  # isort: skip
 
 
 def main() -> None:

@@ -1,0 +1,67 @@
+"""``relrun scan PATH``: the security scan gate, standalone."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from relrun.cli.app import app
+from relrun.errors import EXIT_FAILED, EXIT_OK
+from relrun.runbook.scan_models import ScanSection
+from relrun.scan import run_scan
+from relrun.scan.reports import scan_json, scan_sarif, write_scan_reports
+from relrun.scan.text import format_audit, format_findings, format_notices
+
+
+class OutputFormat(StrEnum):
+    """What ``relrun scan`` prints on standard output."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class Severity(StrEnum):
+    """Severity thresholds."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+@app.command()
+def scan(
+    path: Path = typer.Argument(..., help="Directory or file to scan."),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", help="Standard output: text, json or sarif."),
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", help="Also write scan.json and scan.sarif into this directory."),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Baseline file of accepted findings (JSON or YAML)."),
+    fail_on: Severity = typer.Option(
+        Severity.high, "--fail-on", help="Lowest severity that makes the exit code 1."),
+    audit: bool = typer.Option(
+        False, "--audit", help="List every suppression in force (inline, baseline, ignore)."),
+) -> int:
+    """Scan for forbidden imports, plaintext tokens and secret leaks (exit 1 on findings)."""
+    result = run_scan(path, ScanSection(fail_on=fail_on.value), baseline)
+    if output_dir is not None:
+        write_scan_reports(scan_json(result), output_dir)
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(scan_json(result), indent=2, sort_keys=True))
+    elif output_format is OutputFormat.sarif:
+        typer.echo(json.dumps(scan_sarif(result), indent=2))
+    else:
+        for line in format_findings(result):
+            typer.echo(line)
+    for line in format_notices(result):
+        print(line, file=sys.stderr)
+    if audit:
+        for line in format_audit(result):
+            typer.echo(line, err=output_format is not OutputFormat.text)
+    return EXIT_FAILED if result.failed else EXIT_OK

@@ -1,0 +1,149 @@
+"""Dependency manifests: forbidden packages declared, reported apart from code imports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from .scan_clex import LexError, lex
+from .scan_findings import Finding, new_finding
+from .scan_sinks import module_matches
+
+try:  # Python 3.11+; older host Pythons fall back to the line scan.
+    import tomllib
+except ImportError:  # pragma: no cover - depends on the host's Python
+    tomllib = None  # type: ignore[assignment]
+
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_COORDINATE = re.compile(r"^([A-Za-z0-9_.\-]+):([A-Za-z0-9_.\-]+)(?::\S*)?$")
+_QUOTED = re.compile(r"""["']([A-Za-z0-9][A-Za-z0-9._\-]*)(?:\[[^\]]*\])?\s*[<>=!~;"'\s,@]""")
+
+
+def manifest_kind(name: str) -> str | None:
+    """Which manifest a base name is, or ``None``."""
+    lowered = name.lower()
+    if lowered.endswith(".txt") and "requirements" in lowered:
+        return "requirements"
+    return {"pyproject.toml": "pyproject", "package.json": "package.json",
+            "build.gradle": "gradle", "build.gradle.kts": "gradle",
+            "google-services.json": "google-services"}.get(lowered)
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalisation: ``Firebase_Admin`` → ``firebase-admin``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class ManifestScanner:
+    """Scans manifests against the policy's forbidden names, per ecosystem."""
+
+    def __init__(self, forbidden: dict[str, tuple[str, ...]]) -> None:
+        # Only top-level Python modules are distribution names ("firebase_admin").
+        self.python = {normalize(m) for m in forbidden.get("python", ()) if "." not in m}
+        self.js = forbidden.get("js", ())
+        self.jvm = forbidden.get("jvm", ())
+
+    def scan(self, kind: str, path: str, text: str) -> tuple[list[Finding], str | None]:
+        """Scan one manifest.
+
+        Args:
+            kind: from :func:`manifest_kind`.
+            path: the relative path.
+            text: the file text.
+
+        Returns:
+            Findings, and a reason when the file did not parse and a line scan was used.
+        """
+        found: list[tuple[str, int]] = []
+        fallback = None
+        if kind == "requirements":
+            found = list(self._requirements(text))
+        elif kind == "pyproject":
+            try:
+                found = self._pyproject(text)
+            except ValueError as err:
+                fallback = f"invalid TOML: {err}"
+                found = [(m.group(1), m.start(1)) for m in _QUOTED.finditer(text)
+                         if normalize(m.group(1)) in self.python]
+        elif kind == "package.json":
+            try:
+                found = self._package_json(text)
+            except ValueError as err:
+                fallback = f"invalid JSON: {err}"
+        elif kind == "gradle":
+            found, fallback = self._gradle(text)
+        elif kind == "google-services" and "project_info" in text:
+            found = [("google-services.json", 0)]
+        findings = [
+            new_finding("forbidden-dependency", path, text, offset, name,
+                        f"forbidden dependency {name}", secret=False,
+                        meta={"package": name, "manifest": kind, "fallback": bool(fallback)})
+            for name, offset in found
+        ]
+        return findings, fallback
+
+    def _requirements(self, text: str) -> Iterator[tuple[str, int]]:
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            match = _REQ_NAME.match(line)
+            if match and normalize(match.group(1)) in self.python:
+                yield match.group(1), offset + match.start(1)
+            offset += len(line)
+
+    def _locate(self, text: str, name: str) -> int:
+        match = re.search(r"[\"']" + re.escape(name) + r"(?![A-Za-z0-9_])", text)
+        if match is None:
+            match = re.search(r"(?m)^\s*" + re.escape(name) + r"\s*=", text)
+        return match.start() + 1 if match else 0
+
+    def _pyproject(self, text: str) -> list[tuple[str, int]]:
+        if tomllib is None:
+            raise ValueError("tomllib unavailable")
+        doc = tomllib.loads(text)
+        specs: list[str] = []
+        project = doc.get("project", {})
+        specs += project.get("dependencies", [])
+        for group in project.get("optional-dependencies", {}).values():
+            specs += group
+        for group in doc.get("dependency-groups", {}).values():
+            specs += [s for s in group if isinstance(s, str)]
+        poetry = doc.get("tool", {}).get("poetry", {})
+        names = list(poetry.get("dependencies", {})) + list(poetry.get("dev-dependencies", {}))
+        for group in poetry.get("group", {}).values():
+            names += list(group.get("dependencies", {}))
+        for spec in specs:
+            match = _REQ_NAME.match(spec) if isinstance(spec, str) else None
+            if match:
+                names.append(match.group(1))
+        return [(n, self._locate(text, n)) for n in names if normalize(n) in self.python]
+
+    def _package_json(self, text: str) -> list[tuple[str, int]]:
+        doc: Any = json.loads(text)
+        found = []
+        if not isinstance(doc, dict):
+            return []
+        for section in ("dependencies", "devDependencies", "peerDependencies",
+                        "optionalDependencies"):
+            deps = doc.get(section)
+            if isinstance(deps, dict):
+                found += [(n, self._locate(text, n)) for n in deps
+                          if module_matches(n, self.js, sep="/")]
+        return found
+
+    def _gradle(self, text: str) -> tuple[list[tuple[str, int]], str | None]:
+        try:
+            strings = [(t.value, t.start) for t in lex(text, "kotlin") if t.kind == "str"]
+            fallback = None
+        except LexError as err:
+            strings = [(m.group(1), m.start(1)) for m in re.finditer(r"[\"']([^\"'\n]+)[\"']",
+                                                                        text)]
+            fallback = str(err)
+        found = []
+        for value, offset in strings:
+            match = _COORDINATE.match(value)
+            group = match.group(1) if match else value
+            if (match or "." in value) and module_matches(group, self.jvm, sep="."):
+                found.append((value if match else group, offset))
+        return found, fallback

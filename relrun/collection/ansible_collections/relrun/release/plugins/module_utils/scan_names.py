@@ -1,0 +1,129 @@
+"""Which names hold secrets, and which values are real rather than placeholders.
+
+Both decisions are deliberately conservative: every finding of the secret-leak class
+must be one a reviewer agrees with, so doubtful names and values are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .scan_findings import shannon_entropy
+
+# Words that make a name secret on their own.
+_SECRET_WORDS = frozenset(
+    {"secret", "secrets", "password", "passwd", "passphrase", "pwd", "token", "apikey",
+     "credential", "credentials", "privatekey", "jwt"}
+)
+# "key" is secret only after one of these ("API_KEY", "SIGNING_KEY"), not alone ("SORT_KEY").
+_KEY_QUALIFIERS = frozenset(
+    {"api", "secret", "access", "private", "signing", "encryption", "jwt", "master", "client",
+     "app", "service", "hmac", "session", "auth", "license", "account", "storage", "sas"}
+)
+# Words that turn a secret-looking name into metadata about the secret:
+# JWT_ALGORITHM, ACCESS_TOKEN_EXPIRE_MINUTES, TOKEN_URL, PASSWORD_MIN_LENGTH...
+_META_WORDS = frozenset(
+    {"expire", "expires", "expiry", "expiration", "ttl", "minutes", "seconds", "hours", "days",
+     "lifetime", "algorithm", "algorithms", "alg", "url", "uri", "endpoint", "header",
+     "name", "file", "path", "dir", "length", "len", "type", "prefix", "issuer", "audience",
+     "id", "kid", "enabled", "enable", "required", "policy", "min", "max", "field", "param",
+     "version", "size", "count", "retries", "rounds", "scheme", "format", "location", "mode",
+     "env", "var", "variable", "regex", "pattern", "hint", "label", "reset", "refresh_url",
+     "cookie", "timeout", "limit", "input", "prompt", "placeholder", "hash", "hashed"}
+)
+
+_JOINED_KEYS = frozenset({"apikey", "secretkey", "privatekey", "accesskey"})
+_SPLIT_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+
+def name_words(name: str) -> list[str]:
+    """Split an identifier into lower-case words (snake, kebab, dotted and camel case)."""
+    return [w.lower() for w in _SPLIT.split(_SPLIT_CAMEL.sub("_", name)) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, field or key name designates a secret value.
+
+    Args:
+        name: for example ``JWT_SECRET``, ``apiKey``, ``db.password``.
+
+    Returns:
+        True for ``JWT_SECRET``, ``API_KEY``, ``DB_PASSWORD``, ``access_token``; False for
+        ``JWT_ALGORITHM``, ``ACCESS_TOKEN_EXPIRE_MINUTES``, ``TOKEN_URL``, ``SORT_KEY``.
+    """
+    words = name_words(name)
+    hit = -1
+    for i, word in enumerate(words):
+        qualified_key = word == "key" and i > 0 and words[i - 1] in _KEY_QUALIFIERS
+        if word in _SECRET_WORDS or word in _JOINED_KEYS or qualified_key:
+            hit = i
+    if hit < 0:
+        return False
+    return not any(word in _META_WORDS for word in words[hit + 1 :])
+
+
+# Values that are obviously not real secrets. The rule, documented in docs/scan.md:
+# a value is a placeholder when it is empty, shorter than 8 characters, a template or
+# reference, one repeated character, or made only of placeholder words.
+_PLACEHOLDER_WORDS = frozenset(
+    {"change", "changeme", "me", "your", "yours", "my", "secret", "secrets", "password",
+     "passwd", "pass", "token", "key", "api", "apikey", "jwt", "here", "example", "sample",
+     "dummy", "fake", "test", "testing", "tests", "dev", "devel", "development", "local",
+     "localhost", "default", "defaults", "placeholder", "replace", "replaceme", "todo",
+     "fixme", "insecure", "unsafe", "not", "a", "an", "the", "real", "value", "none", "null",
+     "nil", "undefined", "empty", "set", "unset", "missing", "xxx", "demo", "foo", "bar",
+     "baz", "qux", "in", "for", "only", "do", "use", "production", "prod", "staging", "this",
+     "string", "str", "some", "put", "insert", "enter", "django", "flask", "app", "access",
+     "private", "signing", "super", "mock", "stub", "abc", "123", "1234", "12345", "123456",
+     "admin", "root", "user", "guest", "password123", "pwd", "s3cr3t", "notasecret", "must",
+     "be", "at", "least", "long", "chars", "characters", "random", "generate", "generated",
+     "with", "of", "to", "it", "should", "please", "dont", "never", "commit", "keep", "safe"}
+)
+_TEMPLATE = re.compile(r"[<>{}]|\$\(|\$\{|%\(|^\$[A-Za-z_]|^%[A-Za-z_]+%$|\.\.\.|…")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a literal value is a placeholder rather than a real secret.
+
+    Args:
+        value: the literal as written (quotes removed).
+
+    Returns:
+        True for ``""``, ``"changeme"``, ``"<secret>"``, ``"${JWT_SECRET}"``, ``"dev"``,
+        ``"your-secret-key-here"``, ``"xxxxxxxx"``.
+    """
+    stripped = value.strip()
+    if len(stripped) < 8 or _TEMPLATE.search(stripped):
+        return True
+    if len(set(stripped.lower())) <= 2:
+        return True
+    words = [w for w in re.split(r"[^a-z0-9]+", stripped.lower()) if w]
+    return all(w in _PLACEHOLDER_WORDS or set(w) == {"x"} for w in words)
+
+
+def looks_real(value: str) -> bool:
+    """Whether a literal looks like a real secret: not a placeholder, and varied enough.
+
+    A real value has at least 8 characters, is not a placeholder, and has either two
+    character classes (lower, upper, digit, symbol) with entropy of at least 2.5 bits
+    per character, or entropy of at least 3.5 bits per character.
+
+    Args:
+        value: the literal.
+
+    Returns:
+        True when a reviewer would call it a real secret.
+    """
+    if is_placeholder(value) or " " in value.strip():
+        return False
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
+    entropy = shannon_entropy(value)
+    return (classes >= 2 and entropy >= 2.5) or entropy >= 3.5

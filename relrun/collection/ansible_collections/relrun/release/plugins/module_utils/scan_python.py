@@ -1,0 +1,281 @@
+"""Python sources, analysed with :mod:`ast`: forbidden imports and secret leaks.
+
+Only the syntax tree is trusted, so names in comments, strings and docstrings are never
+taken for imports. A file that does not parse is scanned line by line by
+:func:`fallback_imports` and reported as a parse fallback.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from .scan_findings import Finding, new_finding_at
+from .scan_names import is_secret_name, looks_real
+from .scan_sinks import is_sink_name, module_matches
+
+_ENV_READERS = frozenset({"os.getenv", "getenv", "os.environ.get", "environ.get",
+                          "os.environ.setdefault", "environ.setdefault"})
+_ENVIRON = frozenset({"os.environ", "environ"})
+_DYNAMIC_IMPORTS = frozenset({"__import__", "importlib.import_module", "import_module",
+                              "importlib.__import__"})
+# Receivers whose secret-named attributes hold configuration values, not arbitrary data.
+_CONFIG_RECEIVERS = frozenset({"settings", "config", "conf", "cfg", "configuration", "env",
+                               "secrets", "credentials", "creds", "options", "opts", "args",
+                               "environ"})
+# Calls through which a value reaches the sink whole (str(x), f"{x}", "%s" % x...).
+_PASS_THROUGH = frozenset({"str", "repr", "format", "dict", "list", "json.dumps", "dumps",
+                           "pformat", "pprint.pformat", "get_secret_value"})
+
+
+def dotted(node: ast.AST) -> str:
+    """Dotted name of a Name/Attribute chain, or ``""``."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _const_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+class _Visitor:
+    def __init__(self, path: str, lines: list[str], forbidden: tuple[str, ...]) -> None:
+        self.path = path
+        self.lines = lines
+        self.forbidden = forbidden
+        self.findings: list[Finding] = []
+        self.tainted: set[str] = set()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _add(self, rule: str, node: ast.AST, value: str, message: str, *, secret: bool,
+             meta: dict[str, Any] | None = None) -> None:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0) + 1
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        self.findings.append(new_finding_at(rule, self.path, line, col, text, value, message,
+                                            secret=secret, meta=meta))
+
+    def _import(self, node: ast.AST, module: str, form: str) -> None:
+        if module_matches(module, self.forbidden, sep="."):
+            self._add("forbidden-import", node, module, f"forbidden import of {module} ({form})",
+                      secret=False, meta={"module": module, "language": "python", "form": form})
+
+    def _env_name(self, node: ast.AST) -> str | None:
+        """Name of the variable an expression reads from the environment, if any."""
+        if isinstance(node, ast.Call) and dotted(node.func) in _ENV_READERS and node.args:
+            return _const_str(node.args[0])
+        if isinstance(node, ast.Subscript) and dotted(node.value) in _ENVIRON:
+            return _const_str(node.slice)
+        return None
+
+    def _secret_expr(self, node: ast.AST) -> str | None:
+        """Describe ``node`` when it evaluates to a secret's value, else ``None``."""
+        env = self._env_name(node)
+        if env is not None:
+            return env if is_secret_name(env) else None
+        if isinstance(node, ast.Attribute):
+            chain = dotted(node)
+            receivers = set(chain.lower().split(".")[:-1])
+            if chain and receivers & _CONFIG_RECEIVERS and is_secret_name(node.attr):
+                return chain
+        if isinstance(node, ast.Subscript):
+            key = _const_str(node.slice)
+            base = dotted(node.value).lower().split(".")
+            if key and is_secret_name(key) and set(base) & _CONFIG_RECEIVERS:
+                return f"{dotted(node.value)}[{key!r}]"
+        if isinstance(node, ast.Name) and node.id in self.tainted:
+            return node.id
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get_secret_value"):
+            return dotted(node.func.value) or "get_secret_value()"
+        return None
+
+    def _leaks(self, node: ast.AST) -> tuple[str, str] | None:
+        """Find a secret value or an environment dump embedded whole in a sink argument."""
+        if dotted(node) in _ENVIRON:
+            return "env-dump", dotted(node)
+        secret = self._secret_expr(node)
+        if secret is not None:
+            return "secret-logged", secret
+        children: list[ast.AST] = []
+        if isinstance(node, ast.JoinedStr):
+            children = list(node.values)
+        elif isinstance(node, ast.FormattedValue):
+            children = [node.value]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
+            children = [node.left, node.right]
+        elif isinstance(node, ast.Tuple | ast.List | ast.Set):
+            children = list(node.elts)
+        elif isinstance(node, ast.Dict):
+            children = [v for v in node.values if v is not None]
+        elif isinstance(node, ast.Call):
+            name = dotted(node.func)
+            last = name.rsplit(".", 1)[-1]
+            if name in _PASS_THROUGH or last in ("format", "items", "copy", "dumps"):
+                children = [*node.args, *(k.value for k in node.keywords)]
+                if isinstance(node.func, ast.Attribute):
+                    children.append(node.func.value)
+        for child in children:
+            found = self._leaks(child)
+            if found:
+                return found
+        return None
+
+    # -- visitors --------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._import(node, alias.name, "import")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level != 0 or not node.module:
+            return  # relative imports name the project's own modules
+        if module_matches(node.module, self.forbidden, sep="."):
+            self._import(node, node.module, "from-import")
+            return
+        # "from google.cloud import firestore" imports the submodule google.cloud.firestore.
+        for alias in node.names:
+            self._import(node, f"{node.module}.{alias.name}", "from-import")
+
+    def taint(self, node: ast.Assign) -> None:
+        if self._secret_expr(node.value) is not None:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.tainted.add(target.id)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if any(dotted(base).endswith("BaseSettings") for base in node.bases):
+            for stmt in node.body:
+                self._settings_field(stmt)
+
+    def _settings_field(self, stmt: ast.stmt) -> None:
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            return
+        value: ast.AST | None = stmt.value
+        if isinstance(value, ast.Call) and dotted(value.func).endswith(("Field", "SecretStr")):
+            default = value.args[0] if value.args else None
+            for keyword in value.keywords:
+                if keyword.arg == "default":
+                    default = keyword.value
+            value = default
+        literal = _const_str(value)
+        if literal is not None and is_secret_name(stmt.target.id) and looks_real(literal):
+            self._add("secret-default", value or stmt, literal,
+                      f"settings field {stmt.target.id} has a literal secret default",
+                      secret=True, meta={"name": stmt.target.id})
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        if isinstance(node.op, ast.Or) and len(node.values) >= 2:
+            name = self._env_name(node.values[0])
+            literal = _const_str(node.values[-1])
+            if name and literal is not None and is_secret_name(name) and looks_real(literal):
+                self._add("secret-default", node.values[-1], literal,
+                          f"{name} falls back to a literal secret", secret=True,
+                          meta={"name": name})
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = dotted(node.func)
+        if name in _DYNAMIC_IMPORTS and node.args:
+            module = _const_str(node.args[0])
+            if module:
+                self._import(node, module, name)
+        elif name in _ENV_READERS and len(node.args) >= 2:
+            var = _const_str(node.args[0])
+            literal = _const_str(node.args[1])
+            if var and literal is not None and is_secret_name(var) and looks_real(literal):
+                self._add("secret-default", node.args[1], literal,
+                          f"{var} has a literal default", secret=True, meta={"name": var})
+        elif is_sink_name(name):
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg != "extra")]:
+                found = self._leaks(arg)
+                if found:
+                    rule, what = found
+                    message = ("environment dumped to " if rule == "env-dump"
+                               else f"secret {what} reaches ") + name
+                    self._add(rule, node, f"{name}({what})", message, secret=False,
+                              meta={"sink": name, "source": what})
+                    break
+
+
+def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
+    """Analyse a Python file.
+
+    Args:
+        path: the relative path.
+        data: the raw bytes (``ast`` honours the encoding cookie).
+        text: the decoded text (for excerpts).
+        forbidden: forbidden module names (dotted).
+
+    Returns:
+        The findings.
+
+    Raises:
+        SyntaxError: when the file does not parse (the caller falls back).
+        ValueError: for null bytes and similar undecodable input.
+    """
+    tree = ast.parse(data, filename=path)
+    visitor = _Visitor(path, text.splitlines(), forbidden)
+    nodes = list(ast.walk(tree))
+    # Two passes over one walk: the first collects names assigned from secrets anywhere in
+    # the module, so that a sink above the assignment (in an earlier function) is seen too.
+    for node in nodes:
+        if isinstance(node, ast.Assign):
+            visitor.taint(node)
+    for node in nodes:
+        handler = _HANDLERS.get(type(node))
+        if handler is not None:
+            handler(visitor, node)
+    visitor.findings.sort(key=lambda f: (f.line, f.column))
+    return visitor.findings
+
+
+_HANDLERS: dict[type[ast.AST], Any] = {
+    ast.Import: _Visitor.visit_Import,
+    ast.ImportFrom: _Visitor.visit_ImportFrom,
+    ast.ClassDef: _Visitor.visit_ClassDef,
+    ast.BoolOp: _Visitor.visit_BoolOp,
+    ast.Call: _Visitor.visit_Call,
+}
+
+
+_FALLBACK_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w. \t,]+))", re.MULTILINE
+)
+_FALLBACK_DYNAMIC = re.compile(r"(?:__import__|import_module)\(\s*['\"]([\w.]+)['\"]")
+
+
+def fallback_imports(path: str, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
+    """Line-based import scan for a Python file that does not parse.
+
+    Args:
+        path: the relative path.
+        text: the text.
+        forbidden: forbidden module names.
+
+    Returns:
+        Findings flagged ``meta["fallback"] = True``.
+    """
+    findings: list[Finding] = []
+    lines = text.splitlines()
+    for regex in (_FALLBACK_IMPORT, _FALLBACK_DYNAMIC):
+        for match in regex.finditer(text):
+            # "import a as b, c" names the modules a and c; aliases are not modules.
+            groups = [g for g in match.groups() if g]
+            names = [part.split()[0] for g in groups for part in g.split(",") if part.split()]
+            line = text.count("\n", 0, match.start()) + 1
+            for module in names:
+                if module_matches(module, forbidden, sep="."):
+                    findings.append(new_finding_at(
+                        "forbidden-import", path, line, 1, lines[line - 1], module,
+                        f"forbidden import of {module} (unparsed file)", secret=False,
+                        meta={"module": module, "language": "python", "fallback": True}))
+                    break
+    return findings

@@ -1,0 +1,54 @@
+"""Controller side of the security scan: run it in-process, read baselines, write reports.
+
+The engine itself lives in the Ansible collection (``relrun.release`` module_utils) so that
+exactly the same code runs on build hosts and in ``relrun scan``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+    Policy,
+    PolicyError,
+    ScanInputError,
+    scan,
+)
+from relrun.errors import InputError, Problem
+from relrun.runbook.scan_models import ScanSection
+from relrun.scan.baseline import read_baseline
+from relrun.scan.reports import write_scan_reports
+from relrun.scan.result import ScanResult
+
+__all__ = ["ScanResult", "read_baseline", "run_scan", "write_scan_reports"]
+
+
+def run_scan(
+    path: Path,
+    policy: ScanSection | None = None,
+    baseline: Path | None = None,
+) -> ScanResult:
+    """Scan a tree on this machine with the same engine the Ansible module runs.
+
+    Args:
+        path: the directory or file to scan.
+        policy: the runbook's scan section (defaults apply when ``None``); its ``paths``
+            are scanned below ``path`` when given.
+        baseline: a baseline file overriding the section's.
+
+    Returns:
+        The result.
+
+    Raises:
+        InputError: the path, the policy or the baseline is bad (exit 2).
+    """
+    section = policy or ScanSection()
+    baseline_path = baseline or (Path(section.baseline) if section.baseline else None)
+    entries = read_baseline(baseline_path) if baseline_path else None
+    try:
+        engine_policy = Policy.from_dict(section.to_policy())
+        raw = scan(str(path), engine_policy, entries, list(section.paths) or None)
+    except (PolicyError, ScanInputError) as err:
+        message = str(err).removeprefix(f"{path}: ")
+        raise InputError([Problem(str(path), 1, 1, message)]) from err
+    return ScanResult.model_validate(raw)
