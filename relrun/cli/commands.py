@@ -153,3 +153,24 @@ def drill(
             progress.close()
     print_release(result)
     return result.exit_code
+
+
+@app.command()
+def rollback(
+    runbook: Path = RunbookArg,
+    inventory: Path = InventoryOpt,
+    report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
+) -> int:
+    """Roll the environment back to stable now, whatever state the release is in."""
+    from relrun.cli.summary import print_release
+    from relrun.run.console import LiveProgress, make_progress
+    from relrun.workflows.rollback import rollback as run_rollback
+
+    progress = make_progress()
+    try:
+        result = run_rollback(runbook, inventory, report_dir, progress, _say)
+    finally:
+        if isinstance(progress, LiveProgress):
+            progress.close()
+    print_release(result)
+    return result.exit_code

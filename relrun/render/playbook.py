@@ -11,6 +11,8 @@ from typing import Any
 
 from relrun import __version__
 from relrun.render.rollout import deploy_play, rollback_play, rollout_play
+from relrun.render.check_tasks import render_check_tasks
+from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
 from relrun.runbook.models import Build, Command
@@ -20,6 +22,8 @@ Task = dict[str, Any]
 Play = dict[str, Any]
 
 COLLECTION = "relrun.release"
+# Where the release's source lives on the build hosts: an inventory variable.
+SOURCE_DIR = "{{ relrun_source_dir }}"
 
 
 def command_args(command: Command) -> dict[str, Any]:
@@ -68,7 +72,7 @@ def build_task(index: int, build: Build) -> Task:
 
 
 def gates_play(runbook: Runbook) -> Play | None:
-    """The play running the gates on the build hosts: builds (scans and checks join later).
+    """The play running the gates on the build hosts: the security scan, then the builds.
 
     Args:
         runbook: the runbook.
@@ -76,7 +80,10 @@ def gates_play(runbook: Runbook) -> Play | None:
     Returns:
         The play, or None when the runbook has no gates.
     """
-    tasks: list[Task] = [build_task(i, b) for i, b in enumerate(runbook.builds)]
+    tasks: list[Task] = []
+    if runbook.scan is not None:
+        tasks += render_scan_tasks(runbook.scan, SOURCE_DIR)
+    tasks += [build_task(i, b) for i, b in enumerate(runbook.builds)]
     if not tasks:
         return None
     return {
@@ -86,6 +93,32 @@ def gates_play(runbook: Runbook) -> Play | None:
         "any_errors_fatal": True,
         "tasks": tasks,
     }
+
+
+def check_tasks(runbook: Runbook) -> tuple[list[Task], list[Task]]:
+    """The API check tasks: against the canary (gate) and against stable (verify).
+
+    Inside the rollout they run on the router's play, delegated to the first host of the
+    checks' group, so a failed check lands in the rollout's rescue: the rollback.
+    """
+    section = runbook.api_checks
+    if section is None:
+        return [], []
+    gate = render_check_tasks(section, phase="gate", base_url_var="relrun_canary_url")
+    verify = render_check_tasks(section, phase="verify", base_url_var="relrun_stable_url")
+    if runbook.rollout is not None:
+        where = "{{ groups['" + section.host_group + "'][0] }}"
+        for task in (*gate, *verify):
+            task["delegate_to"] = where
+    return gate, verify
+
+
+def checks_play(runbook: Runbook, tasks: list[Task]) -> Play | None:
+    """Without a rollout, the API checks are a play of their own after the deploy."""
+    if not tasks or runbook.api_checks is None:
+        return None
+    return {"name": "API checks", "hosts": runbook.api_checks.host_group,
+            "gather_facts": False, "tasks": tasks}
 
 
 def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
@@ -108,11 +141,13 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
         )
     }
     common_vars.update(unsafe_tree(dict(runbook.vars)))
+    gate_checks, verify_checks = check_tasks(runbook)
     candidates = (
         gates_play(runbook),
         deploy_play(runbook),
-        rollout_play(runbook, [], []),
-        rollback_play(runbook, []),
+        checks_play(runbook, gate_checks) if runbook.rollout is None else None,
+        rollout_play(runbook, gate_checks, verify_checks),
+        rollback_play(runbook, verify_checks),
     )
     plays: list[Play] = []
     for play in candidates:

@@ -26,17 +26,18 @@ def render_scan_tasks(section: ScanSection, source_dir: str) -> list[dict[str, A
     """
     if not section.enabled:
         return []
-    args: dict[str, Any] = {"path": source_dir, "policy": section.to_policy()}
+    # source_dir is relrun's own expression (a template); everything from the runbook is
+    # unsafe. The baseline joins the two through an unsafe task variable, which Ansible
+    # substitutes without evaluating it.
+    args: dict[str, Any] = {"path": source_dir, "policy": unsafe_tree(section.to_policy())}
+    task: dict[str, Any] = {"name": "Scan: forbidden imports, plaintext tokens and secret leaks"}
     if section.paths:
-        args["include"] = list(section.paths)
+        args["include"] = unsafe_tree(list(section.paths))
     if section.baseline:
-        args["baseline"] = posixpath.join(source_dir, section.baseline)
+        task["vars"] = {"relrun_scan_baseline": unsafe_tree(section.baseline)}
+        args["baseline"] = posixpath.join(source_dir, "{{ relrun_scan_baseline }}")
     # The name holds no runbook string (Ansible templates task names) and starts upper-case
     # for ansible-lint's name[casing].
-    return [
-        {
-            "name": "Scan: forbidden imports, plaintext tokens and secret leaks",
-            MODULE: unsafe_tree(args),
-            "register": REGISTER,
-        }
-    ]
+    task[MODULE] = args
+    task["register"] = REGISTER
+    return [task]

@@ -7,9 +7,12 @@ Every string that comes from a runbook is wrapped in :class:`Unsafe`, which dump
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]*$")
 
 
 class Unsafe(str):
@@ -33,8 +36,8 @@ def unsafe(value: str) -> Unsafe:
 def unsafe_tree(value: Any) -> Any:
     """Mark every string value inside lists and dicts as unsafe.
 
-    Keys stay plain: the schema restricts the keys it accepts (variable and environment
-    names), and Ansible does not template mapping keys of module arguments.
+    Keys that are plain identifiers stay plain (they cannot hold a template); any other key
+    is marked unsafe too.
 
     Args:
         value: plain data (dict, list, str, numbers, bools, None).
@@ -45,7 +48,10 @@ def unsafe_tree(value: Any) -> Any:
     if isinstance(value, str):
         return Unsafe(value)
     if isinstance(value, dict):
-        return {k: unsafe_tree(v) for k, v in value.items()}
+        return {
+            k if not isinstance(k, str) or _PLAIN_KEY.match(k) else Unsafe(k): unsafe_tree(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [unsafe_tree(v) for v in value]
     return value
@@ -62,8 +68,18 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
 def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.Node:
-    return dumper.represent_scalar("!unsafe", str(data), style="'" if "\n" not in data else "|")
+    text = str(data)
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    if implicit != "tag:yaml.org,2002:str":
+        # ansible-core 2.19 resolves the type of an !unsafe scalar as if it were plain:
+        # !unsafe '0123' arrives as the integer 83. A string that looks like a number,
+        # boolean or null holds no template markers, so a quoted plain string is safe.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="'")
+    return dumper.represent_scalar("!unsafe", text, style="'" if "\n" not in text else "|")
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:

@@ -7,10 +7,37 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from relrun.report.checks import CheckResult, junit_cases, latency_summary, parse_check_results
 from relrun.report.files import write_atomic, write_json
 from relrun.run.events import Event, TaskResult
 
 BUILD_ACTION = "relrun.release.build"
+SCAN_ACTION = "relrun.release.scan"
+CHECK_ACTIONS = {"relrun.release.api_check", "relrun.release.newman"}
+
+
+def check_runs(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """Every run of the API checks: its phase (gate, verify), host, checks and latencies."""
+    runs: list[dict[str, Any]] = []
+    for event in events:
+        if not isinstance(event, TaskResult) or event.action not in CHECK_ACTIONS:
+            continue
+        if event.status == "skipped":
+            continue
+        results = parse_check_results(event.result)
+        if event.status == "unreachable" and not results:
+            message = str(event.result.get("msg", "host unreachable"))
+            results = parse_check_results({"failed": True, "msg": message})
+        runs.append(
+            {
+                "phase": event.task.split(":", 1)[-1].strip(),
+                "host": event.host,
+                "passed": event.status == "ok",
+                "checks": [r.model_dump(mode="json") for r in results],
+                "latency": latency_summary(results).model_dump(mode="json"),
+            }
+        )
+    return runs
 
 
 def build_results(events: Iterable[Event]) -> list[dict[str, Any]]:
@@ -48,6 +75,20 @@ def build_results(events: Iterable[Event]) -> list[dict[str, Any]]:
     return builds
 
 
+def scan_result(events: Iterable[Event]) -> dict[str, Any] | None:
+    """The scan module's result (the last one, when several build hosts scanned)."""
+    found = None
+    for event in events:
+        if (
+            isinstance(event, TaskResult)
+            and event.action == SCAN_ACTION
+            and event.status in {"ok", "failed"}
+            and "findings" in event.result
+        ):
+            found = event.result
+    return found
+
+
 def ci_report(header: dict[str, Any], events: list[Event]) -> dict[str, Any]:
     """The content of ``ci.json``.
 
@@ -59,14 +100,19 @@ def ci_report(header: dict[str, Any], events: list[Event]) -> dict[str, Any]:
         JSON-ready data.
     """
     builds = build_results(events)
+    checks = check_runs(events)
     failed = [b for b in builds if b.get("status") != "passed" and b.get("required", True)]
     return {
         "runbook": header.get("runbook", {}),
         "builds": builds,
+        "api_checks": checks,
         "summary": {
             "builds": len(builds),
             "builds_failed": len([b for b in builds if b.get("status") != "passed"]),
             "required_failed": len(failed),
+            "api_checks_failed": sum(
+                1 for run in checks for c in run["checks"] if not c["passed"] and c["required"]
+            ),
         },
     }
 
@@ -107,6 +153,20 @@ def junit_xml(report: dict[str, Any]) -> str:
             element = ET.SubElement(case, "skipped", message=f"optional: {message}")
         element.text = str(build.get("output_tail", ""))
     suite.set("failures", str(failures))
+    for run in report.get("api_checks", []):
+        results = [CheckResult.model_validate(c) for c in run["checks"]]
+        classname = f"api_checks.{run['phase']}"
+        cases = junit_cases(results, classname=classname)
+        check_suite = ET.SubElement(root, "testsuite", name=classname, tests=str(len(cases)))
+        check_failures = 0
+        for case in cases:
+            element = _case(check_suite, f"{case.name} @ {run['host']}", classname, case.seconds)
+            if case.failure is not None:
+                check_failures += 1
+                ET.SubElement(element, "failure", message=case.failure)
+            elif case.skipped is not None:
+                ET.SubElement(element, "skipped", message=case.skipped)
+        check_suite.set("failures", str(check_failures))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -125,6 +185,19 @@ def write_ci_reports(
         The CI report data.
     """
     report = ci_report(header, events)
+    scan = scan_result(events)
+    if scan is not None:
+        from relrun.scan.reports import write_scan_reports
+
+        write_scan_reports(scan, report_dir)
+        stats = scan.get("stats") or {}
+        report["scan"] = {
+            "failing": scan.get("failing", 0),
+            "findings": len(scan.get("findings") or []),
+            "fail_on": scan.get("fail_on"),
+            "files": stats.get("files"),
+            "seconds": stats.get("seconds"),
+        }
     write_json(report_dir / "ci.json", report)
     write_atomic(report_dir / "junit.xml", junit_xml(report))
     return report

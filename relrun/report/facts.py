@@ -95,7 +95,7 @@ def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
             "observed": breach.get("observed"),
             "threshold": breach.get("threshold"),
             "stage": stage,
-            "message": str(result.result.get("msg", "")),
+            "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
         }
     reason = "readiness" if result.task.startswith("Readiness") else "failed_check"

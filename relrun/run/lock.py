@@ -31,17 +31,27 @@ def lock_dir() -> Path:
     return root / "relrun" / "locks"
 
 
-def lock_path(environment: Path) -> Path:
-    """The lock file of an environment (identified by its inventory's real path)."""
-    key = hashlib.sha256(str(environment.resolve()).encode()).hexdigest()[:16]
+def environment_id(inventory: Path) -> str:
+    """What identifies an environment: the inventory's real path and the sandbox it names.
+
+    The sandbox inventory reaches a different sandbox for each ``RELRUN_SANDBOX_DIR``, so
+    that variable is part of the identity.
+    """
+    sandbox = os.environ.get("RELRUN_SANDBOX_DIR", "")
+    return f"{inventory.resolve()}|{sandbox}"
+
+
+def lock_path(environment: str) -> Path:
+    """The lock file of an environment."""
+    key = hashlib.sha256(environment.encode()).hexdigest()[:16]
     return lock_dir() / f"{key}.lock"
 
 
-def holder(environment: Path) -> dict[str, Any] | None:
+def holder(environment: str) -> dict[str, Any] | None:
     """Who holds the environment's lock now, or None when nobody does.
 
     Args:
-        environment: the inventory path.
+        environment: the environment's identity (:func:`environment_id`).
 
     Returns:
         The holder's record (pid, kind, runbook, run_dir, since) if the lock is held.
@@ -62,11 +72,11 @@ def holder(environment: Path) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def environment_lock(environment: Path, record: dict[str, Any]) -> Iterator[None]:
+def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[None]:
     """Hold the environment's lock for the duration of the block.
 
     Args:
-        environment: the inventory path.
+        environment: the environment's identity (:func:`environment_id`).
         record: what to say about this holder (kind, runbook, run_dir).
 
     Raises:
@@ -86,7 +96,7 @@ def environment_lock(environment: Path, record: dict[str, Any]) -> Iterator[None
                 info = json.loads(other)
                 detail = f" ({info.get('kind')} of {info.get('runbook')} by pid {info.get('pid')})"
             raise LockHeld(
-                f"another release or drill is running against {environment}{detail}; "
+                f"another release or drill is running in this environment{detail}; "
                 "wait for it, or roll it back with `relrun rollback`"
             ) from None
         handle.seek(0)

@@ -12,7 +12,15 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, JsonValue, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.types import GroupName, Name, Seconds, Template
@@ -48,6 +56,22 @@ REFUSAL_CASES: tuple[RefusalCase, ...] = (
 )
 
 
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex: {exc}") from None
+    return value
+
+
+def _status_list(value: Any) -> Any:
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+StatusList = Annotated[list[Status], BeforeValidator(_status_list), Field(min_length=1)]
+
+
 class HttpRequest(StrictModel):
     """One HTTP request; strings may hold ``${...}`` placeholders."""
 
@@ -77,17 +101,7 @@ class FieldExpectation(StrictModel):
         "To require null, use `type: null`.",
     )
     type: JsonType | None = Field(default=None, description="JSON type of the value.")
-    regex: str | None = Field(default=None, description="Python regex searched in the value.")
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex: {exc}") from None
-        return value
+    regex: Regex | None = Field(default=None, description="Python regex searched in the value.")
 
     @model_validator(mode="after")
     def _something(self) -> FieldExpectation:
@@ -101,9 +115,7 @@ class HeaderExpectation(StrictModel):
 
     present: bool | None = Field(default=None, description="The header must (not) exist.")
     equals: str | None = Field(default=None, description="Exact value.")
-    regex: str | None = Field(default=None, description="Python regex searched in the value.")
-
-    _compiles = field_validator("regex")(FieldExpectation._compiles.__func__)  # type: ignore[attr-defined]
+    regex: Regex | None = Field(default=None, description="Python regex searched in the value.")
 
     @model_validator(mode="after")
     def _something(self) -> HeaderExpectation:
@@ -112,14 +124,10 @@ class HeaderExpectation(StrictModel):
         return self
 
 
-def _status_list(value: Any) -> Any:
-    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 class Expectation(StrictModel):
     """What the response must be."""
 
-    status: Annotated[list[Status], Field(min_length=1)] | None = Field(
+    status: StatusList | None = Field(
         default=None,
         description="Accepted status code, or list of codes; default any 2xx.",
     )
@@ -134,8 +142,6 @@ class Expectation(StrictModel):
         gt=0,
         description="Upper bound of the latency in ms (the p95 when `repeat` > 1).",
     )
-
-    _statuses = field_validator("status", mode="before")(lambda v: _status_list(v))
 
 
 class Capture(StrictModel):
@@ -197,7 +203,7 @@ class HttpCheck(_CheckBase):
 
 
 def _health_expect() -> Expectation:
-    return Expectation(status=[200], json={"status": FieldExpectation(equals="ok")})
+    return Expectation(status=[200], json_fields={"status": FieldExpectation(equals="ok")})
 
 
 class HealthCheck(_CheckBase):
@@ -222,12 +228,12 @@ def _login() -> HttpRequest:
     return HttpRequest(
         method="POST",
         path="/auth/token",
-        json={"username": "${credentials.username}", "password": "${credentials.password}"},
+        body={"username": "${credentials.username}", "password": "${credentials.password}"},
     )
 
 
 def _probe(text: str) -> HttpRequest:
-    return HttpRequest(method="POST", path="/messages", json={"text": text + " ${run.id}"})
+    return HttpRequest(method="POST", path="/messages", body={"text": text + " ${run.id}"})
 
 
 class JwtAuthCheck(_CheckBase):
@@ -240,7 +246,7 @@ class JwtAuthCheck(_CheckBase):
         default_factory=_login,
         description="The login request; default POST /auth/token with the credentials.",
     )
-    login_status: Annotated[list[Status], Field(min_length=1)] = Field(
+    login_status: StatusList = Field(
         default_factory=lambda: [200], description="Accepted login status codes."
     )
     token_field: JsonPath = Field(
@@ -263,8 +269,6 @@ class JwtAuthCheck(_CheckBase):
     www_authenticate: bool = Field(
         default=True, description="Refusals must carry `WWW-Authenticate: Bearer`."
     )
-
-    _statuses = field_validator("login_status", mode="before")(lambda v: _status_list(v))
 
 
 class RateLimitCheck(_CheckBase):
@@ -308,10 +312,8 @@ class SseCheck(_CheckBase):
         return value
 
 
-ApiCheck = Annotated[
-    HttpCheck | HealthCheck | JwtAuthCheck | RateLimitCheck | SseCheck,
-    Field(discriminator="kind"),
-]
+AnyCheck = HttpCheck | HealthCheck | JwtAuthCheck | RateLimitCheck | SseCheck
+ApiCheck = Annotated[AnyCheck, Field(discriminator="kind")]
 
 
 class Credentials(StrictModel):

@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from relrun.runbook.base import StrictModel
+from relrun.runbook.check_models import ApiChecksSection
 from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
 from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
+from relrun.runbook.scan_models import ScanSection
 
 
 class Runbook(StrictModel):
@@ -27,7 +29,15 @@ class Runbook(StrictModel):
         "inventory vars of the same name).",
     )
     targets: Targets = Field(default_factory=Targets)
+    scan: ScanSection | None = Field(
+        default=None, description="The security scan gate, first on the build hosts."
+    )
     builds: list[Build] = Field(default_factory=list, description="The builds gate, in order.")
+    api_checks: ApiChecksSection | None = Field(
+        default=None,
+        description="API checks: against the new version before traffic moves, and "
+        "against stable in the rollback's verify step.",
+    )
     deploy: Deploy | None = Field(default=None, description="Start the new version (canary).")
     traffic: Traffic | None = Field(default=None, description="The router and its servers.")
     analysis: Analysis = Field(default_factory=Analysis, description="Defaults for every stage.")

@@ -11,6 +11,7 @@ from pathlib import Path
 import relrun.sandbox
 from relrun.errors import InputError
 from relrun.run.events import Handler
+from relrun.run.lock import environment_id
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.schema import Runbook
 from relrun.workflows.context import new_run_dir
@@ -88,7 +89,9 @@ def drill(
     loaded = load_runbook(runbook_path)
     drill_fault = parse_fault(loaded.runbook, fault, at)
     if inventory is not None:
-        env = Environment(inventory=inventory, lock_key=inventory, traffic_log=traffic_log)
+        env = Environment(
+            inventory=inventory, lock_key=environment_id(inventory), traffic_log=traffic_log
+        )
         return run_release("drill", runbook_path, env, report_dir, progress, drill_fault, say)
 
     from relrun.sandbox import control
@@ -102,7 +105,7 @@ def drill(
         control.up(state_dir, rate=rate)
         env = Environment(
             inventory=SANDBOX_INVENTORY,
-            lock_key=state_dir,
+            lock_key=f"sandbox|{state_dir}",
             envvars={"RELRUN_SANDBOX_DIR": str(state_dir)},
             traffic_log=Layout.at(state_dir).traffic_log,
         )

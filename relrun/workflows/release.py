@@ -21,7 +21,7 @@ from relrun.report.files import write_atomic
 from relrun.report.journal import JournalWriter
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
-from relrun.run.lock import environment_lock
+from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.runbook.loader import LoadedRunbook, load_runbook
@@ -45,7 +45,7 @@ class Environment:
     """Where a release runs: the inventory, and what identifies the environment."""
 
     inventory: Path
-    lock_key: Path
+    lock_key: str
     envvars: dict[str, str] = field(default_factory=dict)
     traffic_log: Path | None = None
 
@@ -274,5 +274,5 @@ def release(
     say: Say | None = None,
 ) -> ReleaseResult:
     """Run a release against an inventory (see :func:`run_release`)."""
-    env = Environment(inventory=inventory_path, lock_key=inventory_path)
+    env = Environment(inventory=inventory_path, lock_key=environment_id(inventory_path))
     return run_release("release", runbook_path, env, report_dir, progress, None, say)

@@ -22,11 +22,14 @@ class Thresholds:
     consecutive: int
 
 
+TIMED_OUT = "timed out"
+
+
 def probe(address: str | None, path: str, timeout: float) -> str | None:
     """GET a server's health path directly (not through the router).
 
     Returns:
-        None when healthy, else what went wrong.
+        None when healthy, ``TIMED_OUT`` when it answered too slowly, else what went wrong.
     """
     if not address:
         return "no address"
@@ -36,8 +39,11 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
             return None
     except urllib.error.HTTPError as err:
         return f"HTTP {err.code}"
+    except TimeoutError:
+        return TIMED_OUT
     except OSError as err:
-        return str(getattr(err, "reason", err))
+        reason = getattr(err, "reason", err)
+        return TIMED_OUT if isinstance(reason, TimeoutError) else str(reason)
 
 
 def sample(
@@ -65,8 +71,24 @@ def sample(
     }
 
 
+def _health_breach(unhealthy: dict[str, str]) -> dict[str, Any]:
+    detail = ", ".join(f"{n}: {why}" for n, why in sorted(unhealthy.items()))
+    return {
+        "reason": "health_check",
+        "observed": unhealthy,
+        "threshold": "healthy",
+        "message": f"health check failed ({detail})",
+    }
+
+
 def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
-    """The breach a sample shows, if any (health first: a dead server has no latency)."""
+    """The breach a sample shows, if any.
+
+    Order matters for the reason reported: a server that does not answer at all is a
+    health failure first (it has no error rate or latency to speak of); a server that
+    answers with errors or slowly is judged by its error rate and latency, and only then
+    by a health endpoint that answered with an error status.
+    """
     if point["missing"]:
         return {
             "reason": "health_check",
@@ -74,25 +96,14 @@ def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
             "threshold": "present",
             "message": f"router has no server {', '.join(point['missing'])}",
         }
-    if point["unhealthy"]:
-        detail = ", ".join(f"{n}: {why}" for n, why in sorted(point["unhealthy"].items()))
-        return {
-            "reason": "health_check",
-            "observed": point["unhealthy"],
-            "threshold": "healthy",
-            "message": f"health check failed ({detail})",
-        }
-    if point["requests"] < limits.min_requests:
-        if limits.no_data == "fail":
-            return {
-                "reason": "no_data",
-                "observed": point["requests"],
-                "threshold": limits.min_requests,
-                "message": f"only {point['requests']} requests in the window "
-                f"(need {limits.min_requests})",
-            }
-        return None
-    if point["error_rate"] is not None and point["error_rate"] > limits.max_error_rate:
+    unhealthy: dict[str, str] = point["unhealthy"]
+    dead = {
+        n: why for n, why in unhealthy.items() if why != TIMED_OUT and not why.startswith("HTTP ")
+    }
+    if dead:
+        return _health_breach(dead)
+    enough = point["requests"] >= limits.min_requests
+    if enough and point["error_rate"] is not None and point["error_rate"] > limits.max_error_rate:
         return {
             "reason": "error_rate",
             "observed": point["error_rate"],
@@ -100,12 +111,33 @@ def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
             "message": f"error rate {point['error_rate']:.1%} above "
             f"{limits.max_error_rate:.1%} ({point['errors']}/{point['requests']})",
         }
-    if point["p95_ms"] is not None and point["p95_ms"] > limits.max_p95_ms:
+    if enough and point["p95_ms"] is not None and point["p95_ms"] > limits.max_p95_ms:
         return {
             "reason": "latency",
             "observed": point["p95_ms"],
             "threshold": limits.max_p95_ms,
             "message": f"p95 latency {point['p95_ms']:.0f} ms above {limits.max_p95_ms:.0f} ms",
+        }
+    slow = sorted(n for n, why in unhealthy.items() if why == TIMED_OUT)
+    if slow:
+        # Alive but slower than the latency bound allows: a latency breach, not a dead server.
+        waited = point.get("probe_timeout_ms", limits.max_p95_ms)
+        return {
+            "reason": "latency",
+            "observed": waited,
+            "threshold": limits.max_p95_ms,
+            "message": f"health probe of {', '.join(slow)} took over {waited:.0f} ms "
+            f"(p95 bound {limits.max_p95_ms:.0f} ms)",
+        }
+    if unhealthy:
+        return _health_breach(unhealthy)
+    if not enough and limits.no_data == "fail":
+        return {
+            "reason": "no_data",
+            "observed": point["requests"],
+            "threshold": limits.min_requests,
+            "message": f"only {point['requests']} requests in the window "
+            f"(need {limits.min_requests})",
         }
     return None
 
@@ -128,7 +160,10 @@ def watch(
     samples: list[dict[str, Any]] = []
     streak = 0
     while True:
-        point = sample(driver, names, window, health_path, timeout=min(2.0, max(interval, 0.5)))
+        # A probe may take as long as the latency bound: slower than that is a breach anyway.
+        timeout = max(0.5, limits.max_p95_ms / 1000)
+        point = sample(driver, names, window, health_path, timeout=timeout)
+        point["probe_timeout_ms"] = round(timeout * 1000)
         found = judge(point, limits)
         point["breach"] = found["reason"] if found else None
         samples.append(point)

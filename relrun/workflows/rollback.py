@@ -1,0 +1,130 @@
+"""``relrun rollback``: put every user back on stable, whatever state the release is in.
+
+If a release or drill holds the environment's lock, it is asked to roll back (SIGTERM,
+which it handles as an interrupt) and we wait for it. Otherwise the standalone rollback
+play runs here. Both are idempotent: rolling back twice is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from relrun.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, RollbackFailed
+from relrun.report.ci import write_ci_reports
+from relrun.report.drill import run_report, write_run_report
+from relrun.report.facts import collect_facts
+from relrun.report.files import write_atomic
+from relrun.report.journal import JournalWriter
+from relrun.run.events import EventBus, Handler, Note
+from relrun.run.lock import environment_id, environment_lock, holder
+from relrun.run.runner import RunSpec, run_playbook
+from relrun.workflows.context import RunContext, new_run_dir
+from relrun.workflows.handbook import write_handbook
+from relrun.workflows.release import Environment, ReleaseResult, Say, _load
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseResult | None:
+    running = holder(env.lock_key)
+    if not running or not running.get("pid") or not _alive(int(running["pid"])):
+        return None
+    pid = int(running["pid"])
+    say(f"a {running.get('kind')} of {running.get('runbook')} is running (pid {pid}): "
+        "asking it to roll back")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while holder(env.lock_key) is not None:
+        if time.monotonic() > deadline:
+            raise RollbackFailed(
+                f"pid {pid} did not finish its rollback within {timeout:g}s; "
+                f"see {running.get('run_dir')}"
+            )
+        time.sleep(0.2)
+    run_dir = Path(str(running.get("run_dir")))
+    report_file = run_dir / f"{running.get('kind')}.json"
+    try:
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise RollbackFailed(f"the release ended without a report in {run_dir}") from None
+    complete = bool(report.get("rollback", {}).get("complete"))
+    reasons = [f"the running {running.get('kind')} rolled back; report in {report_file}"]
+    if complete:
+        return ReleaseResult(run_dir, "pass", EXIT_OK, reasons, report=report)
+    return ReleaseResult(run_dir, "fail", EXIT_ROLLBACK_FAILED,
+                         [*reasons, "its rollback is incomplete"], report=report)
+
+
+def rollback(
+    runbook_path: Path,
+    inventory_path: Path,
+    report_dir: Path | None = None,
+    progress: Handler | None = None,
+    say: Say | None = None,
+    wait: float = 600,
+) -> ReleaseResult:
+    """Roll the environment back to stable.
+
+    Args:
+        runbook_path: the runbook that was released.
+        inventory_path: the environment.
+        report_dir: where this rollback's reports go.
+        progress: progress display.
+        say: operator messages.
+        wait: how long to wait for a running release to finish its own rollback.
+
+    Returns:
+        The result: pass (exit 0) when all five steps passed, else exit 3.
+    """
+    tell = say or (lambda text: None)
+    env = Environment(inventory=inventory_path, lock_key=environment_id(inventory_path))
+    inventory, loaded, playbook_text = _load(runbook_path, env)
+    asked = _ask_running_release(env, tell, wait)
+    if asked is not None:
+        return asked
+    run_dir = new_run_dir(report_dir, "rollback", loaded.runbook.metadata.name)
+    write_atomic(run_dir / "playbook.yml", playbook_text)
+    header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
+    write_handbook(run_dir, loaded)
+    journal = JournalWriter(run_dir / "journal.jsonl", header)
+    bus = EventBus([journal] + ([progress] if progress else []))
+    record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name,
+              "run_dir": str(run_dir)}
+    try:
+        with environment_lock(env.lock_key, record):
+            bus.emit(Note(message="manual rollback", data={"trigger": {
+                "reason": "manual", "message": "relrun rollback", "at": time.time()}}))
+            run_playbook(
+                RunSpec(label="rollback", playbook_text=playbook_text, inventory=inventory.path,
+                        run_dir=run_dir, extravars={"relrun_launch_dir": str(Path.cwd())},
+                        tags="rollback"),
+                bus,
+            )
+    finally:
+        journal.close()
+    header["ended"] = time.time()
+    facts = collect_facts(journal.events)
+    ci = write_ci_reports(run_dir, header, journal.events)
+    if facts.rollback_complete:
+        verdict, code, reasons = "pass", EXIT_OK, ["all five rollback steps passed"]
+    else:
+        failed = [s.name for s in facts.rollback if s.status != "passed"] or ["all"]
+        verdict, code = "fail", EXIT_ROLLBACK_FAILED
+        reasons = [f"rollback step {n} did not pass" for n in failed] + facts.failures[:3]
+    state = "rolled_back" if facts.rollback_complete else "rollback_incomplete"
+    report = run_report(header, facts, {"verdict": verdict, "reasons": reasons, "state": state,
+                                        "exit_code": code}, None)
+    write_run_report(run_dir, "rollback", report)
+    return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
