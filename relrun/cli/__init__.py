@@ -14,6 +14,7 @@ from relrun.cli.errors import run_cli
 from relrun.cli import commands as _commands  # noqa: F401  # isort: skip
 from relrun.cli import sandbox as _sandbox  # noqa: F401  # isort: skip
 from relrun.cli import scan as _scan  # noqa: F401  # isort: skip
+from relrun.cli import history as _history  # noqa: F401  # isort: skip
 
 
 def main() -> None:

@@ -174,3 +174,27 @@ def rollback(
             progress.close()
     print_release(result)
     return result.exit_code
+
+
+@app.command()
+def check(
+    runbook: Path = RunbookArg,
+    inventory: Path = InventoryOpt,
+    target: str = typer.Option(
+        "router", "--target", help="Whose URL to check: router, canary or stable."
+    ),
+    report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
+) -> int:
+    """Run just the runbook's API checks (by hand, or to verify stable after a rollback)."""
+    from relrun.cli.summary import print_release
+    from relrun.run.console import LiveProgress, make_progress
+    from relrun.workflows.check import check as run_check
+
+    progress = make_progress()
+    try:
+        result = run_check(runbook, inventory, target, report_dir, progress)
+    finally:
+        if isinstance(progress, LiveProgress):
+            progress.close()
+    print_release(result)
+    return result.exit_code

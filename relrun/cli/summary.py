@@ -25,6 +25,16 @@ def print_release(result: ReleaseResult) -> None:
                 str(len(build.get("artifacts", []))),
             )
         console.print(table)
+    for run in result.ci.get("api_checks", []):
+        latency = run.get("latency", {})
+        passed = sum(1 for c in run["checks"] if c["passed"])
+        console.print(
+            f"API checks ({run['phase']}): {passed}/{len(run['checks'])} passed"
+            + (f", p50 {latency['p50_ms']:.0f} ms" if latency.get("p50_ms") is not None else "")
+            + (f", p95 {latency['p95_ms']:.0f} ms" if latency.get("p95_ms") is not None else "")
+        )
+        for failed in (c for c in run["checks"] if not c["passed"]):
+            console.print(f"  - {failed['name']}: {failed.get('message') or 'failed'}")
     report = result.report
     for stage in report.get("stages", []):
         metrics = stage.get("metrics", {})

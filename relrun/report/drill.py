@@ -45,7 +45,8 @@ def run_report(
         JSON-ready data.
     """
     steps = [
-        {"name": s.name, "status": s.status, "seconds": s.seconds, **s.details}
+        {"name": s.name, "status": s.status, "seconds": s.seconds, "started": s.started,
+         "ended": s.ended, **s.details}
         for s in facts.rollback
     ]
     started = [s.started for s in facts.rollback if s.started is not None]

@@ -28,6 +28,8 @@ def _describe(event: Event) -> str | None:
         detail = ""
         if event.status in {"failed", "unreachable"}:
             detail = f": {str(event.result.get('msg', '')).strip()}"
+        elif event.status == "ok":
+            detail = _numbers(event)
         ignored = " (ignored)" if event.ignored else ""
         took = f" [{event.duration:.1f}s]" if event.duration else ""
         return f"{event.task} @ {event.host}: {_MARK[event.status]}{ignored}{took}{detail}"
@@ -36,6 +38,27 @@ def _describe(event: Event) -> str | None:
     if isinstance(event, Note):
         return event.message
     return None
+
+
+def _numbers(event: TaskResult) -> str:
+    """The figures an operator watches: weights after a shift, canary metrics after a bake."""
+    result = event.result
+    if event.action == "relrun.release.traffic" and result.get("weights"):
+        weights = ", ".join(f"{k}={v}" for k, v in sorted(result["weights"].items()))
+        return f" (weights {weights})"
+    if event.action == "relrun.release.analysis" and result.get("samples"):
+        samples = result["samples"]
+        rates = [s["error_rate"] for s in samples if s.get("error_rate") is not None]
+        p95s = [s["p95_ms"] for s in samples if s.get("p95_ms") is not None]
+        parts = [f"{len(samples)} samples"]
+        if rates:
+            parts.append(f"max error rate {max(rates):.1%}")
+        if p95s:
+            parts.append(f"max p95 {max(p95s):.0f} ms")
+        return f" ({', '.join(parts)})"
+    if event.action == "relrun.release.traffic" and "drained" in result:
+        return " (drained)" if result["drained"] else " (drain timeout: requests still in flight)"
+    return ""
 
 
 class PlainProgress:

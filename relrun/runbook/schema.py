@@ -13,6 +13,7 @@ from pydantic import Field
 from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import ApiChecksSection
 from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
+from relrun.runbook.notify_models import Notify
 from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
 from relrun.runbook.scan_models import ScanSection
 
@@ -44,3 +45,4 @@ class Runbook(StrictModel):
     rollout: Rollout | None = Field(default=None, description="The staged traffic shift.")
     rollback: Rollback = Field(default_factory=Rollback, description="The five-step rollback.")
     drill: Drill = Field(default_factory=Drill, description="What `relrun drill` injects.")
+    notify: Notify | None = Field(default=None, description="Who hears about a run, and when.")

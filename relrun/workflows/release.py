@@ -18,6 +18,7 @@ from relrun.report.ci import write_ci_reports
 from relrun.report.drill import rto_seconds, run_report, write_run_report
 from relrun.report.facts import Facts, collect_facts
 from relrun.report.files import write_atomic
+from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
@@ -242,6 +243,7 @@ def run_release(
         extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
     report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
     write_run_report(run_dir, kind, report)
+    finish_run(run_dir, loaded.runbook.notify)
     return ReleaseResult(
         run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
     )

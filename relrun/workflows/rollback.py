@@ -18,6 +18,7 @@ from relrun.report.ci import write_ci_reports
 from relrun.report.drill import run_report, write_run_report
 from relrun.report.facts import collect_facts
 from relrun.report.files import write_atomic
+from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.lock import environment_id, environment_lock, holder
@@ -127,4 +128,5 @@ def rollback(
     report = run_report(header, facts, {"verdict": verdict, "reasons": reasons, "state": state,
                                         "exit_code": code}, None)
     write_run_report(run_dir, "rollback", report)
+    finish_run(run_dir, loaded.runbook.notify)
     return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)

@@ -56,7 +56,7 @@ def run_tasks(
         e["event_data"].get("res", {"skipped": e["event"] == "runner_on_skipped"})
         for e in runner.events
         if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_skipped")
-        and e["event_data"].get("task", "").startswith("api_check:")
+        and e["event_data"].get("task", "").startswith("API check:")
     ]
     assert len(results) == 1, runner.stdout.read()
     return runner, results[0], pdd / "artifacts"

@@ -117,3 +117,19 @@ def test_flagship_runbook_drills_on_the_sandbox(tmp_path: Path) -> None:
     report = json.loads((reports / "drill.json").read_text())
     assert report["trigger"]["stage"] == "Blue-Green 25%"
     assert report["verdict"] == "pass"
+
+
+def test_failed_api_check_rolls_back_before_traffic_moves(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = relrun("drill", str(ROOT / "tests" / "data" / "failing-check.yml"),
+                  "--report-dir", str(reports), cwd=tmp_path)
+    report = json.loads((reports / "drill.json").read_text())
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert report["trigger"]["reason"] == "failed_check"
+    assert report["trigger"]["stage"] is None
+    assert steps(report) == ALL_PASSED
+    assert report["stages"] == []
+    assert "still-v1: json version equals: expected '1.0', got '2.0'" in proc.stdout
+    ci = json.loads((reports / "ci.json").read_text())
+    gate = [run for run in ci["api_checks"] if run["phase"] == "gate"][0]
+    assert {c["name"]: c["passed"] for c in gate["checks"]} == {"health": True, "still-v1": False}

@@ -70,7 +70,8 @@ def test_ci_json_and_junit(tmp_path: Path) -> None:
         ("all", "h1", "timeout"),
         ("all", "h2", "unreachable"),
     ]
-    assert data["summary"] == {"builds": 4, "builds_failed": 3, "required_failed": 2}
+    assert data["summary"] == {
+        "builds": 4, "builds_failed": 3, "required_failed": 2, "api_checks_failed": 0}
     root = ET.parse(tmp_path / "junit.xml").getroot()
     suite = root.find("testsuite")
     assert suite is not None

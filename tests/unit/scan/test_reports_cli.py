@@ -87,7 +87,11 @@ def test_render_scan_tasks() -> None:
     [task] = render_scan_tasks(section, "/srv/src")
     assert task["name"].startswith("Scan:") and task["register"] == "relrun_scan"
     args = task["relrun.release.scan"]
-    assert isinstance(args["include"][1], Unsafe) and args["baseline"] == "/srv/src/.baseline.json"
+    assert isinstance(args["include"][1], Unsafe)
+    # The baseline reaches the module through an unsafe task variable, never templated.
+    assert args["baseline"] == "/srv/src/{{ relrun_scan_baseline }}"
+    assert task["vars"] == {"relrun_scan_baseline": ".baseline.json"}
+    assert isinstance(task["vars"]["relrun_scan_baseline"], Unsafe)
     python = args["policy"]["forbidden_imports"]["python"]
     assert python == ["firebase_admin", "firebase", "pyrebase"]
     assert render_scan_tasks(ScanSection(enabled=False), "/srv/src") == []

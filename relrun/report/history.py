@@ -1,0 +1,389 @@
+"""The history of runs in SQLite, so scheduled drills notice a rollback that got slower.
+
+One row per run: the figures people compare (verdict, detection, RTO, step durations,
+lost requests, gate results) in columns, and the run's full JSON documents, so a report
+can be regenerated after the run directory is gone. Recording the same run twice keeps
+one row: the id is derived from the run's report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relrun.report.rundocs import RunDocuments, load_run_documents
+from relrun.report.view import run_view
+
+SCHEMA_VERSION = 1
+REGRESSION_FACTOR = 1.2  # RTO more than 20% above the recent median
+BASELINE_DRILLS = 5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    recorded_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    runbook TEXT NOT NULL,
+    runbook_version TEXT,
+    runbook_sha256 TEXT,
+    verdict TEXT,
+    state TEXT,
+    exit_code INTEGER,
+    started REAL,
+    ended REAL,
+    detection_seconds REAL,
+    rto_seconds REAL,
+    rto_budget_seconds REAL,
+    rollback_seconds TEXT,
+    lost INTEGER,
+    scan_findings INTEGER,
+    builds_failed INTEGER,
+    checks_failed INTEGER,
+    run_dir TEXT,
+    documents TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_runbook ON runs (runbook, kind, started);
+CREATE TABLE IF NOT EXISTS notifications (
+    run_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    sent INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT
+);
+"""
+
+
+class HistoryError(Exception):
+    """The history store cannot answer (unknown or ambiguous run id, unreadable file)."""
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    """One recorded run, as listed by ``relrun history``."""
+
+    id: str
+    kind: str
+    runbook: str
+    runbook_version: str | None
+    runbook_sha256: str | None
+    verdict: str | None
+    state: str | None
+    exit_code: int | None
+    started: float | None
+    ended: float | None
+    detection_seconds: float | None
+    rto_seconds: float | None
+    rto_budget_seconds: float | None
+    rollback_seconds: dict[str, float | None]
+    lost: int | None
+    scan_findings: int | None
+    builds_failed: int | None
+    checks_failed: int | None
+    run_dir: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One drill in the trend of its runbook.
+
+    Attributes:
+        run: the drill.
+        baseline: median RTO of the previous five drills of the runbook with an RTO.
+        regression: RTO above 120% of the baseline, or above the RTO budget.
+        why: the reason, when a regression.
+    """
+
+    run: HistoryRun
+    baseline: float | None
+    regression: bool
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {**self.run.to_json(), "baseline_rto_seconds": self.baseline,
+                "regression": self.regression, "why": self.why}
+
+
+def default_db_path(explicit: Path | None = None) -> Path:
+    """Where the history lives.
+
+    Args:
+        explicit: a ``--history-db`` option, which wins.
+
+    Returns:
+        ``explicit``, else ``$RELRUN_HISTORY_DB``, else ``$RELRUN_STATE_DIR/history.db``,
+        else ``$XDG_STATE_HOME/relrun/history.db`` or ``~/.local/state/relrun/history.db``.
+    """
+    if explicit is not None:
+        return explicit
+    if os.environ.get("RELRUN_HISTORY_DB"):
+        return Path(os.environ["RELRUN_HISTORY_DB"])
+    if os.environ.get("RELRUN_STATE_DIR"):
+        return Path(os.environ["RELRUN_STATE_DIR"]) / "history.db"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "relrun" / "history.db"
+
+
+@contextmanager
+def connect(db: Path | None = None, create: bool = True) -> Iterator[sqlite3.Connection]:
+    """Open the store (creating it, mode 0600 in a 0700 directory, when asked).
+
+    Args:
+        db: the database file (default :func:`default_db_path`).
+        create: create a missing database; False raises instead.
+
+    Yields:
+        A connection; committed on success, rolled back on error, closed after.
+
+    Raises:
+        HistoryError: missing (with ``create=False``) or unreadable database.
+    """
+    path = default_db_path(db)
+    if not create and not path.exists():
+        raise HistoryError(f"no history at {path} (record a run first)")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # Scheduled drills of several runbooks may finish together: wait for the lock.
+        conn = sqlite3.connect(path, timeout=30)
+    except sqlite3.Error as err:
+        raise HistoryError(f"{path}: {err}") from err
+    try:
+        path.chmod(0o600)  # the documents name hosts and operators
+        conn.row_factory = sqlite3.Row
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with conn:
+            yield conn
+    except sqlite3.DatabaseError as err:
+        raise HistoryError(f"{path}: {err}") from err
+    finally:
+        conn.close()
+
+
+def run_id_of(docs: RunDocuments) -> str:
+    """A stable id for a run: the start of the sha256 of its report."""
+    canonical = json.dumps(docs.run, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def record_documents(docs: RunDocuments, db: Path | None = None) -> str:
+    """Store a run's documents and headline figures.
+
+    Args:
+        docs: the run's documents.
+        db: the database (default :func:`default_db_path`).
+
+    Returns:
+        The run id.
+    """
+    view = run_view(docs)
+    run_id = run_id_of(docs)
+    steps = {s.name: s.seconds for s in view.steps}
+    row = {
+        "id": run_id, "recorded_at": time.time(), "kind": docs.kind, "runbook": view.runbook,
+        "runbook_version": view.version, "runbook_sha256": view.audit.runbook_sha256,
+        "verdict": view.verdict, "state": view.state, "exit_code": view.exit_code,
+        "started": docs.run.get("started"), "ended": docs.run.get("ended"),
+        "detection_seconds": view.detection_seconds, "rto_seconds": view.rto_seconds,
+        "rto_budget_seconds": view.rto_budget_seconds,
+        "rollback_seconds": json.dumps(steps), "lost": view.lost,
+        "scan_findings": view.scan_findings, "builds_failed": view.builds_failed,
+        "checks_failed": view.checks_failed, "run_dir": docs.run_dir,
+        "documents": json.dumps(docs.to_json(), sort_keys=True, default=str),
+    }
+    columns = ", ".join(row)
+    marks = ", ".join(f":{k}" for k in row)
+    with connect(db) as conn:
+        conn.execute(f"INSERT OR REPLACE INTO runs ({columns}) VALUES ({marks})", row)
+    return run_id
+
+
+def record_run(run_dir: Path, db: Path | None = None) -> str:
+    """Record the run in a directory.
+
+    Args:
+        run_dir: the run directory.
+        db: the database (default :func:`default_db_path`).
+
+    Returns:
+        The run id (``relrun report RUN_ID`` regenerates its reports).
+
+    Raises:
+        RunDirError: the directory holds no run report.
+    """
+    return record_documents(load_run_documents(run_dir), db)
+
+
+def record_notification(
+    run_id: str, sent: bool, attempts: int, status: int | None, error: str | None,
+    db: Path | None = None,
+) -> None:
+    """Remember what happened to a run's notification.
+
+    Args:
+        run_id: the run.
+        sent: the receiver accepted it.
+        attempts: POSTs made.
+        status: last HTTP status.
+        error: last error (never holds the URL).
+        db: the database.
+    """
+    with connect(db) as conn:
+        conn.execute(
+            "INSERT INTO notifications (run_id, at, sent, attempts, status, error) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, time.time(), int(sent), attempts, status, error),
+        )
+
+
+def _row(row: sqlite3.Row) -> HistoryRun:
+    skip = {"documents", "recorded_at"}
+    data = {k: row[k] for k in row.keys() if k not in skip}  # noqa: SIM118 - Row iterates values
+    data["rollback_seconds"] = json.loads(row["rollback_seconds"] or "{}")
+    return HistoryRun(**data)
+
+
+def list_runs(
+    db: Path | None = None, runbook: str | None = None, limit: int | None = 20,
+    kind: str | None = None,
+) -> list[HistoryRun]:
+    """Recorded runs, newest first.
+
+    Args:
+        db: the database.
+        runbook: only this runbook's runs.
+        limit: at most this many (None: all).
+        kind: only ``drill``, ``release`` or ``rollback`` runs.
+
+    Returns:
+        The runs.
+    """
+    where, args = [], []
+    if runbook is not None:
+        where.append("runbook = ?")
+        args.append(runbook)
+    if kind is not None:
+        where.append("kind = ?")
+        args.append(kind)
+    sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY started DESC, recorded_at DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with connect(db, create=False) as conn:
+        return [_row(r) for r in conn.execute(sql, args)]
+
+
+def get_documents(run_id: str, db: Path | None = None) -> RunDocuments:
+    """The stored documents of a run.
+
+    Args:
+        run_id: the id, or an unambiguous prefix of it.
+        db: the database.
+
+    Returns:
+        The documents, as they were when recorded.
+
+    Raises:
+        HistoryError: no run, or several, match.
+    """
+    if not re.fullmatch(r"[0-9a-f]{1,64}", run_id):
+        raise HistoryError(f"{run_id!r} is not a run id (hex digits, see relrun history)")
+    with connect(db, create=False) as conn:
+        rows = conn.execute(
+            "SELECT id, documents FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)
+        ).fetchall()
+    if not rows:
+        raise HistoryError(f"no recorded run with id {run_id!r}")
+    if len(rows) > 1:
+        raise HistoryError(f"run id {run_id!r} is ambiguous: give more characters")
+    return RunDocuments.from_json(json.loads(rows[0]["documents"]))
+
+
+def judge(rto: float | None, previous: list[float], budget: float | None) -> tuple[bool, str]:
+    """Whether an RTO is a regression.
+
+    Args:
+        rto: this drill's RTO.
+        previous: RTOs of earlier drills of the runbook, oldest first.
+        budget: the runbook's RTO budget.
+
+    Returns:
+        ``(regression, why)``.
+    """
+    if rto is None:
+        return False, ""
+    if budget is not None and rto > budget:
+        return True, f"RTO {rto:.2f}s above the budget of {budget:g}s"
+    recent = previous[-BASELINE_DRILLS:]
+    if recent:
+        median = statistics.median(recent)
+        if rto > median * REGRESSION_FACTOR:
+            return True, (f"RTO {rto:.2f}s is {rto / median * 100 - 100:.0f}% above the median "
+                          f"{median:.2f}s of the previous {len(recent)} drill(s)")
+    return False, ""
+
+
+def trend(db: Path | None = None, runbook: str | None = None) -> list[TrendPoint]:
+    """Every drill with its baseline and regression flag, oldest first per runbook.
+
+    Args:
+        db: the database.
+        runbook: only this runbook.
+
+    Returns:
+        The points, grouped by runbook, in time order within each.
+    """
+    drills = sorted(list_runs(db, runbook, None, kind="drill"),
+                    key=lambda r: (r.runbook, r.started or 0.0))
+    points: list[TrendPoint] = []
+    previous: dict[str, list[float]] = {}
+    for run in drills:
+        history = previous.setdefault(run.runbook, [])
+        recent = history[-BASELINE_DRILLS:]
+        regression, why = judge(run.rto_seconds, history, run.rto_budget_seconds)
+        points.append(TrendPoint(run, statistics.median(recent) if recent else None,
+                                 regression, why))
+        if run.rto_seconds is not None:
+            history.append(run.rto_seconds)
+    return points
+
+
+def current_regressions(points: list[TrendPoint]) -> list[TrendPoint]:
+    """Per runbook, its latest measured drill, if that one regressed.
+
+    An old regression followed by a good drill is history, not an alert.
+
+    Args:
+        points: from :func:`trend`.
+
+    Returns:
+        The regressed latest drills.
+    """
+    latest: dict[str, TrendPoint] = {}
+    for point in points:
+        if point.run.rto_seconds is not None:
+            latest[point.run.runbook] = point
+    return [p for p in latest.values() if p.regression]
+
+
+def regression_of(run_id: str, db: Path | None = None) -> TrendPoint | None:
+    """The trend point of one recorded drill (None: not a recorded drill)."""
+    for point in trend(db):
+        if point.run.id == run_id:
+            return point
+    return None

@@ -1,0 +1,160 @@
+"""The JSON documents of one run, read once from its directory (or from the history store).
+
+Every human report (HTML, Markdown, JUnit, the notification) is built from a
+:class:`RunDocuments`, so a report regenerated from the history database is the same as
+the one written into the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RUN_KINDS = ("drill", "release", "rollback")
+_ANALYSIS_TASK = re.compile(r"^Stage \d+/\d+ (.+?): analysis")
+
+
+@dataclass(frozen=True)
+class RunDocuments:
+    """The reports of one run as plain JSON data.
+
+    Attributes:
+        kind: ``drill``, ``release`` or ``rollback``.
+        run: the content of ``KIND.json``.
+        ci: ``ci.json`` (builds, API checks), if present.
+        scan: ``scan.json``, if present.
+        thresholds: per stage name, the canary analysis limits (``max_error_rate``,
+            ``max_p95_ms``) read from the rendered playbook; the run report does not repeat
+            them.
+        run_dir: where the documents were read from (it may be gone later).
+    """
+
+    kind: str
+    run: dict[str, Any]
+    ci: dict[str, Any] | None = None
+    scan: dict[str, Any] | None = None
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    run_dir: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, as one JSON-ready object (what the history store keeps)."""
+        return {
+            "kind": self.kind,
+            "run": self.run,
+            "ci": self.ci,
+            "scan": self.scan,
+            "thresholds": self.thresholds,
+            "run_dir": self.run_dir,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunDocuments:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            kind=str(data["kind"]),
+            run=dict(data["run"]),
+            ci=data.get("ci"),
+            scan=data.get("scan"),
+            thresholds=dict(data.get("thresholds") or {}),
+            run_dir=str(data.get("run_dir") or ""),
+        )
+
+
+class RunDirError(Exception):
+    """The directory holds no run report (no drill.json, release.json or rollback.json)."""
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class _PlaybookLoader(yaml.SafeLoader):
+    """Reads rendered playbooks, whose literals are tagged ``!unsafe`` for Ansible."""
+
+
+def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    return None
+
+
+_PlaybookLoader.add_constructor("!unsafe", _unsafe)
+
+
+def stage_thresholds(playbook_text: str) -> dict[str, dict[str, float]]:
+    """The canary analysis limits per stage, from a rendered playbook.
+
+    Args:
+        playbook_text: the ``playbook.yml`` of the run.
+
+    Returns:
+        ``{stage name: {"max_error_rate": …, "max_p95_ms": …}}``; empty if unreadable.
+    """
+    try:
+        plays = yaml.load(playbook_text, Loader=_PlaybookLoader)  # a SafeLoader
+    except yaml.YAMLError:
+        return {}
+    found: dict[str, dict[str, float]] = {}
+    for task in _walk_tasks(plays):
+        match = _ANALYSIS_TASK.match(str(task.get("name", "")))
+        args = task.get("relrun.release.analysis")
+        if not match or not isinstance(args, dict) or args.get("target") != "canary":
+            continue
+        found[match.group(1)] = {
+            key: float(args[key]) for key in ("max_error_rate", "max_p95_ms") if key in args
+        }
+    return found
+
+
+def _walk_tasks(node: Any) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    if isinstance(node, list):
+        for item in node:
+            tasks += _walk_tasks(item)
+    elif isinstance(node, dict):
+        if "name" in node:
+            tasks.append(node)
+        for key in ("tasks", "block", "rescue", "always", "pre_tasks", "post_tasks"):
+            tasks += _walk_tasks(node.get(key))
+    return tasks
+
+
+def load_run_documents(run_dir: Path) -> RunDocuments:
+    """Read the reports present in a run directory.
+
+    Args:
+        run_dir: the run directory.
+
+    Returns:
+        The documents.
+
+    Raises:
+        RunDirError: no ``drill.json``, ``release.json`` or ``rollback.json`` there.
+    """
+    for kind in RUN_KINDS:
+        run = _read(run_dir / f"{kind}.json")
+        if run is not None:
+            break
+    else:
+        raise RunDirError(f"{run_dir}: no drill.json, release.json or rollback.json")
+    try:
+        thresholds = stage_thresholds((run_dir / "playbook.yml").read_text(encoding="utf-8"))
+    except OSError:
+        thresholds = {}
+    return RunDocuments(
+        kind=kind,
+        run=run,
+        ci=_read(run_dir / "ci.json"),
+        scan=_read(run_dir / "scan.json"),
+        thresholds=thresholds,
+        run_dir=str(run_dir.resolve()),
+    )
