@@ -145,9 +145,11 @@ def collect_facts(events: Iterable[Event]) -> Facts:
         if event.status == "unreachable" and event.host not in facts.unreachable:
             facts.unreachable.append(event.host)
         if event.status in {"failed", "unreachable"} and not event.ignored:
-            facts.failures.append(
-                f"{task} @ {event.host}: {str(event.result.get('msg', '')).strip()}"
-            )
+            message = str(event.result.get("msg", "")).strip()
+            if event.status == "unreachable":
+                facts.failures.append(f"host {event.host} unreachable ({task}): {message}")
+            else:
+                facts.failures.append(f"{task} @ {event.host}: {message}")
         if stage_match:
             stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
             what = stage_match.group(4)

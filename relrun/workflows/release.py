@@ -156,97 +156,94 @@ def run_release(
     flag = CancelFlag(on_signal=on_signal)
     started = time.time()
     record = {"kind": kind, "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
-    try:
-        with environment_lock(env.lock_key, record), cancel_on_signals(flag):
-            outcome = run_playbook(
-                RunSpec(
-                    label=kind,
-                    playbook_text=playbook_text,
-                    inventory=inventory.path,
-                    run_dir=run_dir,
-                    extravars=extravars,
-                    envvars=env.envvars,
-                ),
-                bus,
-                cancelled=flag,
+    runs = _Runs(playbook_text, inventory.path, run_dir, extravars, env.envvars, bus)
+    # The lock is held until the reports are written: `relrun rollback` waits on it and
+    # then reads them.
+    with environment_lock(env.lock_key, record):
+        try:
+            with cancel_on_signals(flag):
+                facts = _release_or_roll_back(kind, runs, journal, flag, loaded)
+        finally:
+            journal.close()
+        ended = time.time()
+        header["ended"] = ended
+        ci = write_ci_reports(run_dir, header, journal.events)
+        traffic = _traffic(env.traffic_log, started, ended, facts)
+        lost = traffic["lost"] if traffic else None
+        if kind == "drill":
+            fault_kind = fault.kind if fault else "none"
+            verdict = drill_verdict(
+                facts, loaded.runbook, fault_kind, flag.cancelled, rto_seconds(facts), lost
             )
-            facts = collect_facts(journal.events)
-            interrupted = flag.cancelled
-            if interrupted and facts.trigger is None:
-                bus.emit(
-                    Note(
-                        message="interrupted: rolling back",
-                        data={
-                            "trigger": {
-                                "reason": "signal",
-                                "message": "operator interrupt (SIGINT/SIGTERM)",
-                                "at": time.time(),
-                                "stage": _current_stage(facts),
-                            }
-                        },
-                    )
-                )
-            must_roll_back = (
-                (interrupted or not outcome.ok)
-                and (facts.deploy_started or facts.traffic_moved)
-                and not _rollback_finished(facts)
-            )
-            if must_roll_back and loaded.runbook.rollout is not None:
-                if not interrupted and facts.trigger is None:
-                    bus.emit(
-                        Note(
-                            message="the release stopped: rolling back",
-                            data={
-                                "trigger": {
-                                    "reason": "failed_run",
-                                    "message": "; ".join(facts.failures[:3]),
-                                    "at": time.time(),
-                                    "stage": _current_stage(facts),
-                                }
-                            },
-                        )
-                    )
-                run_playbook(
-                    RunSpec(
-                        label="rollback",
-                        playbook_text=playbook_text,
-                        inventory=inventory.path,
-                        run_dir=run_dir,
-                        extravars=extravars,
-                        envvars=env.envvars,
-                        tags="rollback",
-                    ),
-                    bus,
-                    cancelled=None,  # a rollback is never cancelled
-                )
-            facts = collect_facts(journal.events)
-    finally:
-        journal.close()
-    ended = time.time()
-    header["ended"] = ended
-    ci = write_ci_reports(run_dir, header, journal.events)
-    traffic = _traffic(env.traffic_log, started, ended, facts)
-    lost = traffic["lost"] if traffic else None
-    if kind == "drill":
-        verdict = drill_verdict(
-            facts,
-            loaded.runbook,
-            fault.kind if fault else "none",
-            flag.cancelled,
-            rto_seconds(facts),
-            lost,
-        )
-    else:
-        verdict = release_verdict(facts, flag.cancelled)
-    extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
-    if fault is not None:
-        extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
-    report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
-    write_run_report(run_dir, kind, report)
-    finish_run(run_dir, loaded.runbook.notify)
+        else:
+            verdict = release_verdict(facts, flag.cancelled)
+        extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
+        if fault is not None:
+            extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
+        report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
+        write_run_report(run_dir, kind, report)
+        finish_run(run_dir, loaded.runbook.notify)
     return ReleaseResult(
         run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
     )
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Everything two runs of the same playbook share (the release and its rollback)."""
+
+    playbook_text: str
+    inventory: Path
+    run_dir: Path
+    extravars: dict[str, Any]
+    envvars: dict[str, str]
+    bus: EventBus
+
+    def run(self, label: str, tags: str | None, cancelled: CancelFlag | None) -> Any:
+        spec = RunSpec(
+            label=label,
+            playbook_text=self.playbook_text,
+            inventory=self.inventory,
+            run_dir=self.run_dir,
+            extravars=self.extravars,
+            envvars=self.envvars,
+            tags=tags,
+        )
+        return run_playbook(spec, self.bus, cancelled=cancelled)
+
+
+def _trigger_note(message: str, reason: str, detail: str, facts: Facts) -> Note:
+    trigger = {
+        "reason": reason,
+        "message": detail,
+        "at": time.time(),
+        "stage": _current_stage(facts),
+    }
+    return Note(message=message, data={"trigger": trigger})
+
+
+def _release_or_roll_back(
+    kind: str, runs: _Runs, journal: JournalWriter, flag: CancelFlag, loaded: LoadedRunbook
+) -> Facts:
+    """Run the release; if it stopped with anything moved and not rolled back, roll back."""
+    outcome = runs.run(kind, None, flag)
+    facts = collect_facts(journal.events)
+    interrupted = flag.cancelled
+    if interrupted and facts.trigger is None:
+        runs.bus.emit(
+            _trigger_note(
+                "interrupted: rolling back", "signal", "operator interrupt (SIGINT/SIGTERM)", facts
+            )
+        )
+    moved = facts.deploy_started or facts.traffic_moved
+    stopped = interrupted or not outcome.ok
+    if stopped and moved and not _rollback_finished(facts) and loaded.runbook.rollout:
+        if not interrupted and facts.trigger is None:
+            detail = "; ".join(facts.failures[:3])
+            note = _trigger_note("the release stopped: rolling back", "failed_run", detail, facts)
+            runs.bus.emit(note)
+        runs.run("rollback", "rollback", None)  # a rollback is never cancelled
+    return collect_facts(journal.events)
 
 
 def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
