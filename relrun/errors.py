@@ -37,7 +37,15 @@ class Problem:
 
     def __str__(self) -> str:
         at = f" (at {self.path})" if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: error: {self.message}{at}"
+        return _one_line(f"{self.file}:{self.line}:{self.column}: error: {self.message}{at}")
+
+
+def _one_line(text: str) -> str:
+    # Keys and values quoted from hostile input may hold line breaks (also U+0085, U+2028)
+    # or terminal escapes; one problem is one line, so they are shown escaped.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class InputError(RelrunError):
@@ -85,6 +93,12 @@ class Interrupted(RelrunError):
     """Interrupted by a signal; the rollback it triggered has finished (exit 130)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class IncompleteRun(RelrunError):
+    """A previous run of this environment died before finishing (exit 1: recover first)."""
+
+    exit_code = EXIT_FAILED
 
 
 class LockHeld(RelrunError):

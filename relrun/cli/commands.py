@@ -198,3 +198,46 @@ def check(
             progress.close()
     print_release(result)
     return result.exit_code
+
+
+@app.command()
+def recover(inventory: Path = InventoryOpt) -> int:
+    """Finish the rollback of a run whose relrun died, and write its report."""
+    from relrun.cli.summary import print_release
+    from relrun.run.console import LiveProgress, make_progress
+    from relrun.workflows.recover import recover as run_recover
+
+    progress = make_progress()
+    try:
+        result = run_recover(inventory, progress, _say)
+    finally:
+        if isinstance(progress, LiveProgress):
+            progress.close()
+    print_release(result)
+    return result.exit_code
+
+
+@app.command()
+def status(inventory: Path = InventoryOpt) -> int:
+    """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
+    from relrun.run.active import incomplete_run
+    from relrun.run.lock import environment_id, holder
+
+    key = environment_id(inventory)
+    running = holder(key)
+    if running:
+        typer.echo(
+            f"running: {running.get('kind')} of {running.get('runbook')} "
+            f"(pid {running.get('pid')}), reports in {running.get('run_dir')}"
+        )
+        return EXIT_OK
+    dead = incomplete_run(key)
+    if dead:
+        typer.echo(
+            f"incomplete: a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) "
+            f"stopped before finishing; reports in {dead.get('run_dir')}\n"
+            f"finish its rollback with: relrun recover -i {inventory}"
+        )
+        return EXIT_FAILED
+    typer.echo("idle: no release is running and none was left unfinished")
+    return EXIT_OK

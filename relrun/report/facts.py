@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from relrun.run.events import Event, Note, TaskResult, TaskStarted
+from relrun.run.events import Event, Note, RunFinished, TaskResult, TaskStarted
 
 ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
 _STAGE = re.compile(r"^Stage (\d+)/(\d+) (.+?): (.+)$")
@@ -59,6 +59,7 @@ class Facts(BaseModel):
     deploy_started: bool = False
     unreachable: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
+    runs: dict[str, str] = Field(default_factory=dict)  # label -> ansible-runner status
 
     @property
     def rollback_complete(self) -> bool:
@@ -123,6 +124,14 @@ def collect_facts(events: Iterable[Event]) -> Facts:
     for event in events:
         if isinstance(event, Note) and event.data.get("trigger") and facts.trigger is None:
             facts.trigger = dict(event.data["trigger"])
+            continue
+        if isinstance(event, RunFinished):
+            facts.runs[event.label] = event.status
+            if event.status != "successful" and not facts.failures:
+                facts.failures.append(
+                    f"ansible-playbook run {event.label!r} ended {event.status} (rc {event.rc}) "
+                    "before any task failed; see its artifacts' stdout"
+                )
             continue
         if not isinstance(event, TaskStarted | TaskResult):
             continue

@@ -7,6 +7,10 @@ Unit tests fake ``execute`` (or ``ansible_runner.run`` behind it); integration t
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 import relrun
 from relrun.errors import RunFailed
 from relrun.run.events import EventBus, RunFinished, RunStarted, from_runner_event
+from relrun.run.redact import run_redactor, scrub_command_files
 
 COLLECTIONS_PATH = Path(relrun.__file__).resolve().parent / "collection"
 
@@ -95,7 +100,11 @@ def bake_run(spec: RunSpec) -> BakedRun:
         "forks": spec.forks,
         "quiet": True,
         "rotate_artifacts": 0,
-        "settings": {"suppress_env_files": True, "job_timeout": int(spec.timeout or 0)},
+        # A top-level option (ansible-runner ignores it inside ``settings``): nothing is
+        # written to env/, so envvars never land on disk there.
+        "suppress_env_files": True,
+        # The journal keeps every task's output (redacted); the raw stdout file would not be.
+        "settings": {"suppress_output_file": True, "job_timeout": int(spec.timeout or 0)},
     }
     if spec.tags:
         kwargs["tags"] = spec.tags
@@ -103,6 +112,42 @@ def bake_run(spec: RunSpec) -> BakedRun:
 
 
 CancelCheck = Callable[[], bool]
+
+
+def _cancel_through_guard(private: Path, cancelled: CancelCheck | None) -> CancelCheck:
+    """ansible-runner's cancel kills one process group; the guard kills the whole tree.
+
+    So on cancel, first ask the guard (SIGTERM) to take down ansible-playbook, its
+    workers and their modules, then let ansible-runner finish the job.
+    """
+
+    def check() -> bool:
+        if cancelled is None or not cancelled():
+            return False
+        try:
+            pid = int((private / "guard.pid").read_text(encoding="utf-8"))
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        return True
+
+    return check
+
+
+def _guard_script(playbook: Path) -> str:
+    """The executable ansible-runner starts: ansible-playbook under :mod:`relrun.run.guard`.
+
+    With a custom binary ansible-runner no longer appends the playbook, so the script does.
+    """
+    python = shlex.quote(sys.executable)
+    playbook_bin = shlex.quote(str(Path(sys.executable).with_name("ansible-playbook")))
+    return (
+        "#!/bin/sh\n"
+        f"exec {python} -m relrun.run.guard {os.getpid()} "
+        f"{shlex.quote(str(playbook.parent.parent / 'guard.pid'))} "
+        f'{python} {playbook_bin} "$@" '
+        f"{shlex.quote(str(playbook))}\n"
+    )
 
 
 def execute(
@@ -126,10 +171,16 @@ def execute(
 
     baked.playbook.parent.mkdir(parents=True, exist_ok=True)
     baked.playbook.write_text(spec.playbook_text, encoding="utf-8")
+    guard = baked.private_data_dir / "ansible-playbook-guard"
+    guard.write_text(_guard_script(baked.playbook), encoding="utf-8")
+    guard.chmod(0o700)
     baked.private_data_dir.chmod(0o700)
     bus.emit(RunStarted(label=spec.label, playbook=str(baked.playbook)))
+    redactor = run_redactor(spec.playbook_text, spec.inventory)
 
     def on_event(raw: dict[str, Any]) -> bool:
+        # Scrubbed in place first: ansible-runner writes this same dict to job_events/.
+        redactor.scrub_event(raw)
         event = from_runner_event(raw)
         if event is not None:
             bus.emit(event)
@@ -138,11 +189,14 @@ def execute(
     try:
         runner = ansible_runner.run(
             **baked.kwargs,
+            binary=str(guard),
             event_handler=on_event,
-            cancel_callback=cancelled or (lambda: False),
+            cancel_callback=_cancel_through_guard(baked.private_data_dir, cancelled),
         )
     except Exception as err:  # ansible-runner raises plain exceptions on setup problems
         raise RunFailed(f"could not start ansible-runner: {err}") from err
+    finally:
+        scrub_command_files(baked.private_data_dir, baked.kwargs["envvars"], redactor)
     outcome = RunOutcome(
         label=spec.label,
         status=str(runner.status),

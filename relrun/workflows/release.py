@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relrun.errors import IncompleteRun
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import rto_seconds, run_report, write_run_report
 from relrun.report.facts import Facts, collect_facts
 from relrun.report.files import write_atomic
 from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
+from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
@@ -160,6 +162,19 @@ def run_release(
     # The lock is held until the reports are written: `relrun rollback` waits on it and
     # then reads them.
     with environment_lock(env.lock_key, record):
+        refuse_if_incomplete(env.lock_key, env.inventory)
+        mark_active(
+            env.lock_key,
+            {
+                "kind": kind,
+                "runbook": str(runbook_path.resolve()),
+                "inventory": str(inventory.path),
+                "run_dir": str(run_dir),
+                "envvars": env.envvars,
+                "started": started,
+                "traffic_log": str(env.traffic_log) if env.traffic_log else None,
+            },
+        )
         try:
             with cancel_on_signals(flag):
                 facts = _release_or_roll_back(kind, runs, journal, flag, loaded)
@@ -183,6 +198,7 @@ def run_release(
         report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
         write_run_report(run_dir, kind, report)
         finish_run(run_dir, loaded.runbook.notify)
+        clear_active(env.lock_key)
     return ReleaseResult(
         run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
     )
@@ -244,6 +260,17 @@ def _release_or_roll_back(
             runs.bus.emit(note)
         runs.run("rollback", "rollback", None)  # a rollback is never cancelled
     return collect_facts(journal.events)
+
+
+def refuse_if_incomplete(environment: str, inventory: Path) -> None:
+    """Refuse to start while a dead run of this environment has not been recovered."""
+    dead = incomplete_run(environment)
+    if dead is not None:
+        raise IncompleteRun(
+            f"a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) stopped "
+            f"before finishing; its reports are in {dead.get('run_dir')}. Finish its rollback "
+            f"first: relrun recover -i {inventory}"
+        )
 
 
 def _verdict_dict(verdict: Verdict) -> dict[str, Any]:

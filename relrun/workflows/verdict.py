@@ -58,6 +58,8 @@ def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
         )
     if facts.failures:
         return Verdict("fail", EXIT_FAILED, facts.failures[:5], "gates_failed")
+    if any(status != "successful" for status in facts.runs.values()):
+        return Verdict("fail", EXIT_FAILED, ["the run did not finish"], "incomplete")
     if not facts.stages:
         return Verdict("pass", EXIT_OK, ["all gates passed"], "gates_passed")
     return Verdict("fail", EXIT_FAILED, ["the release did not finish"], "incomplete")

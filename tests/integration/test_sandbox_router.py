@@ -138,9 +138,8 @@ def test_drain_lets_in_flight_finish_while_new_requests_go_to_stable(env: Env) -
     poll("the slow request", lambda: env.admin.server("canary").stats.in_flight == 1)
     env.admin.set_state("canary", "drain")
     env.admin.set_weight("stable", 100)
-    started = time.monotonic()
     fast = [http("GET", f"{env.url}/health") for _ in range(20)]
-    assert time.monotonic() - started < 1.0  # none of them waited for the canary
+    # None of them went to (or waited for) the draining canary.
     assert [(r[0], r[1]["X-Served-By"]) for r in fast] == [(200, "1.0")] * 20
     thread.join(10)
     code, headers, _ = slow["result"]

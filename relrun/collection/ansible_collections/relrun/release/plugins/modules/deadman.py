@@ -1,0 +1,107 @@
+#!/usr/bin/python
+"""Ansible module relrun.release.deadman: arm, renew or disarm the dead man's switch."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: deadman
+short_description: A lease on the router host that reverts traffic to stable if relrun goes away
+description:
+  - C(arm) writes a lease file and starts a detached watcher on the router host. Traffic
+    and analysis tasks renew the lease; if it runs out (relrun was killed, the controller
+    lost the host), the watcher drains the canary servers and puts all traffic on the
+    stable servers through the traffic driver, then records that it fired.
+  - C(disarm) ends the watcher without touching traffic. A fired lease refuses renewal.
+  - Uses only the Python standard library on the managed host.
+version_added: "0.1.0"
+author: relrun developers
+options:
+  action: {description: What to do., type: str, required: true, choices: [arm, renew, disarm, status]}
+  lease_file: {description: The lease file on the router host., type: path, required: true}
+  lease: {description: Seconds without renewal before the watcher reverts traffic., type: float, default: 15}
+  driver: {description: The traffic driver the watcher uses to revert., type: str, default: sandbox}
+  connection: {description: Driver settings from inventory., type: dict, default: {}}
+  stable: {description: Stable server names., type: list, elements: str, default: []}
+  canary: {description: Canary server names., type: list, elements: str, default: []}
+  drain_timeout: {description: Bound on draining the canary when reverting., type: float, default: 5}
+"""
+
+EXAMPLES = r"""
+- name: Dead man's switch
+  relrun.release.deadman:
+    action: arm
+    lease_file: /var/lib/relrun/deadman-api.json
+    lease: 15
+    connection: {state_dir: /var/lib/relrun/sandbox}
+    stable: [stable]
+    canary: [canary]
+"""
+
+RETURN = r"""
+lease:
+  description: The lease state (state, expires, pid of the watcher, fired_at, revert).
+  returned: always
+  type: dict
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+    LeaseFired,
+    arm,
+    disarm,
+    read_lease,
+    renew,
+)
+from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import make_driver
+from ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+    drain,
+    switch_to_stable,
+)
+
+
+def main() -> None:
+    """Run the module."""
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "required": True,
+                       "choices": ["arm", "renew", "disarm", "status"]},
+            "lease_file": {"type": "path", "required": True},
+            "lease": {"type": "float", "default": 15},
+            "driver": {"type": "str", "default": "sandbox"},
+            "connection": {"type": "dict", "default": {}},
+            "stable": {"type": "list", "elements": "str", "default": []},
+            "canary": {"type": "list", "elements": "str", "default": []},
+            "drain_timeout": {"type": "float", "default": 5},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    if module.check_mode or p["action"] == "status":
+        module.exit_json(changed=False, lease=read_lease(p["lease_file"]))
+    try:
+        if p["action"] == "arm":
+            # Connect now: the watcher must not import or fail later, alone.
+            driver = make_driver(p["driver"], p["connection"])
+
+            def revert() -> dict[str, Any]:
+                drained = drain(driver, p["stable"], p["canary"], p["drain_timeout"])
+                switched = switch_to_stable(driver, p["stable"], p["canary"])
+                return {"drained": drained["drained"], "confirmed_at": switched["confirmed_at"]}
+
+            lease = arm(p["lease_file"], p["lease"], revert)
+        elif p["action"] == "renew":
+            lease = renew(p["lease_file"])
+        else:
+            lease = disarm(p["lease_file"])
+    except LeaseFired as err:
+        module.fail_json(msg=str(err), lease=read_lease(p["lease_file"]))
+    except Exception as err:  # driver errors: the release must not move traffic unguarded
+        module.fail_json(msg=f"dead man's switch {p['action']} failed: {err}")
+    module.exit_json(changed=p["action"] != "renew", lease=lease)
+
+
+if __name__ == "__main__":
+    main()

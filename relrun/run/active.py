@@ -1,0 +1,73 @@
+"""Markers of runs in progress, so a run whose controller died is found and finished.
+
+A release or drill writes a marker for its environment when it starts and removes it when
+it has finished (promoted, or rolled back and reported). A marker whose process is gone
+means the run was cut short: the next release, drill or status says so, and
+``relrun recover`` finishes its rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from relrun.report.files import write_json
+from relrun.run.lock import lock_dir
+
+
+def _path(environment: str) -> Path:
+    key = hashlib.sha256(environment.encode()).hexdigest()[:16]
+    return lock_dir().parent / "active" / f"{key}.json"
+
+
+def mark_active(environment: str, record: dict[str, Any]) -> None:
+    """Record that a run of this environment is in progress.
+
+    Args:
+        environment: the environment's identity (see :func:`relrun.run.lock.environment_id`).
+        record: what recovery needs: runbook path, inventory, run dir, kind, envvars, pid.
+    """
+    write_json(_path(environment), {"pid": os.getpid(), **record})
+
+
+def clear_active(environment: str) -> None:
+    """The run finished: forget it."""
+    with contextlib.suppress(FileNotFoundError):
+        _path(environment).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def incomplete_run(environment: str) -> dict[str, Any] | None:
+    """The run of this environment whose process died before it finished, if any."""
+    path = _path(environment)
+    try:
+        record = dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError):
+        return None
+    pid = int(record.get("pid") or 0)
+    if pid and _alive(pid) and "relrun" in _cmdline(pid):
+        return None
+    return record
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "relrun"  # no /proc: trust the liveness check alone
