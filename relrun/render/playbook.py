@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from relrun import __version__
-from relrun.render.rollout import deploy_play, rollback_play, rollout_play
 from relrun.render.check_tasks import render_check_tasks
+from relrun.render.rollout import deploy_play, rollback_play, rollout_play
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
@@ -168,8 +168,8 @@ def render_playbook(loaded: LoadedRunbook) -> str:
     """
     runbook = loaded.runbook
     header = (
-        f"# Rendered by relrun {_major_minor()} from {loaded.path.name}; do not edit.\n"
-        f"# runbook: {runbook.metadata.name} {runbook.metadata.version}\n"
+        f"# Rendered by relrun {_major_minor()} from {_comment(loaded.path.name)}; do not edit.\n"
+        f"# runbook: {runbook.metadata.name} {_comment(runbook.metadata.version)}\n"
         f"# runbook sha256: {loaded.sha256}\n"
     )
     plays = render_playbook_data(runbook, loaded.sha256)
@@ -185,6 +185,12 @@ def _empty_play() -> Play:
         "gather_facts": False,
         "tasks": [{"name": "Say so", "ansible.builtin.debug": {"msg": "the runbook has no steps"}}],
     }
+
+
+def _comment(text: str) -> str:
+    # The header is YAML comments: a line break in a runbook's version would start YAML
+    # of its own, plays that Ansible would run. Unprintable text is shown escaped.
+    return text if text.isprintable() else text.encode("unicode_escape").decode()
 
 
 def _major_minor() -> str:

@@ -12,14 +12,41 @@ from typing import Any
 
 from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
-from relrun.runbook.rollout_models import ROLLBACK_STEPS, Analysis, Stage, Step
+from relrun.runbook.rollout_models import ROLLBACK_STEPS, Analysis, Stage, Step, Traffic
 from relrun.runbook.schema import Runbook
 
 Task = dict[str, Any]
 Play = dict[str, Any]
 C = "relrun.release"
 
-CONNECTION_VARS = {"sandbox": {"state_dir": "{{ relrun_sandbox_state_dir }}"}}
+# Every driver's connection settings, from inventory variables: the inventory, not the
+# runbook, says which router an environment has, so the playbook carries them all and the
+# driver reads its own keys. Undefined ones render empty; the driver names what it lacks.
+CONNECTION_VARS = {
+    "state_dir": "{{ relrun_sandbox_state_dir | default('') }}",
+    "socket": "{{ relrun_haproxy_socket | default('') }}",
+    "history_dir": "{{ relrun_haproxy_history_dir | default('') }}",
+    "timeout": "{{ relrun_haproxy_timeout | default(5) }}",
+}
+DRIVER_VAR = "relrun_traffic_driver"
+BACKEND_VAR = "relrun_haproxy_backend"
+
+
+def driver_arg(traffic: Traffic) -> str:
+    """The driver: the inventory's ``relrun_traffic_driver``, else the runbook's.
+
+    The runbook's value is a validated literal (``sandbox`` or ``haproxy``), so it is safe
+    inside the template; nothing else from the runbook is.
+    """
+    return "{{ " + DRIVER_VAR + " | default('" + traffic.driver + "') }}"
+
+
+def connection_arg(traffic: Traffic) -> dict[str, str]:
+    """The connection dict; the backend defaults to the runbook's (a checked identifier)."""
+    return {
+        **CONNECTION_VARS,
+        "backend": "{{ " + BACKEND_VAR + " | default('" + traffic.backend + "') }}",
+    }
 
 
 def step_task(name: str, step: Command, *, delegate_group: str | None = None) -> Task:
@@ -74,12 +101,39 @@ def deploy_play(runbook: Runbook) -> Play | None:
     }
 
 
+def lease_file(runbook: Runbook) -> str:
+    """The dead man's switch lease on the router host (one per backend and runbook).
+
+    The backend and runbook names are checked identifiers, safe inside the template.
+    """
+    assert runbook.traffic is not None
+    name = f"relrun-deadman-{runbook.metadata.name}-{runbook.traffic.backend}.json"
+    return "{{ relrun_deadman_dir | default('/tmp/relrun-deadman') }}/" + name
+
+
+def deadman_task(runbook: Runbook, name: str, action: str) -> Task:
+    """Arm or disarm the dead man's switch."""
+    assert runbook.traffic is not None
+    traffic = runbook.traffic
+    args: dict[str, Any] = {"action": action, "lease_file": lease_file(runbook)}
+    if action == "arm":
+        args.update(
+            lease=runbook.rollback.lease,
+            driver=driver_arg(traffic),
+            connection=connection_arg(traffic),
+            stable=unsafe_tree(traffic.stable_servers),
+            canary=unsafe_tree(traffic.canary_servers),
+            drain_timeout=min(runbook.rollback.drain.timeout, 10),
+        )
+    return {"name": name, f"{C}.deadman": args}
+
+
 def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
     traffic = runbook.traffic
     return {
-        "driver": traffic.driver,
-        "connection": CONNECTION_VARS[traffic.driver],
+        "driver": driver_arg(traffic),
+        "connection": connection_arg(traffic),
         "stable": unsafe_tree(traffic.stable_servers),
         "canary": unsafe_tree(traffic.canary_servers),
         "action": action,
@@ -98,8 +152,8 @@ def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
 def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
     return {
-        "driver": runbook.traffic.driver,
-        "connection": CONNECTION_VARS[runbook.traffic.driver],
+        "driver": driver_arg(runbook.traffic),
+        "connection": connection_arg(runbook.traffic),
         "interval": analysis.interval,
         "window": analysis.window,
         "min_requests": analysis.min_requests,
@@ -125,12 +179,15 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         stage=unsafe(stage.name),
         duration=0,
         min_requests=0,
+        lease_file=lease_file(runbook),
     )
     return [
         {"name": f"{label}: stable is healthy", f"{C}.analysis": stable_check},
         {
             "name": f"{label}: shift {stage.weight}% to canary",
-            f"{C}.traffic": _traffic_args(runbook, "split", percent=stage.weight),
+            f"{C}.traffic": _traffic_args(
+                runbook, "split", percent=stage.weight, lease_file=lease_file(runbook)
+            ),
         },
         {
             "name": f"{label}: drill fault",
@@ -153,6 +210,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 target="canary",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
+                lease_file=lease_file(runbook),
             ),
         },
     ]
@@ -199,13 +257,15 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
         "drain": [
             {
                 "name": "Rollback 2/5 drain: canary takes no new requests, in-flight ones finish",
-                f"{C}.traffic": _traffic_args(runbook, "drain", timeout=options.drain.timeout),
+                f"{C}.traffic": _traffic_args(
+                    runbook, "drain", timeout=options.drain.timeout, lease_file=lease_file(runbook)
+                ),
             },
         ],
         "switch_traffic": [
             {
                 "name": "Rollback 3/5 switch_traffic: all traffic to stable",
-                f"{C}.traffic": _traffic_args(runbook, "switch"),
+                f"{C}.traffic": _traffic_args(runbook, "switch", lease_file=lease_file(runbook)),
             },
         ],
         "verify": [
@@ -235,6 +295,7 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
                 "name": "Rollback 5/5 cleanup: canary servers to maintenance",
                 f"{C}.traffic": _traffic_args(runbook, "maint"),
             },
+            deadman_task(runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm"),
         ],
     }
     tasks: list[Task] = []
@@ -280,8 +341,11 @@ def rollout_play(
             }
         )
     block += gate_checks
+    lease = f"{runbook.rollback.lease:g}s"
+    block.append(deadman_task(runbook, f"Dead man's switch: arm (lease {lease})", "arm"))
     for index, stage in enumerate(runbook.rollout.stages):
         block += stage_tasks(runbook, index, stage)
+    block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
     rescue = [
         *rollback_tasks(runbook, verify_checks),
         {"name": "Rollback: release failed", "ansible.builtin.fail": {"msg": OUTCOME}},

@@ -80,14 +80,41 @@ def _stage(facts: Facts, index: int, name: str) -> StageFacts:
     return stage
 
 
+def unreachable_in(result: TaskResult) -> list[tuple[str, str]]:
+    """The hosts a result could not reach, with Ansible's message for each.
+
+    A task delegated in a loop (drill fault, cleanup on every canary host) reports an
+    unreachable delegated host per item (``item`` is that host), and Ansible then marks the
+    task's own host (the router) unreachable too: name the item's host, not the router.
+    """
+    items = [
+        item
+        for item in result.result.get("results") or []
+        if isinstance(item, dict) and item.get("unreachable")
+    ]
+    if items:
+        return [
+            (
+                str(item.get("_ansible_item_label") or item.get("item")),
+                str(item.get("msg", "")).strip(),
+            )
+            for item in items
+        ]
+    if result.status == "unreachable":
+        return [(result.host, str(result.result.get("msg", "")).strip())]
+    return []
+
+
 def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
     breach = result.result.get("breach")
     if result.status == "unreachable":
+        lost = unreachable_in(result) or [(result.host, "")]
         return {
             "reason": "unreachable_host",
-            "host": result.host,
+            "host": lost[0][0],
+            "hosts": [host for host, _ in lost],
             "stage": stage,
-            "message": str(result.result.get("msg", "")).strip(),
+            "message": lost[0][1],
             "at": result.time,
         }
     if isinstance(breach, dict):
@@ -151,13 +178,15 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                 step.started = step.started or event.time
             continue
         # A TaskResult
-        if event.status == "unreachable" and event.host not in facts.unreachable:
-            facts.unreachable.append(event.host)
+        lost = unreachable_in(event)
+        for host, _ in lost:
+            if host not in facts.unreachable:
+                facts.unreachable.append(host)
         if event.status in {"failed", "unreachable"} and not event.ignored:
             message = str(event.result.get("msg", "")).strip()
-            if event.status == "unreachable":
-                facts.failures.append(f"host {event.host} unreachable ({task}): {message}")
-            else:
+            for host, why in lost:
+                facts.failures.append(f"host {host} unreachable ({task}): {why}")
+            if not lost:
                 facts.failures.append(f"{task} @ {event.host}: {message}")
         if stage_match:
             stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
@@ -200,7 +229,14 @@ def collect_facts(events: Iterable[Event]) -> Facts:
             if detail.endswith("record failure") or event.status in {"failed", "unreachable"}:
                 step.status = "failed"
                 if event.status != "ok":
-                    step.details["error"] = str(event.result.get("msg", "")).strip()
+                    step.details["error"] = (
+                        lost[0][1] if lost else str(event.result.get("msg", "")).strip()
+                    )
+                if lost:
+                    # Delegated items name app hosts; otherwise the step's own host (the
+                    # router) is the one lost, and the steps after it cannot run at all.
+                    step.details["unreachable_hosts"] = [host for host, _ in lost]
+                    step.details["router_unreachable"] = event.host in dict(lost)
             elif step.status != "failed":
                 step.status = "passed"
             if rollback_match.group(2) == "switch_traffic" and event.result.get("confirmed_at"):

@@ -75,6 +75,10 @@ def main(argv: list[str]) -> int:
         The command's exit status.
     """
     parent, pidfile, command = int(argv[0]), argv[1], argv[2:]
+    if not pidfile.endswith(".pid"):
+        # Never write a pid over something else (an argument shifted by a caller's bug).
+        print(f"relrun.run.guard: refusing pid file {pidfile!r}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _take_tree_down)
     Path(pidfile).write_text(str(os.getpid()), encoding="utf-8")
     if sys.platform.startswith("linux"):

@@ -138,6 +138,13 @@ class Rollback(StrictModel):
     rto_budget: Seconds = Field(
         default=60, gt=0, description="Fault → all traffic on stable must fit in this."
     )
+    lease: Seconds = Field(
+        default=15,
+        gt=0,
+        description="Dead man's switch: if relrun stops renewing its lease on the router host "
+        "for this long (it was killed, or lost the host), the router host itself drains the "
+        "canary and puts all traffic back on stable.",
+    )
     drain: DrainOptions = Field(default_factory=DrainOptions)
     verify: VerifyOptions = Field(default_factory=VerifyOptions)
     cleanup: CleanupOptions = Field(default_factory=CleanupOptions)

@@ -29,8 +29,28 @@ class Verdict:
 def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
     if facts.rollback_complete:
         return "rolled_back", []
-    failed = [s.name for s in facts.rollback if s.status != "passed"]
-    return "rollback_incomplete", [f"rollback step {n} did not pass" for n in failed]
+    problems = []
+    router_lost: list[str] = []
+    for step in facts.rollback:
+        if step.status == "passed":
+            continue
+        hosts = list(step.details.get("unreachable_hosts") or [])
+        if step.details.get("router_unreachable"):
+            router_lost = router_lost or hosts
+            problems.append(
+                f"rollback failed at {step.name}: the load balancer host "
+                f"{', '.join(hosts)} is unreachable, so traffic could not be moved back"
+            )
+        elif hosts:
+            problems.append(
+                f"rollback step {step.name} incomplete on {', '.join(hosts)} (unreachable): "
+                "the new version may still run there; done on every other host"
+            )
+        elif step.status == "not_run" and router_lost:
+            problems.append(f"rollback step {step.name} did not run ({router_lost[0]} unreachable)")
+        else:
+            problems.append(f"rollback step {step.name} did not pass")
+    return "rollback_incomplete", problems
 
 
 def release_verdict(facts: Facts, interrupted: bool) -> Verdict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +151,12 @@ def watch(
     interval: float,
     window: float,
     health_path: str,
+    keepalive: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Sample every ``interval`` for ``duration``; stop at the first triggering breach.
+
+    ``keepalive`` runs before every sample (the dead man's switch renewal); what it raises
+    ends the watch.
 
     Returns:
         ``samples`` and ``breach`` (None when the bake passed).
@@ -160,6 +165,8 @@ def watch(
     samples: list[dict[str, Any]] = []
     streak = 0
     while True:
+        if keepalive is not None:
+            keepalive()
         # A probe may take as long as the latency bound: slower than that is a breach anyway.
         timeout = max(0.5, limits.max_p95_ms / 1000)
         point = sample(driver, names, window, health_path, timeout=timeout)

@@ -17,8 +17,8 @@ description:
 version_added: "0.1.0"
 author: relrun developers
 options:
-  driver: {description: The router kind., type: str, default: sandbox, choices: [sandbox]}
-  connection: {description: Driver settings from inventory., type: dict, required: true}
+  driver: {description: The router kind., type: str, default: sandbox, choices: [sandbox, haproxy]}
+  connection: {description: "Driver settings from inventory (sandbox: state_dir; haproxy: socket, backend, history_dir, timeout).", type: dict, required: true}
   servers: {description: Servers to judge., type: list, elements: str, required: true}
   target: {description: Which side is judged (for messages)., type: str, default: canary, choices: [canary, stable]}
   stage: {description: Stage name (for messages)., type: str, default: ""}
@@ -31,6 +31,7 @@ options:
   no_data: {description: What a sample without data is., type: str, default: wait, choices: [wait, fail]}
   consecutive_breaches: {description: Breaching samples in a row that trigger., type: int, default: 1}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
+  lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
 """
 
 EXAMPLES = r"""
@@ -52,19 +53,39 @@ breach:
   type: dict
 """
 
+import os
+from collections.abc import Callable
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.analysis_core import Thresholds, watch
+from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+    LeaseFired,
+    parent_attached,
+    renew,
+)
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
     DriverError,
     make_driver,
 )
 
 
+def _keepalive(lease_file: str | None) -> Callable[[], None] | None:
+    """Renew the dead man's switch at every sample, while our Ansible parent is alive."""
+    if not lease_file:
+        return None
+    parent = os.getppid()
+
+    def renew_lease() -> None:
+        renew(lease_file, attached=parent_attached(parent))
+
+    return renew_lease
+
+
 def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
             "connection": {"type": "dict", "required": True},
             "servers": {"type": "list", "elements": "str", "required": True},
             "target": {"type": "str", "default": "canary", "choices": ["canary", "stable"]},
@@ -78,6 +99,7 @@ def main() -> None:
             "no_data": {"type": "str", "default": "wait", "choices": ["wait", "fail"]},
             "consecutive_breaches": {"type": "int", "default": 1},
             "health_path": {"type": "str", "default": "/health"},
+            "lease_file": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -101,6 +123,14 @@ def main() -> None:
             p["interval"],
             p["window"],
             p["health_path"],
+            keepalive=_keepalive(p["lease_file"]),
+        )
+    except LeaseFired as err:
+        module.fail_json(
+            msg=str(err),
+            samples=[],
+            breach={"reason": "deadman", "observed": None, "threshold": None,
+                    "message": str(err)},
         )
     except DriverError as err:
         module.fail_json(

@@ -17,10 +17,13 @@ options:
   driver:
     description: The router kind.
     type: str
-    choices: [sandbox]
+    choices: [sandbox, haproxy]
     default: sandbox
   connection:
-    description: Driver settings from inventory (for C(sandbox), C(state_dir)).
+    description:
+      - Driver settings from inventory, one dict for every driver; each reads its keys.
+      - For C(sandbox), C(state_dir). For C(haproxy), C(socket) (stats socket path or
+        host:port, level admin), C(backend), and optionally C(history_dir) and C(timeout).
     type: dict
     required: true
   stable:
@@ -50,6 +53,10 @@ options:
     description: Path each canary server must answer for C(ready).
     type: str
     default: /health
+  lease_file:
+    description: The dead man's switch lease to renew (see M(relrun.release.deadman)); a
+      fired lease makes C(split) fail.
+    type: path
   health_status:
     description: Status the health path must answer for C(ready).
     type: int
@@ -85,9 +92,15 @@ drained:
   type: bool
 """
 
+import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+    LeaseFired,
+    parent_attached,
+    renew,
+)
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
     DriverError,
     make_driver,
@@ -105,7 +118,7 @@ def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
             "connection": {"type": "dict", "required": True},
             "stable": {"type": "list", "elements": "str", "required": True},
             "canary": {"type": "list", "elements": "str", "required": True},
@@ -118,10 +131,18 @@ def main() -> None:
             "timeout": {"type": "float", "default": 30},
             "health_path": {"type": "str", "default": "/health"},
             "health_status": {"type": "int", "default": 200},
+            "lease_file": {"type": "path"},
         },
         supports_check_mode=True,
     )
     p = module.params
+    if p["lease_file"] and not module.check_mode:
+        try:
+            renew(p["lease_file"], attached=parent_attached(os.getppid()))
+        except LeaseFired as err:
+            # Traffic went back to stable without us; never move it to the canary again.
+            if p["action"] == "split":
+                module.fail_json(msg=str(err), deadman_fired=True)
     try:
         driver = make_driver(p["driver"], p["connection"])
         if p["action"] == "status" or module.check_mode:

@@ -1,0 +1,69 @@
+"""kill -9 relrun mid-stage: the dead man's switch, then `relrun recover`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from relrun.sandbox import control
+from tests.helpers import ROOT
+from tests.integration.sandbox_env import INVENTORY, run_relrun, start_relrun, wait_for_journal
+
+pytestmark = pytest.mark.integration
+
+SLOW = str(ROOT / "tests" / "data" / "slow.yml")
+QUICK = str(ROOT / "tests" / "data" / "quick.yml")
+LEASE = 5.0
+
+
+def on_stable(state: Path) -> bool:
+    servers = {s.name: s for s in control.status(state).servers}
+    canary, stable = servers["canary"], servers["stable"]
+    return canary.weight == 0 and canary.state in {"drain", "maint"} and bool(stable.weight)
+
+
+def test_killed_release_is_reverted_by_the_router_host_then_recovered(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    proc = start_relrun(["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)],
+                        sandbox, tmp_path)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    assert not on_stable(sandbox), "the canary should be taking traffic mid-stage"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    killed_at = time.monotonic()
+    # No human action: within the lease (plus the watcher's poll), traffic is back on stable.
+    deadline = killed_at + LEASE + 10
+    while not on_stable(sandbox):
+        assert time.monotonic() < deadline, "the dead man's switch did not revert the traffic"
+        time.sleep(0.2)
+    lease = json.loads((sandbox / "relrun-deadman-slow-api.json").read_text())
+    assert lease["state"] == "fired" and lease["revert"]["drained"] in (True, False)
+
+    # The dead run is detected by status and by the next release...
+    status = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)
+    assert status.returncode == 1
+    assert "incomplete: a release of" in status.stdout and str(reports) in status.stdout
+    refused = run_relrun(["release", QUICK, "-i", str(INVENTORY), "--report-dir",
+                          str(tmp_path / "refused")], sandbox, tmp_path)
+    assert refused.returncode == 1
+    assert "Finish its rollback first: relrun recover -i" in refused.stderr
+    assert not (tmp_path / "refused" / "release.json").exists()
+
+    # ...and recover finishes the rollback into the dead run's directory.
+    recovered = run_relrun(["recover", "-i", str(INVENTORY)], sandbox, tmp_path)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    report = json.loads((reports / "release.json").read_text())
+    assert report["state"] == "recovered" and report["recovered"] is True
+    assert report["trigger"]["reason"] == "controller_lost"
+    assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
+    assert [s["name"] for s in report["stages"]] == ["Canary 10%"]
+    servers = {s.name: s for s in control.status(sandbox).servers}
+    assert (servers["canary"].weight, servers["canary"].state) == (0, "maint")
+    after = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)
+    assert after.returncode == 0 and after.stdout.startswith("idle")
