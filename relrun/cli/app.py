@@ -28,8 +28,15 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks on errors."),
+    non_interactive: bool = typer.Option(
+        False,
+        "--non-interactive",
+        envvar="RELRUN_NON_INTERACTIVE",
+        help="For schedulers: plain output, never a prompt; what would wait for a human fails.",
+    ),
 ) -> None:
     """Render release runbooks into Ansible playbooks; release, drill and roll back."""
     from relrun.cli import errors
 
     errors.DEBUG = debug
+    errors.NON_INTERACTIVE = non_interactive

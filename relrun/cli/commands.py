@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
 from relrun.report.files import write_atomic
@@ -111,7 +112,7 @@ def release(
     from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.release import release as run_release
 
-    progress = make_progress()
+    progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
         result = run_release(runbook, inventory, report_dir, progress, _say)
     finally:
@@ -145,7 +146,7 @@ def drill(
     from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.drill import drill as run_drill
 
-    progress = make_progress()
+    progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
         result = run_drill(runbook, inventory, report_dir, fault, at, progress, _say, traffic_log)
     finally:
@@ -166,7 +167,7 @@ def rollback(
     from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.rollback import rollback as run_rollback
 
-    progress = make_progress()
+    progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
         result = run_rollback(runbook, inventory, report_dir, progress, _say)
     finally:
@@ -190,7 +191,7 @@ def check(
     from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.check import check as run_check
 
-    progress = make_progress()
+    progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
         result = run_check(runbook, inventory, target, report_dir, progress)
     finally:
@@ -207,7 +208,7 @@ def recover(inventory: Path = InventoryOpt) -> int:
     from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.recover import recover as run_recover
 
-    progress = make_progress()
+    progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
         result = run_recover(inventory, progress, _say)
     finally:

@@ -11,6 +11,7 @@ from typer.exceptions import TyperException
 from relrun.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, RelrunError
 
 DEBUG = False
+NON_INTERACTIVE = False
 
 
 def run_cli(app: typer.Typer, args: list[str] | None = None) -> int:

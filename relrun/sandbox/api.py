@@ -326,9 +326,9 @@ def build_app(state: ApiState) -> web.Application:
 async def _main(args: argparse.Namespace) -> None:
     layout = Layout.at(args.state_dir)
     state = ApiState(version=args.version, config=load_config(layout), secrets=load_secrets(layout))
-    runner, port = await start_site(build_app(state))
+    runner, port = await start_site(build_app(state), host=args.host)
     announce(layout.server_file(args.name), name=args.name, port=port, version=args.version)
-    log.info("server %s version %s listening on 127.0.0.1:%d", args.name, args.version, port)
+    log.info("server %s version %s listening on %s:%d", args.name, args.version, args.host, port)
     try:
         await wait_for_stop()
     finally:
@@ -342,6 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", required=True, help="version to report, e.g. 2.0")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--name", required=True, help="server name, e.g. stable or canary")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (a fleet host's namespace uses 0.0.0.0: its own address)",
+    )
     args = parser.parse_args(argv)
     run_program(lambda: _main(args))
 

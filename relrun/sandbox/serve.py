@@ -24,9 +24,9 @@ HOST = "127.0.0.1"
 
 
 async def start_site(
-    app: web.Application, *, shutdown_timeout: float = 5.0
+    app: web.Application, *, shutdown_timeout: float = 5.0, host: str = HOST
 ) -> tuple[web.AppRunner, int]:
-    """Start ``app`` on 127.0.0.1 with an OS-chosen port.
+    """Start ``app`` on ``host`` (default 127.0.0.1) with an OS-chosen port.
 
     Access logs are off: request lines may carry ``?access_token=``.
 
@@ -38,7 +38,7 @@ async def start_site(
     # Binding the socket ourselves is how we learn the OS-chosen port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
+    sock.bind((host, 0))
     site = web.SockSite(runner, sock, backlog=512)
     await site.start()
     return runner, int(sock.getsockname()[1])

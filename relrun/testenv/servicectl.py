@@ -5,7 +5,7 @@
 
 Run on app host ``I`` (over SSH, by the runbook's deploy and cleanup steps). ``NAME`` is
 the role (``canary``); the instance and its HAProxy server are ``NAME-I``, so two hosts
-never clash. ``start`` launches the demo API (``relrun.testenv.apiserver``) in the host's
+never clash. ``start`` launches the demo API (``relrun.sandbox.api --host 0.0.0.0``) in the host's
 state directory, waits for ``/health``, points the HAProxy server at ``A:port`` and makes
 it ready if it was parked, leaving its weight alone. ``stop`` parks the server (weight 0,
 maint), then stops the process gracefully. ``--lb -`` skips HAProxy (building the fleet).
@@ -34,7 +34,7 @@ from relrun.errors import RelrunError
 from relrun.sandbox import procs
 from relrun.sandbox.layout import Layout, read_json
 
-MODULE = "relrun.testenv.apiserver"
+MODULE = "relrun.sandbox.api"
 _POLL_S = 0.02
 
 
@@ -79,7 +79,10 @@ def launch(layout: Layout, name: str, version: str, timeout: float = 30.0) -> in
     if port is not None:
         return port
     halt(layout, name)
-    args = ["--version", version, "--state-dir", str(layout.root), "--name", name]
+    # Inside the host's namespace 0.0.0.0 is its own address (where HAProxy reaches it)
+    # and its private loopback (where the drill's fault module reaches it).
+    args = ["--version", version, "--state-dir", str(layout.root), "--name", name,
+            "--host", "0.0.0.0"]
     record = procs.spawn(layout, _process(name), MODULE, args)
     deadline = time.monotonic() + timeout
     while True:
