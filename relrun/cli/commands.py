@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,6 +14,10 @@ from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
 from relrun.report.files import write_atomic
+
+if TYPE_CHECKING:
+    from relrun.run.events import Handler
+    from relrun.workflows.release import ReleaseResult
 
 RunbookArg = typer.Argument(..., help="The runbook YAML file.", show_default=False)
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Ansible inventory file.")
@@ -108,22 +114,28 @@ def release(
     report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
 ) -> int:
     """Run a release: gates, deploy, stages; roll back on any breach."""
+    from relrun.workflows.release import release as run_release
+
+    return _with_progress(lambda shown: run_release(runbook, inventory, report_dir, shown, _say))
+
+
+def _say(text: str) -> None:
+    typer.echo(f"relrun: {text}", err=True)
+
+
+def _with_progress(work: Callable[[Handler], ReleaseResult]) -> int:
+    """Run a workflow under the live (or plain) progress display, then print its summary."""
     from relrun.cli.summary import print_release
     from relrun.run.console import LiveProgress, make_progress
-    from relrun.workflows.release import release as run_release
 
     progress = make_progress(False if errors.NON_INTERACTIVE else None)
     try:
-        result = run_release(runbook, inventory, report_dir, progress, _say)
+        result = work(progress)
     finally:
         if isinstance(progress, LiveProgress):
             progress.close()
     print_release(result)
     return result.exit_code
-
-
-def _say(text: str) -> None:
-    typer.echo(f"relrun: {text}", err=True)
 
 
 @app.command()
@@ -142,18 +154,11 @@ def drill(
     ),
 ) -> int:
     """Rehearse the release with an injected fault and prove the rollback works."""
-    from relrun.cli.summary import print_release
-    from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.drill import drill as run_drill
 
-    progress = make_progress(False if errors.NON_INTERACTIVE else None)
-    try:
-        result = run_drill(runbook, inventory, report_dir, fault, at, progress, _say, traffic_log)
-    finally:
-        if isinstance(progress, LiveProgress):
-            progress.close()
-    print_release(result)
-    return result.exit_code
+    return _with_progress(
+        lambda shown: run_drill(runbook, inventory, report_dir, fault, at, shown, _say, traffic_log)
+    )
 
 
 @app.command()
@@ -163,18 +168,9 @@ def rollback(
     report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
 ) -> int:
     """Roll the environment back to stable now, whatever state the release is in."""
-    from relrun.cli.summary import print_release
-    from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.rollback import rollback as run_rollback
 
-    progress = make_progress(False if errors.NON_INTERACTIVE else None)
-    try:
-        result = run_rollback(runbook, inventory, report_dir, progress, _say)
-    finally:
-        if isinstance(progress, LiveProgress):
-            progress.close()
-    print_release(result)
-    return result.exit_code
+    return _with_progress(lambda shown: run_rollback(runbook, inventory, report_dir, shown, _say))
 
 
 @app.command()
@@ -187,35 +183,17 @@ def check(
     report_dir: Path | None = typer.Option(None, "--report-dir", help="Where reports go."),
 ) -> int:
     """Run just the runbook's API checks (by hand, or to verify stable after a rollback)."""
-    from relrun.cli.summary import print_release
-    from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.check import check as run_check
 
-    progress = make_progress(False if errors.NON_INTERACTIVE else None)
-    try:
-        result = run_check(runbook, inventory, target, report_dir, progress)
-    finally:
-        if isinstance(progress, LiveProgress):
-            progress.close()
-    print_release(result)
-    return result.exit_code
+    return _with_progress(lambda shown: run_check(runbook, inventory, target, report_dir, shown))
 
 
 @app.command()
 def recover(inventory: Path = InventoryOpt) -> int:
     """Finish the rollback of a run whose relrun died, and write its report."""
-    from relrun.cli.summary import print_release
-    from relrun.run.console import LiveProgress, make_progress
     from relrun.workflows.recover import recover as run_recover
 
-    progress = make_progress(False if errors.NON_INTERACTIVE else None)
-    try:
-        result = run_recover(inventory, progress, _say)
-    finally:
-        if isinstance(progress, LiveProgress):
-            progress.close()
-    print_release(result)
-    return result.exit_code
+    return _with_progress(lambda shown: run_recover(inventory, shown, _say))
 
 
 @app.command()

@@ -40,7 +40,8 @@ def clear_active(environment: str) -> None:
         _path(environment).unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,7 +62,7 @@ def incomplete_run(environment: str) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     pid = int(record.get("pid") or 0)
-    if pid and _alive(pid) and "relrun" in _cmdline(pid):
+    if pid and pid_alive(pid) and "relrun" in _cmdline(pid):
         return None
     return record
 

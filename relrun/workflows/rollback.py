@@ -20,6 +20,7 @@ from relrun.report.facts import collect_facts
 from relrun.report.files import write_atomic
 from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
+from relrun.run.active import pid_alive
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.lock import environment_id, environment_lock, holder
 from relrun.run.runner import RunSpec, run_playbook
@@ -28,23 +29,15 @@ from relrun.workflows.handbook import write_handbook
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseResult | None:
     running = holder(env.lock_key)
-    if not running or not running.get("pid") or not _alive(int(running["pid"])):
+    if not running or not running.get("pid") or not pid_alive(int(running["pid"])):
         return None
     pid = int(running["pid"])
-    say(f"a {running.get('kind')} of {running.get('runbook')} is running (pid {pid}): "
-        "asking it to roll back")
+    say(
+        f"a {running.get('kind')} of {running.get('runbook')} is running (pid {pid}): "
+        "asking it to roll back"
+    )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while holder(env.lock_key) is not None:
@@ -64,8 +57,13 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
     reasons = [f"the running {running.get('kind')} rolled back; report in {report_file}"]
     if complete:
         return ReleaseResult(run_dir, "pass", EXIT_OK, reasons, report=report)
-    return ReleaseResult(run_dir, "fail", EXIT_ROLLBACK_FAILED,
-                         [*reasons, "its rollback is incomplete"], report=report)
+    return ReleaseResult(
+        run_dir,
+        "fail",
+        EXIT_ROLLBACK_FAILED,
+        [*reasons, "its rollback is incomplete"],
+        report=report,
+    )
 
 
 def rollback(
@@ -101,16 +99,30 @@ def rollback(
     write_handbook(run_dir, loaded)
     journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
-    record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name,
-              "run_dir": str(run_dir)}
+    record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
     try:
         with environment_lock(env.lock_key, record):
-            bus.emit(Note(message="manual rollback", data={"trigger": {
-                "reason": "manual", "message": "relrun rollback", "at": time.time()}}))
+            bus.emit(
+                Note(
+                    message="manual rollback",
+                    data={
+                        "trigger": {
+                            "reason": "manual",
+                            "message": "relrun rollback",
+                            "at": time.time(),
+                        }
+                    },
+                )
+            )
             run_playbook(
-                RunSpec(label="rollback", playbook_text=playbook_text, inventory=inventory.path,
-                        run_dir=run_dir, extravars={"relrun_launch_dir": str(Path.cwd())},
-                        tags="rollback"),
+                RunSpec(
+                    label="rollback",
+                    playbook_text=playbook_text,
+                    inventory=inventory.path,
+                    run_dir=run_dir,
+                    extravars={"relrun_launch_dir": str(Path.cwd())},
+                    tags="rollback",
+                ),
                 bus,
             )
     finally:
@@ -125,8 +137,12 @@ def rollback(
         verdict, code = "fail", EXIT_ROLLBACK_FAILED
         reasons = [f"rollback step {n} did not pass" for n in failed] + facts.failures[:3]
     state = "rolled_back" if facts.rollback_complete else "rollback_incomplete"
-    report = run_report(header, facts, {"verdict": verdict, "reasons": reasons, "state": state,
-                                        "exit_code": code}, None)
+    report = run_report(
+        header,
+        facts,
+        {"verdict": verdict, "reasons": reasons, "state": state, "exit_code": code},
+        None,
+    )
     write_run_report(run_dir, "rollback", report)
     finish_run(run_dir, loaded.runbook.notify)
     return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
