@@ -44,17 +44,21 @@ def _s(value: float | None) -> str:
 
 
 def _run_line(run: HistoryRun) -> str:
-    return (f"{run.id}  {timestamp(run.started):<23}  {run.kind:<8}  "
-            f"{run.runbook} {run.runbook_version or ''}  {run.verdict or NONE:<5}  "
-            f"detect {_s(run.detection_seconds)}  RTO {_s(run.rto_seconds)}"
-            f"/{_s(run.rto_budget_seconds)}  lost {NONE if run.lost is None else run.lost}")
+    return (
+        f"{run.id}  {timestamp(run.started):<23}  {run.kind:<8}  "
+        f"{run.runbook} {run.runbook_version or ''}  {run.verdict or NONE:<5}  "
+        f"detect {_s(run.detection_seconds)}  RTO {_s(run.rto_seconds)}"
+        f"/{_s(run.rto_budget_seconds)}  lost {NONE if run.lost is None else run.lost}"
+    )
 
 
 def _trend_line(point: TrendPoint) -> str:
     flag = f"  REGRESSION: {point.why}" if point.regression else ""
-    return (f"{point.run.id}  {timestamp(point.run.started):<23}  {point.run.runbook:<16}  "
-            f"detect {_s(point.run.detection_seconds):>7}  RTO {_s(point.run.rto_seconds):>7}  "
-            f"median-5 {_s(point.baseline):>7}  budget {_s(point.run.rto_budget_seconds)}{flag}")
+    return (
+        f"{point.run.id}  {timestamp(point.run.started):<23}  {point.run.runbook:<16}  "
+        f"detect {_s(point.run.detection_seconds):>7}  RTO {_s(point.run.rto_seconds):>7}  "
+        f"median-5 {_s(point.baseline):>7}  budget {_s(point.run.rto_budget_seconds)}{flag}"
+    )
 
 
 @app.command()
@@ -73,15 +77,25 @@ def history(
             points = trend(history_db, runbook)
             regressed = current_regressions(points)
             if as_json:
-                typer.echo(json.dumps({"drills": [p.to_json() for p in points],
-                                       "regressions": [p.run.id for p in regressed]},
-                                      indent=2, sort_keys=True))
+                typer.echo(
+                    json.dumps(
+                        {
+                            "drills": [p.to_json() for p in points],
+                            "regressions": [p.run.id for p in regressed],
+                        },
+                        indent=2,
+                        sort_keys=True,
+                    )
+                )
             else:
                 for point in points:
                     typer.echo(_trend_line(point))
                 for point in regressed:
-                    typer.echo(f"relrun: RTO regression in {point.run.runbook} "
-                               f"(drill {point.run.id}): {point.why}", err=True)
+                    typer.echo(
+                        f"relrun: RTO regression in {point.run.runbook} "
+                        f"(drill {point.run.id}): {point.why}",
+                        err=True,
+                    )
             return EXIT_FAILED if regressed else EXIT_OK
         runs = list_runs(history_db, runbook, limit)
     except HistoryError as err:

@@ -38,15 +38,20 @@ class Severity(StrEnum):
 def scan(
     path: Path = typer.Argument(..., help="Directory or file to scan."),
     output_format: OutputFormat = typer.Option(
-        OutputFormat.text, "--format", help="Standard output: text, json or sarif."),
+        OutputFormat.text, "--format", help="Standard output: text, json or sarif."
+    ),
     output_dir: Path | None = typer.Option(
-        None, "--output-dir", help="Also write scan.json and scan.sarif into this directory."),
+        None, "--output-dir", help="Also write scan.json and scan.sarif into this directory."
+    ),
     baseline: Path | None = typer.Option(
-        None, "--baseline", help="Baseline file of accepted findings (JSON or YAML)."),
+        None, "--baseline", help="Baseline file of accepted findings (JSON or YAML)."
+    ),
     fail_on: Severity = typer.Option(
-        Severity.high, "--fail-on", help="Lowest severity that makes the exit code 1."),
+        Severity.high, "--fail-on", help="Lowest severity that makes the exit code 1."
+    ),
     audit: bool = typer.Option(
-        False, "--audit", help="List every suppression in force (inline, baseline, ignore)."),
+        False, "--audit", help="List every suppression in force (inline, baseline, ignore)."
+    ),
 ) -> int:
     """Scan for forbidden imports, plaintext tokens and secret leaks (exit 1 on findings)."""
     result = run_scan(path, ScanSection(fail_on=fail_on.value), baseline)

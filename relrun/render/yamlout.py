@@ -73,7 +73,7 @@ _RESOLVER = yaml.resolver.Resolver()
 
 def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.Node:
     text = str(data)
-    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if implicit != "tag:yaml.org,2002:str":
         # ansible-core 2.19 resolves the type of an !unsafe scalar as if it were plain:
         # !unsafe '0123' arrives as the integer 83. A string that looks like a number,

@@ -159,13 +159,13 @@ def junit_xml(report: dict[str, Any]) -> str:
         cases = junit_cases(results, classname=classname)
         check_suite = ET.SubElement(root, "testsuite", name=classname, tests=str(len(cases)))
         check_failures = 0
-        for case in cases:
-            element = _case(check_suite, f"{case.name} @ {run['host']}", classname, case.seconds)
-            if case.failure is not None:
+        for check in cases:
+            element = _case(check_suite, f"{check.name} @ {run['host']}", classname, check.seconds)
+            if check.failure is not None:
                 check_failures += 1
-                ET.SubElement(element, "failure", message=case.failure)
-            elif case.skipped is not None:
-                ET.SubElement(element, "skipped", message=case.skipped)
+                ET.SubElement(element, "failure", message=check.failure)
+            elif check.skipped is not None:
+                ET.SubElement(element, "skipped", message=check.skipped)
         check_suite.set("failures", str(check_failures))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

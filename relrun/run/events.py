@@ -98,6 +98,10 @@ def from_runner_event(raw: dict[str, Any]) -> Event | None:
     if status is None:
         return None
     res = data.get("res") or {}
+    if isinstance(res, dict):
+        # Ansible echoes every module argument back; the journal records results only, so
+        # arguments templated from inventory variables never reach it or the reports.
+        res = {k: v for k, v in res.items() if k != "invocation"}
     return TaskResult(
         play=str(data.get("play", "")),
         task=str(data.get("task", "")),

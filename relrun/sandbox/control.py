@@ -192,23 +192,61 @@ def up(
         )
         admin.update(CANARY, ServerUpdate(role=CANARY, address=None, weight=0, state="maint"))
         if loadgen:
-            generator = procs.spawn(
-                layout,
-                LOADGEN_PROCESS,
-                "relrun.sandbox.loadgen",
-                ["--state-dir", str(layout.root), "--rate", f"{rate:g}"],
-            )
-            _wait(
-                "the load generator",
-                lambda: _announced_port(layout.loadgen_file, generator, "rate") is not None,
-                generator,
-                layout,
-                timeout,
-            )
+            _spawn_loadgen(layout, rate, None, timeout)
     except BaseException:
         down(layout.root)
         raise
     return status(layout.root)
+
+
+def start_loadgen(
+    state_dir: Path | str | None = None,
+    *,
+    target: str | None = None,
+    rate: float = 20.0,
+    timeout: float = 30.0,
+) -> SandboxStatus:
+    """Start the load generator of a running sandbox, optionally aimed at another URL.
+
+    For a sandbox brought up with ``loadgen=False``: ``target`` sends the traffic to
+    another entry point in front of the sandbox's API servers (e.g. a real HAProxy)
+    instead of the sandbox router. It writes the same traffic log and ``down`` stops it.
+
+    Args:
+        state_dir: the sandbox.
+        target: base URL, e.g. ``http://127.0.0.1:8080``; None for the sandbox router.
+        rate: requests per second.
+        timeout: seconds to wait until it sends traffic.
+
+    Returns:
+        The sandbox's status.
+
+    Raises:
+        InputError: bad rate.
+        RelrunError: the generator is already running, or failed to start.
+    """
+    if rate <= 0:
+        raise InputError(f"--rate must be positive, got {rate:g}")
+    layout = Layout.at(state_dir)
+    record = procs.load_record(layout, LOADGEN_PROCESS)
+    if record is not None and procs.is_running(record):
+        raise RelrunError(f"the load generator already runs in {layout.root}")
+    _spawn_loadgen(layout, rate, target, timeout)
+    return status(layout.root)
+
+
+def _spawn_loadgen(layout: Layout, rate: float, target: str | None, timeout: float) -> None:
+    args = ["--state-dir", str(layout.root), "--rate", f"{rate:g}"]
+    if target is not None:
+        args += ["--target", target]
+    generator = procs.spawn(layout, LOADGEN_PROCESS, "relrun.sandbox.loadgen", args)
+    _wait(
+        "the load generator",
+        lambda: _announced_port(layout.loadgen_file, generator, "rate") is not None,
+        generator,
+        layout,
+        timeout,
+    )
 
 
 def _spawn_server(layout: Layout, name: str, version: str) -> procs.ProcessRecord:

@@ -1,10 +1,11 @@
 """The load generator: steady, open-loop, realistic traffic through the router.
 
-Run as ``python -m relrun.sandbox.loadgen --state-dir DIR --rate 20``. Requests start on
-a fixed schedule whether or not earlier ones have answered (open loop: slow answers do
-not slow the offered load); at most ``--concurrency`` are in flight, further ticks are
-recorded as skipped. Every outcome is appended to ``DIR/loadgen.jsonl`` and flushed at
-once, so a drill can count what users saw even if the generator is killed.
+Run as ``python -m relrun.sandbox.loadgen --state-dir DIR --rate 20``; ``--target URL``
+sends the traffic to another entry point instead (e.g. an HAProxy in front of the API).
+Requests start on a fixed schedule whether or not earlier ones have answered (open loop:
+slow answers do not slow the offered load); at most ``--concurrency`` are in flight,
+further ticks are recorded as skipped. Every outcome is appended to ``DIR/loadgen.jsonl``
+and flushed at once, so a drill can count what users saw even if the generator is killed.
 """
 
 from __future__ import annotations
@@ -184,9 +185,13 @@ class LoadGenerator:
 
 async def _main(args: argparse.Namespace) -> None:
     layout = Layout.at(args.state_dir)
-    router = read_json(layout.router_file)
-    if not isinstance(router, dict):
-        raise SystemExit(f"router not announced in {layout.router_file}")
+    if args.target:
+        base_url = args.target.rstrip("/")
+    else:
+        router = read_json(layout.router_file)
+        if not isinstance(router, dict):
+            raise SystemExit(f"router not announced in {layout.router_file}")
+        base_url = f"http://127.0.0.1:{router['port']}"
     password = load_secrets(layout).password(LOADGEN_USER)
     if password is None:
         raise SystemExit(f"no {LOADGEN_USER} user in {layout.users}")
@@ -197,7 +202,7 @@ async def _main(args: argparse.Namespace) -> None:
     out_path = Path(args.out) if args.out else layout.traffic_log
     with out_path.open("a", encoding="utf-8") as out:
         generator = LoadGenerator(
-            base_url=f"http://127.0.0.1:{router['port']}",
+            base_url=base_url,
             username=LOADGEN_USER,
             password=password,
             rate=args.rate,
@@ -206,7 +211,7 @@ async def _main(args: argparse.Namespace) -> None:
             out=out,
         )
         announce(layout.loadgen_file, rate=args.rate, traffic_log=str(out_path))
-        log.info("offering %g req/s to the router on port %s", args.rate, router["port"])
+        log.info("offering %g req/s to %s", args.rate, base_url)
         await generator.run(stop, args.duration)
     log.info("stopped")
 
@@ -220,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     parser.add_argument("--out", default=None, help="traffic log (default DIR/loadgen.jsonl)")
+    parser.add_argument(
+        "--target", default=None, help="base URL to load (default: the sandbox's router)"
+    )
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.concurrency < 1:
         parser.error("--rate must be > 0 and --concurrency >= 1")

@@ -13,6 +13,7 @@ from typing import Any
 
 from relrun import __version__
 from relrun.run.inventory import Inventory
+from relrun.run.retention import keep_runs, prune_runs
 from relrun.runbook.loader import LoadedRunbook
 
 
@@ -51,6 +52,8 @@ def new_run_dir(base: Path | None, kind: str, name: str) -> Path:
         while base.exists():
             suffix += 1
             base = base.with_name(f"{stamp}-{kind}-{name}-{suffix}")
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        prune_runs(base.parent, keep_runs())
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
     return base.resolve()
 

@@ -14,24 +14,39 @@ INVENTORY = ROOT / "inventories" / "sandbox.yml"
 
 
 def env_for(state: Path) -> dict[str, str]:
-    return {**os.environ, "RELRUN_SANDBOX_DIR": str(state), "RELRUN_STATE_DIR": str(state.parent / "relrun-state")}
+    return {
+        **os.environ,
+        "RELRUN_SANDBOX_DIR": str(state),
+        "RELRUN_STATE_DIR": str(state.parent / "relrun-state"),
+    }
 
 
 def start_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", "from relrun.cli import main; main()", *args],
-        cwd=cwd, env=env_for(state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=env_for(state),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def run_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from relrun.cli import main; main()", *args],
-        cwd=cwd, env=env_for(state), capture_output=True, text=True, timeout=600, check=False,
+        cwd=cwd,
+        env=env_for(state),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
-def wait_for_journal(reports: Path, needle: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+def wait_for_journal(
+    reports: Path, needle: str, proc: subprocess.Popen[str], timeout: float = 120
+) -> None:
     """Poll the run's journal until a line contains ``needle`` (the run is at that point)."""
     journal = reports / "journal.jsonl"
     deadline = time.monotonic() + timeout

@@ -30,8 +30,9 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     sandbox: Path, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    proc = start_relrun(["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)],
-                        sandbox, tmp_path)
+    proc = start_relrun(
+        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     assert not on_stable(sandbox), "the canary should be taking traffic mid-stage"
     proc.send_signal(signal.SIGKILL)
@@ -49,8 +50,11 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     status = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)
     assert status.returncode == 1
     assert "incomplete: a release of" in status.stdout and str(reports) in status.stdout
-    refused = run_relrun(["release", QUICK, "-i", str(INVENTORY), "--report-dir",
-                          str(tmp_path / "refused")], sandbox, tmp_path)
+    refused = run_relrun(
+        ["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "refused")],
+        sandbox,
+        tmp_path,
+    )
     assert refused.returncode == 1
     assert "Finish its rollback first: relrun recover -i" in refused.stderr
     assert not (tmp_path / "refused" / "release.json").exists()

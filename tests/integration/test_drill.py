@@ -39,7 +39,9 @@ def steps(report: dict[str, object]) -> dict[str, str]:
     return {s["name"]: s["status"] for s in rollback["steps"]}
 
 
-ALL_PASSED = {n: "passed" for n in ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")}
+ALL_PASSED = {
+    n: "passed" for n in ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+}
 
 
 def test_error_rate_fault_rolls_back_and_the_drill_passes(tmp_path: Path) -> None:
@@ -49,7 +51,10 @@ def test_error_rate_fault_rolls_back_and_the_drill_passes(tmp_path: Path) -> Non
     trigger = report["trigger"]
     assert isinstance(trigger, dict)
     assert (trigger["reason"], trigger["stage"], trigger["threshold"]) == (
-        "error_rate", "Blue-Green 50%", 0.05)
+        "error_rate",
+        "Blue-Green 50%",
+        0.05,
+    )
     assert steps(report) == ALL_PASSED
     assert isinstance(report["detection_seconds"], float) and report["detection_seconds"] > 0
     assert isinstance(report["rto_seconds"], float)
@@ -64,9 +69,18 @@ def test_error_rate_fault_rolls_back_and_the_drill_passes(tmp_path: Path) -> Non
     stages = report["stages"]
     assert isinstance(stages, list)
     assert [(s["name"], s["status"]) for s in stages] == [
-        ("Canary 10%", "passed"), ("Blue-Green 50%", "breached")]
-    for name in ("drill.json", "ci.json", "junit.xml", "rollback-playbook.json",
-                 "rollback-playbook.md", "journal.jsonl", "playbook.yml"):
+        ("Canary 10%", "passed"),
+        ("Blue-Green 50%", "breached"),
+    ]
+    for name in (
+        "drill.json",
+        "ci.json",
+        "junit.xml",
+        "rollback-playbook.json",
+        "rollback-playbook.md",
+        "journal.jsonl",
+        "playbook.yml",
+    ):
         assert (tmp_path / "reports" / name).is_file(), name
     assert "verdict: pass" in output
 
@@ -111,8 +125,9 @@ def test_bad_fault_argument_is_exit_2(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.environ.get("RELRUN_SKIP_FLAGSHIP") == "1", reason="asked to skip")
 def test_flagship_runbook_drills_on_the_sandbox(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = relrun("drill", str(ROOT / "runbooks" / "release-v2.yml"), "--report-dir", str(reports),
-                  cwd=ROOT)
+    proc = relrun(
+        "drill", str(ROOT / "runbooks" / "release-v2.yml"), "--report-dir", str(reports), cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "drill.json").read_text())
     assert report["trigger"]["stage"] == "Blue-Green 25%"
@@ -121,8 +136,13 @@ def test_flagship_runbook_drills_on_the_sandbox(tmp_path: Path) -> None:
 
 def test_failed_api_check_rolls_back_before_traffic_moves(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = relrun("drill", str(ROOT / "tests" / "data" / "failing-check.yml"),
-                  "--report-dir", str(reports), cwd=tmp_path)
+    proc = relrun(
+        "drill",
+        str(ROOT / "tests" / "data" / "failing-check.yml"),
+        "--report-dir",
+        str(reports),
+        cwd=tmp_path,
+    )
     report = json.loads((reports / "drill.json").read_text())
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert report["trigger"]["reason"] == "failed_check"
@@ -131,5 +151,5 @@ def test_failed_api_check_rolls_back_before_traffic_moves(tmp_path: Path) -> Non
     assert report["stages"] == []
     assert "still-v1: json version equals: expected '1.0', got '2.0'" in proc.stdout
     ci = json.loads((reports / "ci.json").read_text())
-    gate = [run for run in ci["api_checks"] if run["phase"] == "gate"][0]
+    gate = next(run for run in ci["api_checks"] if run["phase"] == "gate")
     assert {c["name"]: c["passed"] for c in gate["checks"]} == {"health": True, "still-v1": False}

@@ -33,8 +33,9 @@ def servers(state: Path) -> dict[str, tuple[int | None, str | None]]:
 
 def test_sigterm_mid_stage_rolls_back_then_exits_130(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = start_relrun(["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)],
-                        sandbox, tmp_path)
+    proc = start_relrun(
+        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
@@ -50,11 +51,15 @@ def test_sigterm_mid_stage_rolls_back_then_exits_130(sandbox: Path, tmp_path: Pa
 
 def test_manual_rollback_from_another_terminal(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = start_relrun(["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)],
-                        sandbox, tmp_path)
+    proc = start_relrun(
+        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
-    manual = run_relrun(["rollback", SLOW, "-i", str(INVENTORY), "--report-dir",
-                         str(tmp_path / "manual")], sandbox, tmp_path)
+    manual = run_relrun(
+        ["rollback", SLOW, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "manual")],
+        sandbox,
+        tmp_path,
+    )
     out, err = proc.communicate(timeout=300)
     assert manual.returncode == 0, manual.stdout + manual.stderr
     assert "asking it to roll back" in manual.stderr
@@ -63,8 +68,11 @@ def test_manual_rollback_from_another_terminal(sandbox: Path, tmp_path: Path) ->
     assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
     assert servers(sandbox)["canary"] == (0, "maint")
     # Rolling back again, with nothing running, is safe and says so.
-    again = run_relrun(["rollback", SLOW, "-i", str(INVENTORY), "--report-dir",
-                        str(tmp_path / "again")], sandbox, tmp_path)
+    again = run_relrun(
+        ["rollback", SLOW, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "again")],
+        sandbox,
+        tmp_path,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     second = json.loads((tmp_path / "again" / "rollback.json").read_text())
     assert [s["status"] for s in second["rollback"]["steps"]] == ALL_PASSED
@@ -73,12 +81,16 @@ def test_manual_rollback_from_another_terminal(sandbox: Path, tmp_path: Path) ->
 
 def test_a_second_release_is_refused_while_one_runs(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = start_relrun(["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)],
-                        sandbox, tmp_path)
+    proc = start_relrun(
+        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
     try:
         wait_for_journal(reports, "Deploy 1/start-canary", proc)
-        second = run_relrun(["release", QUICK, "-i", str(INVENTORY), "--report-dir",
-                             str(tmp_path / "second")], sandbox, tmp_path)
+        second = run_relrun(
+            ["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "second")],
+            sandbox,
+            tmp_path,
+        )
         assert second.returncode == 1
         assert "another release or drill is running in this environment" in second.stderr
         assert "release of slow by pid" in second.stderr
@@ -86,21 +98,30 @@ def test_a_second_release_is_refused_while_one_runs(sandbox: Path, tmp_path: Pat
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=300)
     # The first one released its lock when it ended: a new release may start.
-    third = run_relrun(["release", QUICK, "-i", str(INVENTORY), "--report-dir",
-                        str(tmp_path / "third")], sandbox, tmp_path)
+    third = run_relrun(
+        ["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "third")],
+        sandbox,
+        tmp_path,
+    )
     assert "another release" not in third.stderr
 
 
-def test_release_without_fault_promotes_and_keeps_both_versions(sandbox: Path, tmp_path: Path) -> None:
+def test_release_without_fault_promotes_and_keeps_both_versions(
+    sandbox: Path, tmp_path: Path
+) -> None:
     reports = tmp_path / "reports"
-    proc = run_relrun(["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(reports)],
-                      sandbox, tmp_path)
+    proc = run_relrun(
+        ["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "release.json").read_text())
     assert report["state"] == "promoted"
     assert report["rollback"]["ran"] is False
     status = {s.name: s for s in control.status(sandbox).servers}
     assert (status["canary"].weight, status["canary"].state, status["canary"].alive) == (
-        1, "ready", True)
+        1,
+        "ready",
+        True,
+    )
     # The old version is kept running (weight 0) so a later rollback has somewhere to go.
     assert (status["stable"].weight, status["stable"].alive) == (0, True)

@@ -27,7 +27,7 @@ def test_bake_decides_everything(tmp_path: Path) -> None:
     assert baked.kwargs["envvars"]["ANSIBLE_COLLECTIONS_PATH"] == str(COLLECTIONS_PATH)
     assert baked.kwargs["extravars"] == {"relrun_launch_dir": "/src"}
     assert baked.kwargs["inventory"] == str(tmp_path / "inv.yml")
-    assert baked.kwargs["settings"]["suppress_env_files"] is True
+    assert baked.kwargs["suppress_env_files"] is True
     assert (COLLECTIONS_PATH / "ansible_collections/relrun/release/galaxy.yml").is_file()
 
 

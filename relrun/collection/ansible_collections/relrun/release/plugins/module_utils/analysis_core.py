@@ -61,6 +61,11 @@ def sample(
         for server in chosen:
             if server["state"] != "maint":
                 health[server["name"]] = probe(server.get("address"), health_path, timeout)
+    # A probe that got an answer is one more request: an error status counts in the error
+    # rate like any user request would, so one 500 does not outweigh the window's figures.
+    answered = [why for why in health.values() if why is None or why.startswith("HTTP ")]
+    requests += len(answered)
+    errors += sum(1 for why in answered if why is not None and why[5:6] == "5")
     return {
         "time": round(time.time(), 3),
         "requests": requests,

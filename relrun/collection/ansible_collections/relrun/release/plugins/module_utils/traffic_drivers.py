@@ -104,8 +104,9 @@ def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
     """Build the driver named by the runbook, connected as the inventory says.
 
     Args:
-        kind: ``sandbox`` (``haproxy`` comes with its own driver).
-        connection: driver settings from inventory variables.
+        kind: ``sandbox`` or ``haproxy``.
+        connection: driver settings from inventory variables; one dict for every driver,
+            each reads its own keys (``state_dir``; ``socket``, ``backend``, ``history_dir``).
 
     Returns:
         The driver.
@@ -118,4 +119,9 @@ def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
         if not state_dir:
             raise DriverError("the sandbox driver needs relrun_sandbox_state_dir")
         return SandboxDriver(str(state_dir))
+    if kind == "haproxy":
+        # Imported here: traffic_haproxy imports this module (DriverError, ServerInfo).
+        from .traffic_haproxy import HAProxyDriver
+
+        return HAProxyDriver.from_connection(connection)
     raise DriverError(f"unknown traffic driver {kind!r}")

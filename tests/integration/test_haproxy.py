@@ -1,0 +1,141 @@
+"""The haproxy driver against a real HAProxy in front of the sandbox's API servers.
+
+HAProxy runs on loopback (its frontend port chosen by the OS), with the sandbox's stable
+and canary API processes as servers of backend ``api`` and the load generator aimed at
+HAProxy. The runbook is the sandbox's own (tests/data/quick.yml, ``driver: sandbox``):
+only the inventory says HAProxy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+    HAProxyDriver,
+)
+from relrun.sandbox import control, haproxy
+from relrun.sandbox.traffic import summarize
+from tests.helpers import ROOT, relrun
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed"),
+]
+
+QUICK = str(ROOT / "tests" / "data" / "quick.yml")
+STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+
+
+@dataclass
+class Env:
+    state: Path
+    inventory: Path
+    driver: HAProxyDriver
+    traffic_log: Path
+
+    def servers(self) -> dict[str, dict[str, object]]:
+        return self.driver.servers(1)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    state = tmp_path / "sandbox"
+    control.up(state, loadgen=False)
+    try:
+        data = haproxy.start(state)
+        control.start_loadgen(state, target=f"http://127.0.0.1:{data['port']}", rate=20)
+        history = tmp_path / "haproxy-history"
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(haproxy.inventory(state, history)), encoding="utf-8")
+        # The test's own reads keep their samples apart from the release's.
+        driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "test-history"))
+        yield Env(state, inventory, driver, state / "loadgen.jsonl")
+    finally:
+        # Stops the load generator first, then HAProxy, then the API servers.
+        control.down(state)
+        assert haproxy.announcement(state) is None
+
+
+def test_release_without_fault_reaches_full_canary(env: Env, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = relrun("release", QUICK, "-i", str(env.inventory), "--report-dir", str(reports),
+                  cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((reports / "release.json").read_text())
+    assert report["state"] == "promoted"
+    assert [s["status"] for s in report["stages"]] == ["passed"] * 3
+    servers = env.servers()
+    canary, stable = servers["canary"], servers["stable"]
+    # Read back from HAProxy itself: all new traffic goes to the canary.
+    assert (canary["state"], canary["weight"]) == ("ready", 1)
+    assert stable["weight"] == 0
+    assert canary["address"] is not None
+    # The analysis read real counters: the last stage saw canary requests.
+    assert report["stages"][-1]["metrics"]["max_window_requests"] > 0
+
+
+def test_drill_error_rate_rolls_back_without_losing_requests(env: Env, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = relrun("drill", QUICK, "-i", str(env.inventory), "--traffic-log", str(env.traffic_log),
+                  "--report-dir", str(reports), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((reports / "drill.json").read_text())
+    assert report["verdict"] == "pass"
+    trigger = report["trigger"]
+    assert (trigger["reason"], trigger["stage"]) == ("error_rate", "Blue-Green 50%")
+    assert {s["name"]: s["status"] for s in report["rollback"]["steps"]} == {
+        n: "passed" for n in STEPS}
+    assert isinstance(report["detection_seconds"], float) and report["detection_seconds"] > 0
+    assert report["rto_seconds"] >= report["detection_seconds"]
+    # The same report fields as on the sandbox router.
+    traffic = report["traffic"]
+    assert set(traffic["phases"]) == {"before_fault", "fault_to_switch", "after_switch"}
+    assert traffic["injected_failures"] > 0
+    assert traffic["lost"] == 0, traffic["lost_reasons"]
+    assert set(traffic["phases"]["after_switch"]["served_by"]) == {"1.0"}
+    # HAProxy's own view: canary parked with no sessions, stable takes everything.
+    servers = env.servers()
+    assert (servers["canary"]["state"], servers["canary"]["weight"]) == ("maint", 0)
+    assert servers["canary"]["in_flight"] == 0
+    assert (servers["stable"]["state"], servers["stable"]["weight"]) == ("ready", 1)
+    # And the load generator, which goes through HAProxy, lost nothing over the whole run.
+    assert summarize(env.traffic_log).lost == 0
+
+
+def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:
+    """Weights over 2 stable + 3 canary servers: HAProxy holds what split_weights asked."""
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (  # noqa: E501
+        apply_split,
+        switch_to_stable,
+    )
+
+    state = tmp_path / "sandbox"
+    control.up(state, loadgen=False)
+    try:
+        data = haproxy.start(state)
+        driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "history"))
+        # Servers added at runtime (HAProxy >= 2.4 'add server'): two stable, three canary.
+        stable_port = int(str(driver.servers(1)["stable"]["address"]).rsplit(":", 1)[1])
+        for name in ("stable2", "canary2", "canary3"):
+            reply = driver.command(f"add server api/{name} 127.0.0.1:{stable_port} weight 0")
+            assert "New server registered" in reply, reply
+            driver.set_state(name, "maint")
+        stable, canary = ["stable", "stable2"], ["canary", "canary2", "canary3"]
+        driver.set_address("canary", "127.0.0.1", stable_port)
+        result = apply_split(driver, stable, canary, 25)
+        weights = {n: s["weight"] for n, s in result["servers"].items()}
+        share = sum(weights[c] for c in canary) / sum(weights[n] for n in stable + canary)
+        assert share == pytest.approx(0.25)
+        assert all(0 < weights[n] <= 256 for n in stable + canary)
+        assert all(result["servers"][n]["state"] == "ready" for n in canary)
+        switched = switch_to_stable(driver, stable, canary)["servers"]
+        assert [switched[c]["weight"] for c in canary] == [0, 0, 0]
+    finally:
+        control.down(state)

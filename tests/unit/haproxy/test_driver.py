@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+    DriverError,
+    make_driver,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+    HAProxyDriver,
+    default_history_dir,
+)
+from tests.unit.haproxy.fake_runtime import (
+    STAT_HEADER,
+    STATE_HEADER,
+    FakeRuntime,
+    stat_row,
+    state_row,
+)
+
+
+class Router:
+    """The fake HAProxy's state: counters the test moves, replies to set commands."""
+
+    def __init__(self) -> None:
+        self.pid = 10
+        self.canary = {"h2": 0, "h5": 0, "scur": 0, "rtime": 0}
+        self.set_reply = "\n"
+
+    def __call__(self, command: str) -> str:
+        if command.startswith("set server"):
+            return self.set_reply
+        c = self.canary
+        info = f"Name: HAProxy\nPid: {self.pid}\nStart_time_sec: {1000 + self.pid}\n\n"
+        # A frontend with the backend's name, as real configurations have.
+        stat = "\n".join([
+            STAT_HEADER,
+            stat_row("api", "FRONTEND"),
+            stat_row("other", "canary", h2=999),
+            stat_row("api", "stable", h2=100),
+            stat_row("api", "canary", scur=c["scur"], h2=c["h2"], h5=c["h5"], rtime=c["rtime"]),
+            stat_row("api", "BACKEND", h2=100 + c["h2"]),
+        ]) + "\n\n"
+        state = STATE_HEADER + "\n".join([
+            state_row("api", 1, "stable", port=8081),
+            state_row("api", 2, "canary", port=8082, admin=0x04 | 0x08, weight=7),
+        ]) + "\n\n"
+        return info + stat + state
+
+
+@pytest.fixture
+def router(tmp_path: Path) -> Iterator[tuple[Router, FakeRuntime]]:
+    state = Router()
+    fake = FakeRuntime(tmp_path / "admin.sock", state)
+    yield state, fake
+    fake.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def driver(fake: FakeRuntime, tmp_path: Path, clock: Clock) -> HAProxyDriver:
+    # A new driver per call: each Ansible task is a new process.
+    return HAProxyDriver(fake.path, "api", str(tmp_path / "history"), timeout=2, clock=clock)
+
+
+def test_servers_shape_state_and_window_deltas(router: tuple[Router, FakeRuntime],
+                                               tmp_path: Path) -> None:
+    state, fake = router
+    clock = Clock()
+    first = driver(fake, tmp_path, clock).servers(5)
+    assert set(first) == {"stable", "canary"}
+    canary = first["canary"]
+    assert (canary["state"], canary["weight"], canary["address"]) == ("drain", 7, "127.0.0.1:8082")
+    assert (canary["requests"], canary["p95_ms"]) == (0, None)  # no history yet: no data
+    fake.commands.clear()
+    clock.now += 5
+    state.canary.update(h2=40, h5=10, scur=3, rtime=250)
+    later = driver(fake, tmp_path, clock).servers(5)["canary"]
+    assert (later["requests"], later["errors"], later["error_rate"]) == (50, 10, 0.2)
+    assert later["in_flight"] == 3
+    assert later["p95_ms"] == 250.0
+    assert later["window_seconds"] == 5.0
+    # One connection per read, three commands in it.
+    assert fake.commands == ["show info;show stat -1 4 -1;show servers state api"]
+
+
+def test_reload_of_haproxy_is_a_counter_reset(router: tuple[Router, FakeRuntime],
+                                              tmp_path: Path) -> None:
+    state, fake = router
+    clock = Clock()
+    state.canary.update(h2=500)
+    driver(fake, tmp_path, clock).servers(3)
+    clock.now += 3
+    state.pid = 11
+    state.canary.update(h2=520)
+    assert driver(fake, tmp_path, clock).servers(3)["canary"]["requests"] == 520
+
+
+def test_set_commands_and_refusals(router: tuple[Router, FakeRuntime], tmp_path: Path) -> None:
+    state, fake = router
+    d = driver(fake, tmp_path, Clock())
+    d.set_weight("canary", 256)
+    d.set_state("canary", "maint")
+    assert fake.commands == [
+        "set server api/canary weight 256", "set server api/canary state maint"]
+    with pytest.raises(DriverError, match="0 to 256"):
+        d.set_weight("canary", 257)
+    with pytest.raises(DriverError, match="unknown server state"):
+        d.set_state("canary", "up")
+    state.set_reply = "No such server.\n\n"
+    with pytest.raises(DriverError, match="No such server"):
+        d.set_weight("nope", 1)
+    with pytest.raises(DriverError, match="refused address"):
+        d.set_address("nope", "127.0.0.1", 80)
+    state.set_reply = "IP changed from '127.0.0.1' to '10.0.0.2', port changed from '0' to '80'\n\n"
+    d.set_address("canary", "10.0.0.2", 80)
+
+
+def test_make_driver_reads_the_shared_connection_dict(tmp_path: Path) -> None:
+    connection = {"state_dir": "", "socket": str(tmp_path / "x.sock"), "backend": "api",
+                  "history_dir": "", "timeout": "3"}
+    made = make_driver("haproxy", connection)
+    assert isinstance(made, HAProxyDriver)
+    assert made.timeout == 3.0
+    with pytest.raises(DriverError, match="relrun_haproxy_socket"):
+        make_driver("haproxy", {**connection, "socket": ""})
+    with pytest.raises(DriverError, match="relrun_sandbox_state_dir"):
+        make_driver("sandbox", connection)
+    with pytest.raises(DriverError, match="invalid HAProxy backend"):
+        make_driver("haproxy", {**connection, "backend": "api;shutdown"})
+
+
+def test_default_history_dir_is_per_socket() -> None:
+    assert default_history_dir("/a.sock") != default_history_dir("/b.sock")
+    assert "relrun-haproxy-" in default_history_dir("/a.sock")

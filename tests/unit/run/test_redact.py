@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+from relrun.run.events import Event, EventBus, TaskResult
+from relrun.run.redact import (
+    MASK,
+    Redactor,
+    environment_secrets,
+    inventory_secrets,
+    is_secret_name,
+    playbook_env_references,
+    run_redactor,
+    scrub_command_files,
+)
+from relrun.run.runner import RunSpec, run_playbook
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("API_TOKEN", True),
+        ("relrun_db_password", True),
+        ("ansible_become_pass", True),
+        ("GITHUB_SECRET_KEY", True),
+        ("stripe_api_key", True),
+        ("relrun_sandbox_admin_token_file", False),
+        ("password_env", False),
+        ("relrun_api_base_url", False),
+        ("PATH", False),
+        ("passenger", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret
+
+
+def test_redactor_masks_longest_first_and_ignores_short_values() -> None:
+    redactor = Redactor(["hunter2", "hunter2-and-more", "ab"])
+    assert redactor.text("x hunter2-and-more y hunter2 ab") == f"x {MASK} y {MASK} ab"
+    assert redactor.tree({"k hunter2": ["hunter2", 5, True]}) == {f"k {MASK}": [MASK, 5, True]}
+    assert Redactor(["123456"]).tree({"n": 123456}) == {"n": MASK}
+    assert not Redactor(["ab"])
+
+
+def test_scrub_event_is_in_place_and_finds_escaped_secrets() -> None:
+    secret = 'pa"ss\\wörd'
+    raw: dict[str, Any] = {"stdout": f"said {secret}", "event_data": {"res": {"msg": secret}}}
+    same = raw
+    Redactor([secret]).scrub_event(raw)
+    assert same is raw
+    assert raw == {"stdout": f"said {MASK}", "event_data": {"res": {"msg": MASK}}}
+    untouched = {"stdout": "nothing here"}
+    Redactor([secret]).scrub_event(untouched)
+    assert untouched == {"stdout": "nothing here"}
+
+
+def test_playbook_env_references_reads_unsafe_module_args() -> None:
+    text = """\
+---
+- hosts: build
+  tasks:
+    - relrun.release.api_check:
+        credentials:
+          username: !unsafe 'demo'
+          password_env: !unsafe 'MY_PW'
+"""
+    assert playbook_env_references(text) == {"MY_PW"}
+    assert playbook_env_references("{ not: yaml") == set()
+
+
+def test_environment_secrets_by_reference_and_by_name() -> None:
+    environ = {
+        "MY_PW": "short",
+        "CI_JOB_TOKEN": "abcdef123",
+        "USE_SECRETS": "yes",
+        "HOME": "/home/op",
+    }
+    assert environment_secrets(environ, ["MY_PW", "UNSET"]) == {"short", "abcdef123"}
+
+
+def test_inventory_secrets_are_literal_secret_named_values(tmp_path: Path) -> None:
+    inventory = {
+        "all": {
+            "vars": {
+                "relrun_deploy_token": "tok-123456",
+                "relrun_admin_token_file": "/secrets/admin.token",
+                "relrun_db_password": "{{ lookup('env', 'DB') }}",
+                "relrun_api_base_url": "http://127.0.0.1:1",
+            },
+            "children": {
+                "web": {
+                    "hosts": {
+                        "h1": {"ansible_become_pass": "become-me-1", "db": {"secret": 987654}},
+                    }
+                }
+            },
+        }
+    }
+    path = tmp_path / "inv.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    assert inventory_secrets(path) == {"tok-123456", "become-me-1", "987654"}
+    assert inventory_secrets(tmp_path / "missing.yml") == frozenset()
+
+
+def test_scrub_command_files_keeps_only_relrun_variables(tmp_path: Path) -> None:
+    command = tmp_path / "artifacts" / "ident" / "command"
+    command.parent.mkdir(parents=True)
+    command.write_text(
+        json.dumps(
+            {
+                "command": ["ansible-playbook", "-e", '{"x": "s3cret-value"}'],
+                "cwd": "/p",
+                "env": {"HOME": "/home/op", "ANSIBLE_NOCOLOR": "1", "API_TOKEN": "s3cret-value"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    scrub_command_files(tmp_path, {"ANSIBLE_NOCOLOR": "1"}, Redactor(["s3cret-value"]))
+    record = json.loads(command.read_text(encoding="utf-8"))
+    assert record["env"] == {"HOME": MASK, "ANSIBLE_NOCOLOR": "1", "API_TOKEN": MASK}
+    assert record["command"] == ["ansible-playbook", "-e", f'{{"x": "{MASK}"}}']
+    assert command.stat().st_mode & 0o777 == 0o600
+
+
+def test_run_redactor_combines_every_source(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yml"
+    path.write_text(yaml.safe_dump({"all": {"vars": {"a_secret": "from-inventory"}}}))
+    playbook = "- hosts: all\n  tasks: [{x: {credentials: {password_env: PW}}}]\n"
+    redactor = run_redactor(playbook, path, {"PW": "from-env", "OTHER": "not-secret"})
+    assert set(redactor.secrets) == {"from-inventory", "from-env"}
+
+
+def test_execute_scrubs_events_before_handlers_and_job_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ansible_runner
+
+    monkeypatch.setenv("RELRUN_T_API_TOKEN", "tok-abcdef-123")
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"h1": None}}}))
+    written: list[str] = []
+
+    def run(**kwargs: Any) -> Any:
+        raw = {
+            "event": "runner_on_ok",
+            "stdout": "ok: tok-abcdef-123",
+            "event_data": {
+                "host": "h1",
+                "res": {"stdout": "tok-abcdef-123", "invocation": {"module_args": {"a": 1}}},
+            },
+        }
+        kwargs["event_handler"](raw)
+        written.append(json.dumps(raw))  # what ansible-runner would write to job_events/
+        return SimpleNamespace(status="successful", rc=0)
+
+    monkeypatch.setattr(ansible_runner, "run", run)
+    seen: list[Event] = []
+    spec = RunSpec(label="release", playbook_text="---\n", inventory=inventory, run_dir=tmp_path)
+    run_playbook(spec, EventBus([seen.append]))
+    (result,) = [e for e in seen if isinstance(e, TaskResult)]
+    assert result.result == {"stdout": MASK}
+    assert "tok-abcdef-123" not in written[0]
