@@ -265,6 +265,8 @@ def inventory(state_dir: Path | str, history_dir: Path | str | None = None) -> d
         "relrun_haproxy_socket": data["socket"],
         "relrun_haproxy_backend": data["backend"],
         "relrun_sandbox_state_dir": str(root),
+        # The dead man's switch lease lives with the environment it protects.
+        "relrun_deadman_dir": str(root),
         "relrun_service_ctl": ctl,
         "relrun_source_dir": "{{ relrun_launch_dir }}",
         "relrun_api_base_url": f"http://127.0.0.1:{data['port']}",

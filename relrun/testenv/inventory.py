@@ -107,6 +107,8 @@ def inventory_data(
                 "relrun_haproxy_socket": str(haproxy_socket),
                 "relrun_haproxy_backend": backend,
                 "relrun_haproxy_history_dir": str(history_dir),
+                # The dead man's switch lease, on the load balancer (this environment's own).
+                "relrun_deadman_dir": str(history_dir.parent / "deadman"),
                 "relrun_api_base_url": f"http://{lb_address}:{HTTP_PORT}",
                 "relrun_source_dir": "{{ relrun_launch_dir }}",
             },

@@ -159,6 +159,9 @@ def _euid() -> int:
     return os.geteuid()
 
 
+HAPROXY_SOCKET = "haproxy.sock"
+
+
 def cleanup_stale() -> list[str]:
     """Remove environments left by killed runs (their owner process is gone).
 
@@ -172,6 +175,8 @@ def _destroy(env_id: str) -> None:
     control = registry.registry_dir() / f"cp-{env_id}"
     if control.is_dir():
         for sock in control.iterdir():
+            if sock.name == HAPROXY_SOCKET:
+                continue
             # Ansible's ControlMaster processes: ask them to exit through their own socket.
             cmd.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"],
                     check=False, timeout=5)
@@ -248,7 +253,11 @@ def _build(names: Names, workdir: Path, count: int, rate: float,
                          pool.map(lambda h: _start_stable(names, h, timeout), apps),
                          strict=True))
     lb_host = hosts[LB_HOST]
-    socket_path = lb_host.directory / "admin.sock"
+    control_dir = registry.registry_dir() / f"cp-{names.env_id}"
+    control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A UNIX socket path has a small limit (HAProxy: 97 bytes); pytest's temp dirs under
+    # xdist are longer, so the socket lives in the environment's short control dir.
+    socket_path = control_dir / HAPROXY_SOCKET
     config = lb_host.directory / "haproxy.cfg"
     config.write_text(lb.config_text(
         names.env_id, lb_host.address, socket_path, BACKEND,
@@ -262,8 +271,6 @@ def _build(names: Names, workdir: Path, count: int, rate: float,
     ssh.wait_port(lb_host.address, HTTP_PORT, timeout, "haproxy frontend")
     for name in sshd_pids:
         ssh.wait_port(hosts[name].address, SSH_PORT, timeout, f"sshd of {name}")
-    control_dir = registry.registry_dir() / f"cp-{names.env_id}"
-    control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = inventory_data(
         lb_address=lb_host.address,
         apps={h.name: (h.address, h.state_dir) for h in apps},

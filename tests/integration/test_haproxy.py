@@ -139,3 +139,30 @@ def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:
         assert [switched[c]["weight"] for c in canary] == [0, 0, 0]
     finally:
         control.down(state)
+
+
+def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> None:
+    """kill -9 relrun mid-stage: the dead man's switch on the router host reverts HAProxy."""
+    import signal
+    import time
+
+    from tests.integration.sandbox_env import start_relrun, wait_for_journal
+
+    reports = tmp_path / "reports"
+    slow = str(ROOT / "tests" / "data" / "slow.yml")
+    proc = start_relrun(["release", slow, "-i", str(env.inventory), "--report-dir", str(reports)],
+                        env.state, tmp_path)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    assert env.servers()["canary"]["weight"] != 0
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 5 + 10  # the runbook's lease, plus the watcher's poll
+    while True:
+        servers = env.servers()
+        canary, stable = servers["canary"], servers["stable"]
+        if canary["weight"] == 0 and canary["state"] == "drain" and stable["weight"]:
+            break
+        assert time.monotonic() < deadline, f"HAProxy still sends to the canary: {servers}"
+        time.sleep(0.2)
+    lease = json.loads((env.state / "relrun-deadman-slow-api.json").read_text())
+    assert lease["state"] == "fired"
