@@ -125,3 +125,20 @@ def test_release_without_fault_promotes_and_keeps_both_versions(
     )
     # The old version is kept running (weight 0) so a later rollback has somewhere to go.
     assert (status["stable"].weight, status["stable"].alive) == (0, True)
+
+
+def test_a_second_signal_does_not_abandon_the_rollback(sandbox: Path, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = start_relrun(
+        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+    )
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    proc.send_signal(signal.SIGTERM)
+    wait_for_journal(reports, '"label": "rollback"', proc)  # the rollback run has started
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    assert "the rollback is running and will finish first; it is not abandoned" in err
+    report = json.loads((reports / "release.json").read_text())
+    assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
+    assert servers(sandbox)["canary"] == (0, "maint")
