@@ -60,6 +60,15 @@ class Facts(BaseModel):
     unreachable: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
     runs: dict[str, str] = Field(default_factory=dict)  # label -> ansible-runner status
+    # host -> its canary servers (from the inventory), and the canary servers that were
+    # ever given weight: an unreachable host whose canary never carried traffic is harmless.
+    canary_servers: dict[str, list[str]] = Field(default_factory=dict)
+    weighted: list[str] = Field(default_factory=list)
+
+    def carried_no_traffic(self, host: str) -> bool:
+        """Whether ``host`` runs canary servers and none of them was ever given weight."""
+        servers = self.canary_servers.get(host) or []
+        return bool(servers) and not set(servers) & set(self.weighted)
 
     @property
     def rollback_complete(self) -> bool:
@@ -149,8 +158,11 @@ def collect_facts(events: Iterable[Event]) -> Facts:
     facts = Facts()
     steps = {name: StepFacts(name=name) for name in ROLLBACK_STEPS}
     for event in events:
-        if isinstance(event, Note) and event.data.get("trigger") and facts.trigger is None:
-            facts.trigger = dict(event.data["trigger"])
+        if isinstance(event, Note):
+            if event.data.get("trigger") and facts.trigger is None:
+                facts.trigger = dict(event.data["trigger"])
+            if event.data.get("canary_servers"):
+                facts.canary_servers = dict(event.data["canary_servers"])
             continue
         if isinstance(event, RunFinished):
             facts.runs[event.label] = event.status
@@ -192,6 +204,9 @@ def collect_facts(events: Iterable[Event]) -> Facts:
             stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
             what = stage_match.group(4)
             if what.startswith("shift") and event.status == "ok":
+                for server, weight in (event.result.get("weights") or {}).items():
+                    if weight and server not in facts.weighted:
+                        facts.weighted.append(server)
                 stage.weight = int(what.split()[1].rstrip("%"))
             if what == "drill fault" and event.status == "ok":
                 for item in event.result.get("results", [event.result]):

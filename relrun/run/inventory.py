@@ -15,6 +15,8 @@ class Inventory:
 
     path: Path
     groups: dict[str, list[str]] = field(default_factory=dict)
+    # host -> the canary servers it runs (inventory variable relrun_canary_servers)
+    canary_servers: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[str]:
@@ -58,4 +60,9 @@ def load_inventory(path: Path | str) -> Inventory:
     groups = {
         name: sorted(h.name for h in group.get_hosts()) for name, group in manager.groups.items()
     }
-    return Inventory(path=file.resolve(), groups=groups)
+    canary: dict[str, list[str]] = {}
+    for host in manager.get_hosts():
+        servers = host.vars.get("relrun_canary_servers")
+        if isinstance(servers, list) and all(isinstance(s, str) for s in servers):
+            canary[host.name] = list(servers)
+    return Inventory(path=file.resolve(), groups=groups, canary_servers=canary)

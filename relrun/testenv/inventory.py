@@ -91,6 +91,9 @@ def inventory_data(
         app_hosts[name] = {
             "ansible_host": address,
             "relrun_sandbox_state_dir": str(state_dir),
+            # Which canary server runs here: if this host drops off, the report can say
+            # whether its canary ever carried traffic.
+            "relrun_canary_servers": [f"canary-{number}"],
             "relrun_service_ctl": (
                 f"{relrun_python} -m relrun.testenv.servicectl --index {number} "
                 f"--address {address} --lb {lb_address}:{ADMIN_PORT} --backend {backend} "

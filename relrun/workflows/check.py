@@ -76,8 +76,13 @@ def check(
     bus = EventBus([journal] + ([progress] if progress else []))
     try:
         outcome = run_playbook(
-            RunSpec(label="check", playbook_text=text, inventory=inventory.path, run_dir=run_dir,
-                    extravars={"relrun_launch_dir": str(Path.cwd())}),
+            RunSpec(
+                label="check",
+                playbook_text=text,
+                inventory=inventory.path,
+                run_dir=run_dir,
+                extravars={"relrun_launch_dir": str(Path.cwd())},
+            ),
             bus,
         )
     finally:

@@ -141,6 +141,12 @@ def run_release(
     journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
     tell = say or (lambda text: None)
+    if inventory.canary_servers:
+        bus.emit(
+            Note(
+                message="canary servers per host", data={"canary_servers": inventory.canary_servers}
+            )
+        )
 
     def on_signal(signum: int, count: int) -> None:
         if count == 1:

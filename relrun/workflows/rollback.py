@@ -99,6 +99,12 @@ def rollback(
     write_handbook(run_dir, loaded)
     journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
+    if inventory.canary_servers:
+        bus.emit(
+            Note(
+                message="canary servers per host", data={"canary_servers": inventory.canary_servers}
+            )
+        )
     record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
     try:
         with environment_lock(env.lock_key, record):

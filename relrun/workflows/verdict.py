@@ -29,7 +29,8 @@ class Verdict:
 def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
     if facts.rollback_complete:
         return "rolled_back", []
-    problems = []
+    problems: list[str] = []
+    notes: list[str] = []
     router_lost: list[str] = []
     for step in facts.rollback:
         if step.status == "passed":
@@ -41,6 +42,13 @@ def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
                 f"rollback failed at {step.name}: the load balancer host "
                 f"{', '.join(hosts)} is unreachable, so traffic could not be moved back"
             )
+        elif hosts and all(facts.carried_no_traffic(h) for h in hosts):
+            # Harmless: say so, but this alone does not make the rollback incomplete.
+            notes.append(
+                f"{', '.join(hosts)} unreachable during {step.name}; its canary "
+                f"({', '.join(s for h in hosts for s in facts.canary_servers[h])}) never "
+                "carried traffic, so no user was on it"
+            )
         elif hosts:
             problems.append(
                 f"rollback step {step.name} incomplete on {', '.join(hosts)} (unreachable): "
@@ -50,7 +58,9 @@ def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
             problems.append(f"rollback step {step.name} did not run ({router_lost[0]} unreachable)")
         else:
             problems.append(f"rollback step {step.name} did not pass")
-    return "rollback_incomplete", problems
+    if not problems:
+        return "rolled_back", notes
+    return "rollback_incomplete", problems + notes
 
 
 def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
@@ -58,7 +68,7 @@ def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
     if facts.rollback_ran:
         state, problems = _rollback_state(facts)
         reasons = [_trigger_text(facts.trigger), *problems]
-        if problems:
+        if state == "rollback_incomplete":
             return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, state)
         return Verdict("fail", EXIT_INTERRUPTED if interrupted else EXIT_FAILED, reasons, state)
     if interrupted:
@@ -130,11 +140,11 @@ def drill_verdict(
             "fail", EXIT_FAILED, facts.failures[:5] or ["the drill did not finish"], "gates_failed"
         )
     state, problems = _rollback_state(facts)
-    if problems:
+    if state == "rollback_incomplete":
         return Verdict(
             "fail", EXIT_ROLLBACK_FAILED, [_trigger_text(facts.trigger), *problems], state
         )
-    reasons = [_trigger_text(facts.trigger)]
+    reasons = [_trigger_text(facts.trigger), *problems]
     failed: list[str] = []
     expect = runbook.drill.expect
     reason = (facts.trigger or {}).get("reason")
