@@ -101,7 +101,11 @@ def render(
         typer.echo(f"{check}: up to date")
         return EXIT_OK
     if output is not None:
-        write_atomic(output, text)
+        try:
+            write_atomic(output, text)
+        except OSError as err:
+            problem = Problem(str(output), 1, 1, f"cannot write: {err.strerror}")
+            raise InputError([problem]) from None
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -200,8 +204,10 @@ def recover(inventory: Path = InventoryOpt) -> int:
 def status(inventory: Path = InventoryOpt) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
+    from relrun.run.inventory import load_inventory
     from relrun.run.lock import environment_id, holder
 
+    load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
     running = holder(key)
     if running:

@@ -38,4 +38,6 @@ def write_json(path: Path, data: Any) -> None:
         path: destination.
         data: JSON-serialisable data.
     """
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    write_atomic(
+        path, json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    )

@@ -7,6 +7,7 @@ Unit tests fake ``execute`` (or ``ansible_runner.run`` behind it); integration t
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -46,6 +47,7 @@ class BakedRun:
     private_data_dir: Path
     playbook: Path
     kwargs: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ def bake_run(spec: RunSpec) -> BakedRun:
         # A top-level option (ansible-runner ignores it inside ``settings``): nothing is
         # written to env/, so envvars never land on disk there.
         "suppress_env_files": True,
-        # The journal keeps every task's output (redacted); the raw stdout file would not be.
-        "settings": {"suppress_output_file": True, "job_timeout": int(spec.timeout or 0)},
     }
     if spec.tags:
         kwargs["tags"] = spec.tags
-    return BakedRun(private_data_dir=private, playbook=playbook, kwargs=kwargs)
+    # With suppress_env_files ansible-runner reads its settings only from env/settings
+    # (it drops the `settings` argument), so they are written there (nothing secret).
+    # The journal keeps every task's output, redacted; the raw stdout file would not be.
+    settings = {"suppress_output_file": True, "job_timeout": int(spec.timeout or 0)}
+    return BakedRun(private_data_dir=private, playbook=playbook, kwargs=kwargs, settings=settings)
 
 
 CancelCheck = Callable[[], bool]
@@ -170,6 +174,10 @@ def execute(
     import ansible_runner  # imported late: it is slow to import and unit tests fake it
 
     baked.playbook.parent.mkdir(parents=True, exist_ok=True)
+    (baked.private_data_dir / "env").mkdir(exist_ok=True)
+    (baked.private_data_dir / "env" / "settings").write_text(
+        json.dumps(baked.settings), encoding="utf-8"
+    )
     baked.playbook.write_text(spec.playbook_text, encoding="utf-8")
     guard = baked.private_data_dir / "ansible-playbook-guard"
     guard.write_text(_guard_script(baked.playbook), encoding="utf-8")

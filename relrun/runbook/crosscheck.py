@@ -43,8 +43,10 @@ def cross_check(runbook: Runbook, inventory_groups: Iterable[str] | None) -> lis
 def _role_used(runbook: Runbook, role: str) -> bool:
     """Whether the runbook has work for a role it left at its default group."""
     if role == "build":
-        return bool(runbook.builds)
-    return False
+        return bool(runbook.builds or runbook.scan or runbook.api_checks)
+    if role == "canary":
+        return runbook.deploy is not None or runbook.rollout is not None
+    return runbook.rollout is not None  # router and stable
 
 
 def _rollout_rules(runbook: Runbook) -> list[CrossProblem]:

@@ -47,8 +47,23 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+
+class _TooBig(Exception):
+    """Hostile or broken input: too deep, or too many values after alias expansion."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
 class _Builder:
     """Turns a composed node tree into plain data, recording positions and problems."""
+
+    built = 0
 
     def __init__(self, file: str) -> None:
         self.file = file
@@ -57,6 +72,12 @@ class _Builder:
         self._constructor = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise _TooBig(node, f"the document expands to more than {MAX_NODES} values "
+                                "(aliases repeated too often?)")
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.positions.setdefault(path, _mark(node))
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -163,6 +184,8 @@ def load_yaml(text: str, file: str) -> Located:
     """
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        raise InputError([Problem(file, 1, 1, f"nesting deeper than {MAX_DEPTH} levels")]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -176,7 +199,11 @@ def load_yaml(text: str, file: str) -> Located:
         line, column = _mark(nodes[1])
         raise InputError([Problem(file, line, column, "expected one YAML document, found several")])
     builder = _Builder(file)
-    data = builder.build(nodes[0], ())
+    try:
+        data = builder.build(nodes[0], ())
+    except _TooBig as err:
+        line, column = _mark(err.node)
+        raise InputError([Problem(file, line, column, err.message)]) from None
     if builder.problems:
         raise InputError(builder.problems)
     return Located(data=data, file=file, positions=builder.positions)

@@ -6,6 +6,7 @@ against it, and tears it down, whatever happens.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import relrun.sandbox
@@ -47,9 +48,13 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             value = float(raw) if raw else 0.0
         except ValueError:
             raise InputError(f"--fault: {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise InputError(f"--fault: {raw!r} is not a finite number")
+        if kind in {"crash", "none"} and raw:
+            raise InputError(f"--fault: {kind} takes no value (write --fault {kind})")
         if kind == "error_rate" and not 0 < value <= 1:
             raise InputError("--fault: error_rate takes a share in (0, 1], e.g. error_rate=0.5")
-        if kind == "latency" and value <= 0:
+        if kind == "latency" and not 0 < value <= 600_000:
             raise InputError("--fault: latency takes milliseconds, e.g. latency=6000")
     stages = runbook.rollout.stages
     names = [s.name for s in stages]

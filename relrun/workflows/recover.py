@@ -20,9 +20,11 @@ from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter, read_journal
 from relrun.run.active import clear_active, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
+from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
-from relrun.run.runner import RunSpec, run_playbook
+from relrun.run.runner import RunSpec
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
+from relrun.workflows.rollback import run_uninterrupted
 
 
 def recover(
@@ -44,6 +46,7 @@ def recover(
         RelrunError: there is nothing to recover.
     """
     tell = say or (lambda text: None)
+    load_inventory(inventory_path)  # a missing or broken inventory is bad input (exit 2)
     key = environment_id(inventory_path)
     dead = incomplete_run(key)
     if dead is None:
@@ -78,18 +81,16 @@ def recover(
                     },
                 )
             )
-            run_playbook(
-                RunSpec(
-                    label="recover",
-                    playbook_text=playbook_text,
-                    inventory=inventory.path,
-                    run_dir=run_dir,
-                    extravars={"relrun_launch_dir": str(Path.cwd())},
-                    envvars=env.envvars,
-                    tags="rollback",
-                ),
-                bus,
+            spec = RunSpec(
+                label="recover",
+                playbook_text=playbook_text,
+                inventory=inventory.path,
+                run_dir=run_dir,
+                extravars={"relrun_launch_dir": str(Path.cwd())},
+                envvars=env.envvars,
+                tags="rollback",
             )
+            run_uninterrupted(spec, bus, tell)
         finally:
             journal.close()
         events = earlier + journal.events

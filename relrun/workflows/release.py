@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import IncompleteRun
+from relrun.errors import IncompleteRun, RollbackFailed, RunFailed
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import rto_seconds, run_report, write_run_report
 from relrun.report.facts import Facts, collect_facts
@@ -197,7 +197,9 @@ def run_release(
                 facts, loaded.runbook, fault_kind, flag.cancelled, rto_seconds(facts), lost
             )
         else:
-            verdict = release_verdict(facts, flag.cancelled)
+            verdict = release_verdict(
+                facts, flag.cancelled, has_rollout=loaded.runbook.rollout is not None
+            )
         extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
         if fault is not None:
             extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
@@ -264,7 +266,10 @@ def _release_or_roll_back(
             detail = "; ".join(facts.failures[:3])
             note = _trigger_note("the release stopped: rolling back", "failed_run", detail, facts)
             runs.bus.emit(note)
-        runs.run("rollback", "rollback", None)  # a rollback is never cancelled
+        try:
+            runs.run("rollback", "rollback", None)  # a rollback is never cancelled
+        except RunFailed as err:
+            raise RollbackFailed(f"the rollback could not run: {err.message}") from err
     return collect_facts(journal.events)
 
 

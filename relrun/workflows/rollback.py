@@ -13,7 +13,14 @@ import signal
 import time
 from pathlib import Path
 
-from relrun.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, RollbackFailed
+from relrun.errors import (
+    EXIT_OK,
+    EXIT_ROLLBACK_FAILED,
+    InputError,
+    Problem,
+    RollbackFailed,
+    RunFailed,
+)
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import run_report, write_run_report
 from relrun.report.facts import collect_facts
@@ -24,14 +31,41 @@ from relrun.run.active import pid_alive
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.lock import environment_id, environment_lock, holder
 from relrun.run.runner import RunSpec, run_playbook
+from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.workflows.context import RunContext, new_run_dir
 from relrun.workflows.handbook import write_handbook
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
 
 
+def run_uninterrupted(spec: RunSpec, bus: EventBus, tell: Say) -> None:
+    """Run a rollback to its end: signals are reported, never obeyed, mid-rollback.
+
+    Raises:
+        RollbackFailed: the rollback run could not even start.
+    """
+
+    def on_signal(signum: int, count: int) -> None:
+        tell(f"signal {signum} received: the rollback is running and will finish first")
+
+    try:
+        with cancel_on_signals(CancelFlag(on_signal=on_signal)):
+            run_playbook(spec, bus, cancelled=None)
+    except RunFailed as err:
+        raise RollbackFailed(f"the rollback could not run: {err.message}") from err
+
+
 def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseResult | None:
     running = holder(env.lock_key)
     if not running or not running.get("pid") or not pid_alive(int(running["pid"])):
+        return None
+    if running.get("kind") not in {"release", "drill"}:
+        # Another rollback or recovery: never interrupt it; wait for it to finish.
+        say(f"a {running.get('kind')} is already running (pid {running.get('pid')}); waiting")
+        deadline = time.monotonic() + timeout
+        while holder(env.lock_key) is not None:
+            if time.monotonic() > deadline:
+                raise RollbackFailed(f"the running {running.get('kind')} did not finish")
+            time.sleep(0.2)
         return None
     pid = int(running["pid"])
     say(
@@ -53,7 +87,11 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
         report = json.loads(report_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise RollbackFailed(f"the release ended without a report in {run_dir}") from None
-    complete = bool(report.get("rollback", {}).get("complete"))
+    # A release stopped before anything moved had nothing to roll back.
+    complete = bool(report.get("rollback", {}).get("complete")) or report.get("state") in {
+        "interrupted",
+        "gates_failed",
+    }
     reasons = [f"the running {running.get('kind')} rolled back; report in {report_file}"]
     if complete:
         return ReleaseResult(run_dir, "pass", EXIT_OK, reasons, report=report)
@@ -90,6 +128,18 @@ def rollback(
     tell = say or (lambda text: None)
     env = Environment(inventory=inventory_path, lock_key=environment_id(inventory_path))
     inventory, loaded, playbook_text = _load(runbook_path, env)
+    if loaded.runbook.rollout is None or loaded.runbook.traffic is None:
+        raise InputError(
+            [
+                Problem(
+                    loaded.shown,
+                    1,
+                    1,
+                    "the runbook has no rollout and traffic "
+                    "sections: there is nothing to roll back",
+                )
+            ]
+        )
     asked = _ask_running_release(env, tell, wait)
     if asked is not None:
         return asked
@@ -120,17 +170,15 @@ def rollback(
                     },
                 )
             )
-            run_playbook(
-                RunSpec(
-                    label="rollback",
-                    playbook_text=playbook_text,
-                    inventory=inventory.path,
-                    run_dir=run_dir,
-                    extravars={"relrun_launch_dir": str(Path.cwd())},
-                    tags="rollback",
-                ),
-                bus,
+            spec = RunSpec(
+                label="rollback",
+                playbook_text=playbook_text,
+                inventory=inventory.path,
+                run_dir=run_dir,
+                extravars={"relrun_launch_dir": str(Path.cwd())},
+                tags="rollback",
             )
+            run_uninterrupted(spec, bus, tell)
     finally:
         journal.close()
     header["ended"] = time.time()

@@ -63,7 +63,7 @@ def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
     return "rollback_incomplete", problems + notes
 
 
-def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
+def release_verdict(facts: Facts, interrupted: bool, has_rollout: bool = False) -> Verdict:
     """Verdict of ``relrun release``."""
     if facts.rollback_ran:
         state, problems = _rollback_state(facts)
@@ -91,6 +91,13 @@ def release_verdict(facts: Facts, interrupted: bool) -> Verdict:
     if any(status != "successful" for status in facts.runs.values()):
         return Verdict("fail", EXIT_FAILED, ["the run did not finish"], "incomplete")
     if not facts.stages:
+        if has_rollout:
+            return Verdict(
+                "fail",
+                EXIT_FAILED,
+                ["no stage ran: the rollout's hosts matched nothing in the inventory"],
+                "incomplete",
+            )
         return Verdict("pass", EXIT_OK, ["all gates passed"], "gates_passed")
     return Verdict("fail", EXIT_FAILED, ["the release did not finish"], "incomplete")
 
@@ -148,9 +155,11 @@ def drill_verdict(
     failed: list[str] = []
     expect = runbook.drill.expect
     reason = (facts.trigger or {}).get("reason")
-    wanted = (
-        NATURAL_TRIGGERS.get(fault_kind, set()) if expect.trigger == "any" else {expect.trigger}
-    )
+    # The runbook's expectation is about the runbook's fault; a --fault of another kind is
+    # judged by that kind's natural triggers.
+    own_fault = fault_kind == runbook.drill.fault.kind
+    natural = NATURAL_TRIGGERS.get(fault_kind, set())
+    wanted = {expect.trigger} if own_fault and expect.trigger != "any" else natural
     if fault_kind != "none" and facts.fault_injected_at is None:
         failed.append("the fault was never injected (the drill stage was not reached)")
     elif wanted and reason not in wanted:

@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 from relrun.sandbox import control
+from tests.integration.sandbox_env import reap_started
+
+
+@pytest.fixture(autouse=True)
+def reap_background_relrun() -> Iterator[None]:
+    """A test that failed half-way must not leave its background relrun running."""
+    yield
+    reap_started()
 
 
 @pytest.fixture
@@ -18,4 +26,5 @@ def sandbox(tmp_path: Path) -> Iterator[Path]:
     try:
         yield state
     finally:
+        reap_started()  # before the sandbox goes: a rollback still running needs it
         control.down(state)

@@ -21,8 +21,12 @@ def env_for(state: Path) -> dict[str, str]:
     }
 
 
+# Every relrun a test starts in the background; conftest reaps what is still running.
+STARTED: list[subprocess.Popen[str]] = []
+
+
 def start_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", "from relrun.cli import main; main()", *args],
         cwd=cwd,
         env=env_for(state),
@@ -30,6 +34,21 @@ def start_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.Popen[st
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(proc)
+    return proc
+
+
+def reap_started() -> None:
+    """Stop every background relrun still running (a test failed before it waited)."""
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.terminate()  # relrun rolls back on SIGTERM, then exits
+            try:
+                proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def run_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -26,16 +26,20 @@ def passed_checks(reports: Path) -> dict[str, bool]:
 
 def test_flagship_native_checks_pass_through_the_router(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = run_relrun(["check", str(FLAGSHIP), "-i", str(INVENTORY), "--report-dir", str(reports)],
-                      sandbox, ROOT)
+    proc = run_relrun(
+        ["check", str(FLAGSHIP), "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert passed_checks(reports) == dict.fromkeys(
-        ["health", "jwt-auth", "create-message", "events", "rate-limit"], True)
+        ["health", "jwt-auth", "create-message", "events", "rate-limit"], True
+    )
     assert "API checks (check): 5/5 passed" in proc.stdout
 
 
 def test_flagship_with_the_newman_engine_passes(
-    sandbox: Path, tmp_path: Path, newman: Path  # noqa: F811
+    sandbox: Path,
+    tmp_path: Path,
+    newman: Path,  # noqa: F811
 ) -> None:
     runbook = yaml.safe_load(FLAGSHIP.read_text())
     runbook["api_checks"] = {
@@ -47,8 +51,9 @@ def test_flagship_with_the_newman_engine_passes(
     variant = tmp_path / "release-v2-newman.yml"
     variant.write_text(yaml.safe_dump(runbook, sort_keys=False))
     reports = tmp_path / "reports"
-    proc = run_relrun(["check", str(variant), "-i", str(INVENTORY), "--report-dir", str(reports)],
-                      sandbox, ROOT)
+    proc = run_relrun(
+        ["check", str(variant), "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, ROOT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     checks = passed_checks(reports)
     assert len(checks) >= 5 and all(checks.values()), checks
@@ -57,7 +62,10 @@ def test_flagship_with_the_newman_engine_passes(
 
 
 def test_check_needs_an_api_checks_section(sandbox: Path, tmp_path: Path) -> None:
-    proc = run_relrun(["check", str(ROOT / "tests" / "data" / "quick.yml"), "-i", str(INVENTORY)],
-                      sandbox, tmp_path)
+    proc = run_relrun(
+        ["check", str(ROOT / "tests" / "data" / "quick.yml"), "-i", str(INVENTORY)],
+        sandbox,
+        tmp_path,
+    )
     assert proc.returncode == 2
     assert "the runbook has no api_checks section" in proc.stderr

@@ -44,7 +44,8 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
         assert time.monotonic() < deadline, "the dead man's switch did not revert the traffic"
         time.sleep(0.2)
     lease = json.loads((sandbox / "relrun-deadman-slow-api.json").read_text())
-    assert lease["state"] == "fired" and lease["revert"]["drained"] in (True, False)
+    # The watcher drained the canary (its short requests finish at once), then switched.
+    assert lease["state"] == "fired" and lease["revert"]["drained"] is True
 
     # The dead run is detected by status and by the next release...
     status = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)

@@ -29,16 +29,26 @@ def leftovers(env_id: str) -> str:
 def test_hosts_answer_over_ssh_and_unknown_host_keys_are_refused(tmp_path: Path) -> None:
     with fleet(1, tmp_path / "fleet", rate=0) as env:
         for host in ("lb-1", "app-1"):
-            done = subprocess.run(env.ssh_command(host, "cat /proc/net/route | wc -l"),
-                                  capture_output=True, text=True, timeout=30, check=False)
+            done = subprocess.run(
+                env.ssh_command(host, "cat /proc/net/route | wc -l"),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
             assert done.returncode == 0, done.stderr
         # Same key, but the known_hosts entry belongs to another host: refused.
         known = env.workdir / "ssh" / "known_hosts"
         lb_line, app_line = known.read_text().splitlines()
         forged = app_line.split()[0] + " " + " ".join(lb_line.split()[1:])
         known.write_text(f"{lb_line}\n{forged}\n")
-        done = subprocess.run(env.ssh_command("app-1", "true"), capture_output=True,
-                              text=True, timeout=30, check=False)
+        done = subprocess.run(
+            env.ssh_command("app-1", "true"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert done.returncode != 0
         assert "Host key verification failed" in done.stderr
         env_id = env.names.env_id
@@ -51,8 +61,9 @@ def test_cleanup_stale_removes_what_a_killed_run_left(tmp_path: Path) -> None:
         f"with fleet(1, Path({str(tmp_path / 'fleet')!r}), rate=0) as env:\n"
         "    print(env.names.env_id, flush=True); sys.stdin.read()\n"
     )
-    with subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True) as owner:
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as owner:
         assert owner.stdout is not None
         env_id = owner.stdout.readline().strip()
         assert env_id and leftovers(env_id)

@@ -37,14 +37,26 @@ def env(tmp_path: Path) -> Iterator[Fleet]:
         yield running
 
 
-def drill(env: Fleet, reports: Path, when: str | None = None,
-          fault: Callable[[], None] | None = None) -> tuple[int, dict[str, object], str]:
+def drill(
+    env: Fleet, reports: Path, when: str | None = None, fault: Callable[[], None] | None = None
+) -> tuple[int, dict[str, object], str]:
     """Run ``relrun drill`` over SSH; call ``fault`` once task ``when`` has a result."""
-    args = [sys.executable, "-c", "from relrun.cli import main; main()", "drill", FLEET,
-            "-i", str(env.inventory), "--traffic-log", str(env.traffic_log),
-            "--report-dir", str(reports)]
-    with subprocess.Popen(args, cwd=env.workdir, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+    args = [
+        sys.executable,
+        "-c",
+        "from relrun.cli import main; main()",
+        "drill",
+        FLEET,
+        "-i",
+        str(env.inventory),
+        "--traffic-log",
+        str(env.traffic_log),
+        "--report-dir",
+        str(reports),
+    ]
+    with subprocess.Popen(
+        args, cwd=env.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
         if fault is not None:
             journal = reports / "journal.jsonl"
             deadline = time.monotonic() + 120

@@ -23,6 +23,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
 from relrun.sandbox import control, haproxy
 from relrun.sandbox.traffic import summarize
 from tests.helpers import ROOT, relrun
+from tests.integration.sandbox_env import reap_started
 
 pytestmark = [
     pytest.mark.integration,
@@ -58,6 +59,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "test-history"))
         yield Env(state, inventory, driver, state / "loadgen.jsonl")
     finally:
+        reap_started()  # a background relrun still rolling back needs HAProxy
         # Stops the load generator first, then HAProxy, then the API servers.
         control.down(state)
         assert haproxy.announcement(state) is None
@@ -65,8 +67,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 def test_release_without_fault_reaches_full_canary(env: Env, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = relrun("release", QUICK, "-i", str(env.inventory), "--report-dir", str(reports),
-                  cwd=tmp_path)
+    proc = relrun(
+        "release", QUICK, "-i", str(env.inventory), "--report-dir", str(reports), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "release.json").read_text())
     assert report["state"] == "promoted"
@@ -83,15 +86,25 @@ def test_release_without_fault_reaches_full_canary(env: Env, tmp_path: Path) -> 
 
 def test_drill_error_rate_rolls_back_without_losing_requests(env: Env, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = relrun("drill", QUICK, "-i", str(env.inventory), "--traffic-log", str(env.traffic_log),
-                  "--report-dir", str(reports), cwd=tmp_path)
+    proc = relrun(
+        "drill",
+        QUICK,
+        "-i",
+        str(env.inventory),
+        "--traffic-log",
+        str(env.traffic_log),
+        "--report-dir",
+        str(reports),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "drill.json").read_text())
     assert report["verdict"] == "pass"
     trigger = report["trigger"]
     assert (trigger["reason"], trigger["stage"]) == ("error_rate", "Blue-Green 50%")
     assert {s["name"]: s["status"] for s in report["rollback"]["steps"]} == {
-        n: "passed" for n in STEPS}
+        n: "passed" for n in STEPS
+    }
     assert isinstance(report["detection_seconds"], float) and report["detection_seconds"] > 0
     assert report["rto_seconds"] >= report["detection_seconds"]
     # The same report fields as on the sandbox router.
@@ -150,8 +163,11 @@ def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> 
 
     reports = tmp_path / "reports"
     slow = str(ROOT / "tests" / "data" / "slow.yml")
-    proc = start_relrun(["release", slow, "-i", str(env.inventory), "--report-dir", str(reports)],
-                        env.state, tmp_path)
+    proc = start_relrun(
+        ["release", slow, "-i", str(env.inventory), "--report-dir", str(reports)],
+        env.state,
+        tmp_path,
+    )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     assert env.servers()["canary"]["weight"] != 0
     proc.send_signal(signal.SIGKILL)

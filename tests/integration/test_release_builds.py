@@ -67,6 +67,8 @@ def test_builds_run_and_reports_are_written(tmp_path: Path) -> None:
     assert names == ["dev @ localhost", "docs @ localhost"]
     assert (reports / "playbook.yml").read_text().startswith("# Rendered by relrun")
     assert (reports / "journal.jsonl").is_file()
+    # ansible-runner's raw stdout (unredacted) is never written; the journal has it all.
+    assert not list(reports.glob("ansible/*/artifacts/*/stdout"))
     # Progress is plain timestamped lines when not on a terminal.
     assert "Build 1/dev @ localhost: ok" in proc.stderr
 

@@ -84,12 +84,23 @@ window.addEventListener("load", function () {
 def chromium(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
         # Any name lookup fails: a page that tried to fetch would show it, never wait on it.
-        "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000",
-        *args, url,
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=5000",
+        *args,
+        url,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
@@ -145,8 +156,13 @@ def test_the_probe_sees_external_requests_and_errors(tmp_path: Path) -> None:
 def test_screenshot(tmp_path: Path) -> None:
     report = write_html_report(run_dir(tmp_path))
     shot = tmp_path / "report.png"
-    proc = chromium(tmp_path, report.as_uri(), f"--screenshot={shot}", "--window-size=1100,2600",
-                    "--hide-scrollbars")
+    proc = chromium(
+        tmp_path,
+        report.as_uri(),
+        f"--screenshot={shot}",
+        "--window-size=1100,2600",
+        "--hide-scrollbars",
+    )
     assert shot.exists(), proc.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -189,5 +189,3 @@ def test_loadgen_records_what_users_saw(state_dir: Path) -> None:
     assert summary.served_by["1.0"] > 0 and summary.served_by["2.0"] > 0
     assert sum(b.requests for b in summary.seconds) == summary.requests
     assert summary.first_t is not None and summary.last_t is not None
-    elapsed = summary.last_t - summary.first_t
-    assert summary.requests >= 0.7 * 50 * elapsed  # the offered rate is kept

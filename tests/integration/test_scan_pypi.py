@@ -29,7 +29,10 @@ def test_flask_sdist_has_no_findings(tmp_path: Path) -> None:
         pytest.skip("no pip available to download the sdist")
     done = subprocess.run(
         [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(tmp_path), PROJECT],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if done.returncode != 0:
         pytest.skip(f"PyPI unreachable or download failed: {done.stderr.strip()[-300:]}")

@@ -28,6 +28,7 @@ def test_bake_decides_everything(tmp_path: Path) -> None:
     assert baked.kwargs["extravars"] == {"relrun_launch_dir": "/src"}
     assert baked.kwargs["inventory"] == str(tmp_path / "inv.yml")
     assert baked.kwargs["suppress_env_files"] is True
+    assert baked.settings["suppress_output_file"] is True
     assert (COLLECTIONS_PATH / "ansible_collections/relrun/release/galaxy.yml").is_file()
 
 

@@ -151,3 +151,14 @@ def test_durations(tmp_path: Path) -> None:
     assert loaded.runbook.builds[0].timeout == 90
     loaded = load_runbook(write(tmp_path, GOOD + "    timeout: 500ms\n", "c.yml"))
     assert loaded.runbook.builds[0].timeout == 0.5
+
+
+def test_hostile_nesting_and_alias_bombs_are_positioned_errors(tmp_path: Path) -> None:
+    deep = write(tmp_path, "a: " + "[" * 2000 + "]" * 2000 + "\n", "deep.yml")
+    assert problems(deep) == [f"{deep}:1:1: error: nesting deeper than 64 levels"]
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcde", "bcdef", strict=True):
+        rows.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    bomb = write(tmp_path, "\n".join(rows) + "\n", "bomb.yml")
+    (line,) = problems(bomb)
+    assert "expands to more than 100000 values" in line
