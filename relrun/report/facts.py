@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from relrun.run.events import Event, Note, RunFinished, TaskResult, TaskStarted
+from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
 
 ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
 _STAGE = re.compile(r"^Stage (\d+)/(\d+) (.+?): (.+)$")
@@ -163,6 +163,10 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                 facts.trigger = dict(event.data["trigger"])
             if event.data.get("canary_servers"):
                 facts.canary_servers = dict(event.data["canary_servers"])
+            continue
+        if isinstance(event, RunStarted) and event.label in {"rollback", "recover"}:
+            # A standalone rollback re-runs every step: its attempt is the one that counts.
+            steps = {name: StepFacts(name=name) for name in ROLLBACK_STEPS}
             continue
         if isinstance(event, RunFinished):
             facts.runs[event.label] = event.status

@@ -124,10 +124,14 @@ def _cancel_through_guard(private: Path, cancelled: CancelCheck | None) -> Cance
     So on cancel, first ask the guard (SIGTERM) to take down ansible-playbook, its
     workers and their modules, then let ansible-runner finish the job.
     """
+    sent: list[bool] = []
 
     def check() -> bool:
         if cancelled is None or not cancelled():
             return False
+        if sent:
+            return True  # once: the pid may belong to someone else after the guard exits
+        sent.append(True)
         try:
             pid = int((private / "guard.pid").read_text(encoding="utf-8"))
             os.kill(pid, signal.SIGTERM)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from relrun import __version__
+from relrun.errors import InputError
 from relrun.run.inventory import Inventory
 from relrun.run.retention import keep_runs, prune_runs
 from relrun.runbook.loader import LoadedRunbook
@@ -48,12 +49,20 @@ def new_run_dir(base: Path | None, kind: str, name: str) -> Path:
     if base is None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         base = Path("runs") / f"{stamp}-{kind}-{name}"
+        base.parent.mkdir(parents=True, exist_ok=True)
         suffix = 1
-        while base.exists():
-            suffix += 1
-            base = base.with_name(f"{stamp}-{kind}-{name}-{suffix}")
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        while True:  # mkdir, not exists(): two runs started in the same second differ
+            try:
+                base.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                suffix += 1
+                base = base.with_name(f"{stamp}-{kind}-{name}-{suffix}")
         prune_runs(base.parent, keep_runs())
+    elif (base / "journal.jsonl").exists():
+        raise InputError(
+            f"--report-dir {base} already holds a run; give each run its own directory"
+        )
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
     return base.resolve()
 

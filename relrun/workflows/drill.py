@@ -7,6 +7,7 @@ against it, and tears it down, whatever happens.
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import relrun.sandbox
@@ -117,3 +118,5 @@ def drill(
         return run_release("drill", runbook_path, env, run_dir, progress, drill_fault, say)
     finally:
         control.down(state_dir)
+        # The run directory is meant to be shared; the sandbox's keys die with it.
+        shutil.rmtree(state_dir / "secrets", ignore_errors=True)

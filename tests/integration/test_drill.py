@@ -20,6 +20,7 @@ def drill(tmp_path: Path, *args: str) -> tuple[int, str, dict[str, object]]:
     proc = relrun("drill", QUICK, "--report-dir", str(reports), *args, cwd=tmp_path)
     report = json.loads((reports / "drill.json").read_text())
     # The private sandbox is gone: no process of it is left.
+    assert not (reports / "sandbox" / "secrets").exists(), "the sandbox's keys were left"
     for pid_file in (reports / "sandbox" / "run").glob("*.json"):
         pid = json.loads(pid_file.read_text())["pid"]
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"{pid_file.name} still running"
