@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relrun.sandbox.haproxy import DEFAULTS
 from relrun.testenv.names import ADMIN_PORT, HTTP_PORT
 
 CONFIG = """\
@@ -19,18 +20,7 @@ global
     stats socket ipv4@{address}:{admin_port} level admin
     stats timeout 10s
 
-defaults
-    mode http
-    timeout connect 1s
-    # Longer than the load generator's keep-alive, so clients close idle connections first.
-    timeout client 60s
-    timeout http-keep-alive 60s
-    timeout server 30s
-    # A failed connection or an empty answer is tried again, on another server at last.
-    retries 3
-    option redispatch
-    retry-on conn-failure empty-response response-timeout
-
+{defaults}
 frontend public
     bind {address}:{http_port}
     default_backend {backend}
@@ -65,6 +55,7 @@ def config_text(
     lines = [f"    server {name} {where} weight 1" for name, where in stable.items()]
     lines += [f"    server {name} {host}:0 disabled weight 0" for name, host in canary.items()]
     return CONFIG.format(
+        defaults=DEFAULTS,
         env_id=env_id,
         address=address,
         admin_port=ADMIN_PORT,

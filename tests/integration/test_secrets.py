@@ -174,7 +174,10 @@ def test_planted_secrets_appear_nowhere(sandbox: Path, tmp_path: Path, source: s
     journal = (reports / "journal.jsonl").read_text(encoding="utf-8")
     assert "deploying with ***" in journal
     assert "env secret is ***" in journal
-    assert not (reports / "ansible" / "01-release" / "env").exists()
+    # Only relrun's own runner settings are on disk in env/ (no envvars, no extravars).
+    env_dir = reports / "ansible" / "01-release" / "env"
+    assert sorted(p.name for p in env_dir.iterdir()) == ["settings"]
+    assert not list(reports.glob("ansible/*/artifacts/*/stdout"))
     command = json.loads(next(reports.glob("ansible/*/artifacts/*/command")).read_text())
     assert command["env"]["RELRUN_T_DEPLOY_SECRET"] == "***"
 
