@@ -125,6 +125,7 @@ def config_text(
 ) -> str:
     """The HAProxy configuration for a sandbox (pure)."""
     return CONFIG.format(
+        defaults=DEFAULTS,
         state_dir=state_dir,
         socket=socket_path,
         stable_port=stable_port,
