@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from relrun.report.files import write_atomic
 
 ENV_STATE_DIR = "RELRUN_SANDBOX_DIR"
 
@@ -127,17 +128,7 @@ def write_json(path: Path, data: Any, *, mode: int = 0o644) -> None:
         data: anything ``json.dumps`` accepts.
         mode: permission bits of the file (0600 for secrets).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode)
 
 
 def read_json(path: Path) -> Any | None:

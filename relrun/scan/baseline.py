@@ -10,7 +10,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.s
     load_baseline,
 )
 from relrun.errors import InputError, Problem
-from relrun.scan.reports import atomic_write
+from relrun.report.files import write_atomic
 from relrun.scan.result import ScanResult
 
 
@@ -47,5 +47,5 @@ def write_baseline(result: ScanResult, path: Path, reason: str) -> Path:
         {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "reason": reason}
         for f in result.findings
     ]
-    atomic_write(path, json.dumps({"version": 1, "entries": entries}, indent=2) + "\n")
+    write_atomic(path, json.dumps({"version": 1, "entries": entries}, indent=2) + "\n")
     return path

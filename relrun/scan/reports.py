@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os  # fdopen: write through the descriptor mkstemp opened
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,28 +11,11 @@ from relrun import __version__
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
     scan_findings,
 )
+from relrun.report.files import write_atomic
 from relrun.scan.result import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {"low": "note", "medium": "warning", "high": "error", "critical": "error"}
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file through a temporary name and a rename, so readers never see half of it.
-
-    Args:
-        path: the destination.
-        text: the content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def scan_json(result: ScanResult) -> dict[str, Any]:
@@ -74,14 +55,22 @@ def scan_sarif(result: ScanResult) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "relrun-scan", "version": __version__,
-                                    "informationUri": "https://example.invalid/relrun/docs/scan",
-                                    "rules": rules}},
+                "tool": {
+                    "driver": {
+                        "name": "relrun-scan",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/relrun/docs/scan",
+                        "rules": rules,
+                    }
+                },
                 "originalUriBaseIds": {"SRCROOT": {"uri": _root_uri(result.root)}},
                 "results": results,
-                "invocations": [{"executionSuccessful": True,
-                                 "properties": {"failing": result.failing,
-                                                "fail_on": result.fail_on}}],
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "properties": {"failing": result.failing, "fail_on": result.fail_on},
+                    }
+                ],
             }
         ],
     }
@@ -103,8 +92,10 @@ def _sarif_result(finding: Any, index: dict[str, int]) -> dict[str, Any]:
             {
                 "physicalLocation": {
                     "artifactLocation": {"uri": finding.path, "uriBaseId": "SRCROOT"},
-                    "region": {"startLine": max(finding.line, 1),
-                               "startColumn": max(finding.column, 1)},
+                    "region": {
+                        "startLine": max(finding.line, 1),
+                        "startColumn": max(finding.column, 1),
+                    },
                 }
             }
         ],
@@ -126,6 +117,6 @@ def write_scan_reports(result_dict: Mapping[str, Any], out_dir: Path) -> tuple[P
     result = ScanResult.model_validate(dict(result_dict))
     json_path = Path(out_dir) / "scan.json"
     sarif_path = Path(out_dir) / "scan.sarif"
-    atomic_write(json_path, json.dumps(scan_json(result), indent=2, sort_keys=True) + "\n")
-    atomic_write(sarif_path, json.dumps(scan_sarif(result), indent=2) + "\n")
+    write_atomic(json_path, json.dumps(scan_json(result), indent=2, sort_keys=True) + "\n")
+    write_atomic(sarif_path, json.dumps(scan_sarif(result), indent=2) + "\n")
     return json_path, sarif_path

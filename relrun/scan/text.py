@@ -26,8 +26,10 @@ def format_findings(result: ScanResult) -> list[str]:
 def format_notices(result: ScanResult) -> list[str]:
     """Notices and parse fallbacks, for standard error."""
     out = [f"{n.path}:{n.line}: notice: {n.message}" for n in result.notices]
-    out += [f"{p.path}: notice: parse fallback ({p.language}): {p.reason}"
-            for p in result.parse_fallbacks]
+    out += [
+        f"{p.path}: notice: parse fallback ({p.language}): {p.reason}"
+        for p in result.parse_fallbacks
+    ]
     return out
 
 
@@ -38,12 +40,18 @@ def format_audit(result: ScanResult) -> list[str]:
         used = "used" if s.get("used") else "UNUSED"
         if s.get("kind") == "inline":
             pin = f" fp={s['fp']}" if s.get("fp") else ""
-            out.append(f"inline   {s['path']}:{s['line']}: allow {','.join(s['rules'])}{pin} "
-                       f"-- {s['reason']} ({used})")
+            out.append(
+                f"inline   {s['path']}:{s['line']}: allow {','.join(s['rules'])}{pin} "
+                f"-- {s['reason']} ({used})"
+            )
         else:
-            out.append(f"baseline {s.get('path') or '?'}: {s.get('rule') or '?'} "
-                       f"{s['fingerprint']} -- {s['reason']} ({used})")
+            out.append(
+                f"baseline {s.get('path') or '?'}: {s.get('rule') or '?'} "
+                f"{s['fingerprint']} -- {s['reason']} ({used})"
+            )
     out += [f"ignore   .relrun-scan-ignore: {p}" for p in result.ignore_patterns]
-    out.append(f"{len(result.suppressions)} suppression(s), "
-               f"{len(result.ignore_patterns)} ignore pattern(s)")
+    out.append(
+        f"{len(result.suppressions)} suppression(s), "
+        f"{len(result.ignore_patterns)} ignore pattern(s)"
+    )
     return out
