@@ -17,6 +17,7 @@ from typing import Any
 
 from relrun.report.files import write_json
 from relrun.run.lock import lock_dir
+from relrun.run.procfs import pid_alive
 
 
 def _path(environment: str) -> Path:
@@ -38,20 +39,6 @@ def clear_active(environment: str) -> None:
     """The run finished: forget it."""
     with contextlib.suppress(FileNotFoundError):
         _path(environment).unlink()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def incomplete_run(environment: str) -> dict[str, Any] | None:

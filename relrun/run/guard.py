@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from relrun.run.procfs import PPID, stat_fields
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -35,13 +37,9 @@ def descendants(root: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text(encoding="utf-8")
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields follow the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
+        fields = stat_fields(int(entry.name))
+        if fields is not None:
+            parents[int(entry.name)] = int(fields[PPID])
     found: list[int] = []
     frontier = [root]
     while frontier:

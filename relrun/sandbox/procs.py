@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 import relrun
+from relrun.run.procfs import START_TICKS, STATE, stat_fields
 from relrun.sandbox.layout import Layout, read_json, write_json
 
 _POLL_S = 0.02
@@ -123,15 +124,14 @@ def is_running(record: ProcessRecord) -> bool:
         except PermissionError:
             return False  # someone else's process: the pid was recycled
         return True
+    fields = stat_fields(pid)
     try:
-        stat = (proc / "stat").read_text()
         cmdline = (proc / "cmdline").read_bytes().split(b"\0")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    fields = stat.rpartition(")")[2].split()
-    if fields[0] in ("Z", "X"):
+    if fields is None or fields[STATE] in ("Z", "X"):
         return False
-    if record.start_ticks is not None and int(fields[19]) != record.start_ticks:
+    if record.start_ticks is not None and int(fields[START_TICKS]) != record.start_ticks:
         return False  # same pid, another process: the pid was recycled
     args = [a.decode(errors="replace") for a in cmdline if a]
     if not args:
@@ -142,11 +142,8 @@ def is_running(record: ProcessRecord) -> bool:
 
 
 def _start_ticks(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rpartition(")")[2].split()[19])
+    fields = stat_fields(pid)
+    return None if fields is None else int(fields[START_TICKS])
 
 
 def wait_gone(record: ProcessRecord, timeout: float) -> bool:

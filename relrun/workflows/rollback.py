@@ -27,9 +27,9 @@ from relrun.report.facts import collect_facts
 from relrun.report.files import write_atomic
 from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
-from relrun.run.active import pid_alive
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.lock import environment_id, environment_lock, holder
+from relrun.run.procfs import pid_alive
 from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.workflows.context import RunContext, new_run_dir
