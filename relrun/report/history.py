@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.paths import relrun_state_dir
 from relrun.report.rundocs import RunDocuments, load_run_documents
 from relrun.report.view import run_view
 
@@ -133,10 +134,7 @@ def default_db_path(explicit: Path | None = None) -> Path:
         return explicit
     if os.environ.get("RELRUN_HISTORY_DB"):
         return Path(os.environ["RELRUN_HISTORY_DB"])
-    if os.environ.get("RELRUN_STATE_DIR"):
-        return Path(os.environ["RELRUN_STATE_DIR"]) / "history.db"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "relrun" / "history.db"
+    return relrun_state_dir() / "history.db"
 
 
 @contextmanager

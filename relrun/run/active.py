@@ -15,14 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from relrun.paths import relrun_state_dir
 from relrun.report.files import write_json
-from relrun.run.lock import lock_dir
 from relrun.run.procfs import pid_alive
 
 
 def _path(environment: str) -> Path:
     key = hashlib.sha256(environment.encode()).hexdigest()[:16]
-    return lock_dir().parent / "active" / f"{key}.json"
+    return relrun_state_dir() / "active" / f"{key}.json"
 
 
 def mark_active(environment: str, record: dict[str, Any]) -> None:

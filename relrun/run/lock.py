@@ -19,16 +19,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from relrun.errors import LockHeld
+from relrun.paths import relrun_state_dir
 
 
 def lock_dir() -> Path:
     """Where lock files live (``$RELRUN_STATE_DIR/locks`` or the user's state directory)."""
-    base = os.environ.get("RELRUN_STATE_DIR")
-    if base:
-        return Path(base) / "locks"
-    xdg = os.environ.get("XDG_STATE_HOME")
-    root = Path(xdg) if xdg else Path.home() / ".local" / "state"
-    return root / "relrun" / "locks"
+    return relrun_state_dir() / "locks"
 
 
 def environment_id(inventory: Path) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.paths import user_state_home
 from relrun.report.files import write_atomic
 
 ENV_STATE_DIR = "RELRUN_SANDBOX_DIR"
@@ -29,9 +30,7 @@ def default_state_dir() -> Path:
     explicit = os.environ.get(ENV_STATE_DIR)
     if explicit:
         return Path(explicit).expanduser().resolve()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return (base / "relrun" / "sandbox").resolve()
+    return (user_state_home() / "relrun" / "sandbox").resolve()
 
 
 @dataclass(frozen=True)
