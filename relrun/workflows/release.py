@@ -23,7 +23,7 @@ from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import EventBus, Handler, Note
-from relrun.run.inventory import load_inventory
+from relrun.run.inventory import Inventory, load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
@@ -97,6 +97,13 @@ def _traffic(log: Path | None, since: float, until: float, facts: Facts) -> dict
     }
 
 
+def record_canary_servers(bus: EventBus, inventory: Inventory) -> None:
+    """Journal which canary servers each host runs (reports judge unreachable hosts by it)."""
+    if inventory.canary_servers:
+        data = {"canary_servers": inventory.canary_servers}
+        bus.emit(Note(message="canary servers per host", data=data))
+
+
 def _load(runbook_path: Path, env: Environment) -> tuple[Any, LoadedRunbook, str]:
     from relrun.render.playbook import render_playbook
 
@@ -141,12 +148,7 @@ def run_release(
     journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
     tell = say or (lambda text: None)
-    if inventory.canary_servers:
-        bus.emit(
-            Note(
-                message="canary servers per host", data={"canary_servers": inventory.canary_servers}
-            )
-        )
+    record_canary_servers(bus, inventory)
 
     def on_signal(signum: int, count: int) -> None:
         if count == 1:

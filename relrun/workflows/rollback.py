@@ -34,7 +34,13 @@ from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.workflows.context import RunContext, new_run_dir
 from relrun.workflows.handbook import write_handbook
-from relrun.workflows.release import Environment, ReleaseResult, Say, _load
+from relrun.workflows.release import (
+    Environment,
+    ReleaseResult,
+    Say,
+    _load,
+    record_canary_servers,
+)
 
 
 def run_uninterrupted(spec: RunSpec, bus: EventBus, tell: Say) -> None:
@@ -149,12 +155,7 @@ def rollback(
     write_handbook(run_dir, loaded)
     journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
-    if inventory.canary_servers:
-        bus.emit(
-            Note(
-                message="canary servers per host", data={"canary_servers": inventory.canary_servers}
-            )
-        )
+    record_canary_servers(bus, inventory)
     record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
     try:
         with environment_lock(env.lock_key, record):
