@@ -29,6 +29,7 @@ from types import FrameType
 from relrun.run.procfs import PPID, stat_fields
 
 PR_SET_PDEATHSIG = 1
+POLL_S = 0.5
 
 
 def descendants(root: int) -> list[int]:
@@ -53,14 +54,16 @@ def descendants(root: int) -> list[int]:
 def _take_tree_down(signum: int, frame: FrameType | None) -> None:
     # relrun is gone (or cancelled the run): nothing it started may go on alone.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for _ in range(3):  # a worker may fork a module while we look: look again
-        pids = descendants(os.getpid())
-        if not pids:
-            break
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    os._exit(143)
+    try:
+        for _ in range(3):  # a worker may fork a module while we look: look again
+            pids = descendants(os.getpid())
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        os._exit(143)
 
 
 def main(argv: list[str]) -> int:
@@ -85,7 +88,14 @@ def main(argv: list[str]) -> int:
     if os.getppid() != parent:
         return 1  # relrun died before the guard was in place
     child = subprocess.Popen(command)
-    return child.wait()
+    while True:
+        try:
+            return child.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            # The death signal is the fast path; this check catches a parent that died
+            # without it being delivered (it is tied to the thread that forked us).
+            if os.getppid() != parent:
+                _take_tree_down(signal.SIGTERM, None)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ STATE, PPID, START_TICKS = 0, 1, 19  # indexes into stat_fields()
 def stat_fields(pid: int) -> list[str] | None:
     """The fields of ``/proc/PID/stat`` after the command name, or None if unreadable."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        # errors="replace": a command name is any bytes, and a reader must not crash on it.
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     return stat.rpartition(")")[2].split()

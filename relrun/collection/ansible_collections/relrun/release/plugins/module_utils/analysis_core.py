@@ -92,8 +92,10 @@ def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
 
     Order matters for the reason reported: a server that does not answer at all is a
     health failure first (it has no error rate or latency to speak of); a server that
-    answers with errors or slowly is judged by its error rate and latency, and only then
-    by a health endpoint that answered with an error status.
+    answers with errors or slowly is judged by its error rate and latency. A health
+    endpoint that answered with an error status is one more failed request in the error
+    rate (see :func:`sample`), not a breach of its own: one unlucky probe under an
+    error-rate fault must not be reported as a dead server.
     """
     if point["missing"]:
         return {
@@ -135,8 +137,6 @@ def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
             "message": f"health probe of {', '.join(slow)} took over {waited:.0f} ms "
             f"(p95 bound {limits.max_p95_ms:.0f} ms)",
         }
-    if unhealthy:
-        return _health_breach(unhealthy)
     if not enough and limits.no_data == "fail":
         return {
             "reason": "no_data",
