@@ -55,13 +55,21 @@ def _take_tree_down(signum: int, frame: FrameType | None) -> None:
     # relrun is gone (or cancelled the run): nothing it started may go on alone.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        for _ in range(3):  # a worker may fork a module while we look: look again
-            pids = descendants(os.getpid())
-            if not pids:
+        # Freeze first, kill after: a process killed at once could have forked a child a
+        # moment before, which would be re-parented away from us and escape. A stopped
+        # parent keeps its children, so look again until nothing new appears.
+        frozen: set[int] = set()
+        while True:
+            fresh = [pid for pid in descendants(os.getpid()) if pid not in frozen]
+            if not fresh:
                 break
-            for pid in pids:
+            for pid in fresh:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGSTOP)
+                frozen.add(pid)
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     finally:
         os._exit(143)
 
