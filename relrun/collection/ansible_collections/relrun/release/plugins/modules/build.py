@@ -135,6 +135,9 @@ def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
     os.set_blocking(proc.stdout.fileno(), False)
     buffer = b""
     while True:
+        # Look at the exit status before reading: output written before the exit is then
+        # in the pipe for this read, and an empty read after an exit means all was read.
+        exited = proc.poll() is not None
         chunk = b""
         with contextlib.suppress(BlockingIOError):
             chunk = proc.stdout.read() or b""
@@ -142,7 +145,7 @@ def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             tail.extend(line.decode("utf-8", "replace") for line in lines)
-        if proc.poll() is not None and not chunk:
+        if exited and not chunk:
             break
         if time.monotonic() > deadline:
             timed_out = True
