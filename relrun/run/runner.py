@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import relrun
 from relrun.errors import RunFailed
 from relrun.run.events import EventBus, RunFinished, RunStarted, from_runner_event
+from relrun.run.procfs import pid_alive
 from relrun.run.redact import run_redactor, scrub_command_files
 
 COLLECTIONS_PATH = Path(relrun.__file__).resolve().parent / "collection"
@@ -136,7 +138,12 @@ def _cancel_through_guard(private: Path, cancelled: CancelCheck | None) -> Cance
             pid = int((private / "guard.pid").read_text(encoding="utf-8"))
             os.kill(pid, signal.SIGTERM)
         except (OSError, ValueError):
-            pass
+            return True
+        # Let the guard finish freezing and killing the tree: ansible-runner's own kill
+        # that follows would otherwise stop it half-way and leave workers behind.
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return True
 
     return check
