@@ -176,11 +176,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        self.wfile.write(b": connected\n\n")
-        self.wfile.flush()
-        with self.api.lock:
+        with self.api.lock:  # subscribe before saying so, as the sandbox API does
             self.api.subscribers.append(inbox)
         try:
+            self.wfile.write(b": connected\n\n")
+            self.wfile.flush()
             while not self.api.stopping.is_set():
                 try:
                     message = inbox.get(timeout=0.1)
