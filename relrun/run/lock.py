@@ -67,13 +67,36 @@ def holder(environment: str) -> dict[str, Any] | None:
         return None
 
 
+class HeldLock:
+    """The lock file of a held lock: its holder record can be completed while held."""
+
+    def __init__(self, handle: IO[str], record: dict[str, Any]):
+        self._handle = handle
+        self._record = {"pid": os.getpid(), "since": time.time(), **record}
+        self._write()
+
+    def update(self, **fields: Any) -> None:
+        """Add to the holder record (e.g. the run directory, once it exists)."""
+        self._record.update(fields)
+        self._write()
+
+    def _write(self) -> None:
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(json.dumps(self._record))
+        self._handle.flush()
+
+
 @contextlib.contextmanager
-def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[None]:
+def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[HeldLock]:
     """Hold the environment's lock for the duration of the block.
 
     Args:
         environment: the environment's identity (:func:`environment_id`).
         record: what to say about this holder (kind, runbook, run_dir).
+
+    Yields:
+        The held lock, whose record can be completed.
 
     Raises:
         LockHeld: another live process holds it.
@@ -95,10 +118,6 @@ def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[None]
                 f"another release or drill is running in this environment{detail}; "
                 "wait for it, or roll it back with `relrun rollback`"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "since": time.time(), **record}))
-        handle.flush()
-        yield
+        yield HeldLock(handle, record)
     finally:
         handle.close()  # closing releases the flock

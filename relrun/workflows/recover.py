@@ -8,11 +8,13 @@ the interrupted run and of its recovery sit together.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, RelrunError
+from relrun.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, InputError, RelrunError
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import run_report, write_run_report
 from relrun.report.facts import collect_facts
@@ -23,6 +25,7 @@ from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec
+from relrun.runbook.loader import LoadedRunbook
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
 from relrun.workflows.rollback import run_uninterrupted
 
@@ -56,7 +59,6 @@ def recover(
     env = Environment(
         inventory=inventory_path, lock_key=key, envvars=dict(dead.get("envvars") or {})
     )
-    inventory, loaded, playbook_text = _load(Path(str(dead["runbook"])), env)
     kind = str(dead.get("kind") or "release")
     header: dict[str, Any]
     earlier: list[Event]
@@ -64,7 +66,10 @@ def recover(
         header, earlier = read_journal(run_dir / "journal.jsonl")
     except OSError:
         header, earlier = {}, []
-    record = {"kind": "recover", "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
+    runbook = _runbook_now(Path(str(dead["runbook"])), inventory_path, tell)
+    playbook_text = _playbook_of_the_run(run_dir, header, runbook, tell)
+    name = str((header.get("runbook") or {}).get("name") or dead.get("runbook"))
+    record = {"kind": "recover", "runbook": name, "run_dir": str(run_dir)}
     with environment_lock(key, record):
         journal = JournalWriter(run_dir / "journal.jsonl", {**header, "recovery": time.time()})
         bus = EventBus([journal] + ([progress] if progress else []))
@@ -84,7 +89,7 @@ def recover(
             spec = RunSpec(
                 label="recover",
                 playbook_text=playbook_text,
-                inventory=inventory.path,
+                inventory=inventory_path.resolve(),
                 run_dir=run_dir,
                 extravars={"relrun_launch_dir": str(Path.cwd())},
                 envvars=env.envvars,
@@ -117,7 +122,70 @@ def recover(
             {"recovered": True},
         )
         write_run_report(run_dir, kind, report)
-        finish_run(run_dir, loaded.runbook.notify)
+        finish_run(run_dir, runbook.loaded.runbook.notify if runbook else None)
         if facts.rollback_complete:
             clear_active(key)
     return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
+
+
+@dataclass(frozen=True)
+class _RunbookNow:
+    loaded: LoadedRunbook
+    rendered: str
+
+
+def _runbook_now(path: Path, inventory_path: Path, tell: Say) -> _RunbookNow | None:
+    """The runbook as it is now, if it still loads (recovery does not depend on it)."""
+    try:
+        _, loaded, rendered = _load(path, Environment(inventory_path, lock_key=""))
+    except InputError as err:
+        tell(
+            f"the runbook {path} no longer loads ({err.message.splitlines()[0]}); "
+            "recovering with the playbook the run used, without notifications"
+        )
+        return None
+    return _RunbookNow(loaded, rendered)
+
+
+def _playbook_of_the_run(
+    run_dir: Path, header: dict[str, Any], runbook: _RunbookNow | None, tell: Say
+) -> str:
+    """The rollback to run is the one the dead run rendered, even if the runbook changed since.
+
+    Args:
+        run_dir: the dead run's directory, holding its ``playbook.yml``.
+        header: the dead run's journal header (with the sha256 of runbook and playbook).
+        runbook: the runbook as it is now, if it loads.
+        tell: operator messages.
+
+    Returns:
+        The playbook text to take the rollback play from.
+
+    Raises:
+        RelrunError: neither the run's playbook nor the runbook can be used.
+    """
+    path = run_dir / "playbook.yml"
+    try:
+        saved: str | None = path.read_text(encoding="utf-8")
+    except OSError:
+        saved = None
+    expected = header.get("playbook_sha256")
+    if saved is not None and expected and _sha256(saved) != expected:
+        tell(f"{path} does not match the sha256 in the run's journal; not using it")
+        saved = None
+    if saved is None:
+        if runbook is None:
+            raise RelrunError(f"cannot recover: no usable {path} and the runbook does not load")
+        tell(f"recovering with the runbook as it is now ({runbook.loaded.shown})")
+        return runbook.rendered
+    if runbook is not None and runbook.rendered != saved:
+        was = str((header.get("runbook") or {}).get("sha256", "?"))
+        tell(
+            f"the runbook changed since the run started (sha256 {was[:12]}… then, "
+            f"{runbook.loaded.sha256[:12]}… now): recovering with the playbook the run used"
+        )
+    return saved
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

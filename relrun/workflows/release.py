@@ -140,9 +140,44 @@ def run_release(
         LockHeld: another release or drill holds the environment.
     """
     inventory, loaded, playbook_text = _load(runbook_path, env)
-    run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
-    write_atomic(run_dir / "playbook.yml", playbook_text)
-    context = RunContext(kind, loaded, inventory, run_dir, playbook_text)
+    record = {"kind": kind, "runbook": loaded.runbook.metadata.name}
+    # The lock comes first, so a refused run leaves no directory behind. It is held until
+    # the reports are written: `relrun rollback` waits on it and then reads them.
+    with environment_lock(env.lock_key, record) as lock:
+        refuse_if_incomplete(env.lock_key, env.inventory)
+        run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
+        lock.update(run_dir=str(run_dir))
+        write_atomic(run_dir / "playbook.yml", playbook_text)
+        mark_active(
+            env.lock_key,
+            {
+                "kind": kind,
+                "runbook": str(runbook_path.resolve()),
+                "inventory": str(inventory.path),
+                "run_dir": str(run_dir),
+                "envvars": env.envvars,
+                "started": time.time(),
+                "traffic_log": str(env.traffic_log) if env.traffic_log else None,
+            },
+        )
+        context = RunContext(kind, loaded, inventory, run_dir, playbook_text)
+        verdict, ci, report, facts = _run(context, env, fault, progress, say)
+        clear_active(env.lock_key)
+    return ReleaseResult(
+        run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
+    )
+
+
+def _run(
+    context: RunContext,
+    env: Environment,
+    fault: DrillFault | None,
+    progress: Handler | None,
+    say: Say | None,
+) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
+    """Run the release in its directory, roll back on trouble, write every report."""
+    loaded, inventory, run_dir = context.loaded, context.inventory, context.run_dir
+    kind = context.kind
     header = context.header()
     write_handbook(run_dir, loaded)
     journal = JournalWriter(run_dir / "journal.jsonl", header)
@@ -165,53 +200,33 @@ def run_release(
         }
     flag = CancelFlag(on_signal=on_signal)
     started = time.time()
-    record = {"kind": kind, "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
-    runs = _Runs(playbook_text, inventory.path, run_dir, extravars, env.envvars, bus)
-    # The lock is held until the reports are written: `relrun rollback` waits on it and
-    # then reads them.
-    with environment_lock(env.lock_key, record):
-        refuse_if_incomplete(env.lock_key, env.inventory)
-        mark_active(
-            env.lock_key,
-            {
-                "kind": kind,
-                "runbook": str(runbook_path.resolve()),
-                "inventory": str(inventory.path),
-                "run_dir": str(run_dir),
-                "envvars": env.envvars,
-                "started": started,
-                "traffic_log": str(env.traffic_log) if env.traffic_log else None,
-            },
+    runs = _Runs(context.playbook_text, inventory.path, run_dir, extravars, env.envvars, bus)
+    try:
+        with cancel_on_signals(flag):
+            facts = _release_or_roll_back(kind, runs, journal, flag, loaded)
+    finally:
+        journal.close()
+    ended = time.time()
+    header["ended"] = ended
+    ci = write_ci_reports(run_dir, header, journal.events)
+    traffic = _traffic(env.traffic_log, started, ended, facts)
+    lost = traffic["lost"] if traffic else None
+    if kind == "drill":
+        fault_kind = fault.kind if fault else "none"
+        verdict = drill_verdict(
+            facts, loaded.runbook, fault_kind, flag.cancelled, rto_seconds(facts), lost
         )
-        try:
-            with cancel_on_signals(flag):
-                facts = _release_or_roll_back(kind, runs, journal, flag, loaded)
-        finally:
-            journal.close()
-        ended = time.time()
-        header["ended"] = ended
-        ci = write_ci_reports(run_dir, header, journal.events)
-        traffic = _traffic(env.traffic_log, started, ended, facts)
-        lost = traffic["lost"] if traffic else None
-        if kind == "drill":
-            fault_kind = fault.kind if fault else "none"
-            verdict = drill_verdict(
-                facts, loaded.runbook, fault_kind, flag.cancelled, rto_seconds(facts), lost
-            )
-        else:
-            verdict = release_verdict(
-                facts, flag.cancelled, has_rollout=loaded.runbook.rollout is not None
-            )
-        extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
-        if fault is not None:
-            extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
-        report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
-        write_run_report(run_dir, kind, report)
-        finish_run(run_dir, loaded.runbook.notify)
-        clear_active(env.lock_key)
-    return ReleaseResult(
-        run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
-    )
+    else:
+        verdict = release_verdict(
+            facts, flag.cancelled, has_rollout=loaded.runbook.rollout is not None
+        )
+    extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
+    if fault is not None:
+        extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
+    report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
+    write_run_report(run_dir, kind, report)
+    finish_run(run_dir, loaded.runbook.notify)
+    return verdict, ci, report, facts
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,16 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
     )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while holder(env.lock_key) is not None:
+    while (latest := holder(env.lock_key)) is not None:
+        running = latest or running  # the run directory is recorded just after the lock
         if time.monotonic() > deadline:
             raise RollbackFailed(
                 f"pid {pid} did not finish its rollback within {timeout:g}s; "
                 f"see {running.get('run_dir')}"
             )
         time.sleep(0.2)
+    if not running.get("run_dir"):
+        raise RollbackFailed(f"pid {pid} stopped before it created its run directory")
     run_dir = Path(str(running.get("run_dir")))
     report_file = run_dir / f"{running.get('kind')}.json"
     try:
@@ -149,16 +152,17 @@ def rollback(
     asked = _ask_running_release(env, tell, wait)
     if asked is not None:
         return asked
-    run_dir = new_run_dir(report_dir, "rollback", loaded.runbook.metadata.name)
-    write_atomic(run_dir / "playbook.yml", playbook_text)
-    header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
-    write_handbook(run_dir, loaded)
-    journal = JournalWriter(run_dir / "journal.jsonl", header)
-    bus = EventBus([journal] + ([progress] if progress else []))
-    record_canary_servers(bus, inventory)
-    record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name, "run_dir": str(run_dir)}
-    try:
-        with environment_lock(env.lock_key, record):
+    record = {"kind": "rollback", "runbook": loaded.runbook.metadata.name}
+    with environment_lock(env.lock_key, record) as lock:  # before the directory: see release
+        run_dir = new_run_dir(report_dir, "rollback", loaded.runbook.metadata.name)
+        lock.update(run_dir=str(run_dir))
+        write_atomic(run_dir / "playbook.yml", playbook_text)
+        header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
+        write_handbook(run_dir, loaded)
+        journal = JournalWriter(run_dir / "journal.jsonl", header)
+        bus = EventBus([journal] + ([progress] if progress else []))
+        record_canary_servers(bus, inventory)
+        try:
             bus.emit(
                 Note(
                     message="manual rollback",
@@ -180,8 +184,8 @@ def rollback(
                 tags="rollback",
             )
             run_uninterrupted(spec, bus, tell)
-    finally:
-        journal.close()
+        finally:
+            journal.close()
     header["ended"] = time.time()
     facts = collect_facts(journal.events)
     ci = write_ci_reports(run_dir, header, journal.events)

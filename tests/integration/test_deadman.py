@@ -30,8 +30,12 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     sandbox: Path, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
+    runbook = tmp_path / "slow.yml"
+    runbook.write_text(Path(SLOW).read_text())
     proc = start_relrun(
-        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+        ["release", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports)],
+        sandbox,
+        tmp_path,
     )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     assert not on_stable(sandbox), "the canary should be taking traffic mid-stage"
@@ -58,11 +62,14 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     )
     assert refused.returncode == 1
     assert "Finish its rollback first: relrun recover -i" in refused.stderr
-    assert not (tmp_path / "refused" / "release.json").exists()
+    assert not (tmp_path / "refused").exists(), "a refused release leaves no run directory"
 
-    # ...and recover finishes the rollback into the dead run's directory.
+    # ...and recover finishes the rollback into the dead run's directory, with the playbook
+    # the dead run rendered: someone broke the runbook in the meantime.
+    runbook.write_text("apiVersion: relrun/v1\nkind: Runbook\n")
     recovered = run_relrun(["recover", "-i", str(INVENTORY)], sandbox, tmp_path)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert f"the runbook {runbook} no longer loads" in recovered.stdout + recovered.stderr
     report = json.loads((reports / "release.json").read_text())
     assert report["state"] == "recovered" and report["recovered"] is True
     assert report["trigger"]["reason"] == "controller_lost"

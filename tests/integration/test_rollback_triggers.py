@@ -94,6 +94,7 @@ def test_a_second_release_is_refused_while_one_runs(sandbox: Path, tmp_path: Pat
         assert second.returncode == 1
         assert "another release or drill is running in this environment" in second.stderr
         assert "release of slow by pid" in second.stderr
+        assert not (tmp_path / "second").exists(), "a refused release leaves no run directory"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=300)
