@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from relrun.run.events import Handler
     from relrun.workflows.release import ReleaseResult
 
-RunbookArg = typer.Argument(..., help="The runbook YAML file.", show_default=False)
+RunbookArg = typer.Argument(
+    ..., help="The runbook YAML file.", show_default=False, metavar="RUNBOOK"
+)
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Ansible inventory file.")
 
 
 @app.command()
 def validate(
-    runbooks: list[Path] = typer.Argument(..., help="Runbook files.", show_default=False),
+    runbooks: list[Path] = typer.Argument(
+        ..., help="Runbook files.", show_default=False, metavar="RUNBOOK"
+    ),
     inventory: Path | None = typer.Option(
         None, "-i", "--inventory", help="Also check the target groups exist in this inventory."
     ),

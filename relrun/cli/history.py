@@ -110,7 +110,9 @@ def history(
 
 @app.command()
 def report(
-    run_id: str = typer.Argument(..., help="A run id from `relrun history` (or a prefix)."),
+    run_id: str = typer.Argument(
+        ..., help="A run id from `relrun history` (or a prefix).", metavar="RUN_ID"
+    ),
     output_format: ReportFormat = typer.Option(
         ReportFormat.html, "--format", help="html, json (the stored documents) or md."
     ),

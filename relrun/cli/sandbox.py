@@ -59,7 +59,7 @@ def up(
 
 @sandbox_app.command("start")
 def start(
-    name: str = typer.Argument(..., help="Server name, e.g. canary."),
+    name: str = typer.Argument(..., help="Server name, e.g. canary.", metavar="SERVER"),
     version: str = typer.Option(..., "--version", help="Version to deploy, e.g. 2.0."),
     state_dir: Path | None = StateDir,
 ) -> None:
@@ -70,7 +70,7 @@ def start(
 
 @sandbox_app.command("stop")
 def stop(
-    name: str = typer.Argument(..., help="Server name, e.g. canary."),
+    name: str = typer.Argument(..., help="Server name, e.g. canary.", metavar="SERVER"),
     state_dir: Path | None = StateDir,
 ) -> None:
     """Take a server out of the router and stop it (cleanup)."""
@@ -80,7 +80,7 @@ def stop(
 
 @sandbox_app.command("fault")
 def fault(
-    name: str = typer.Argument(..., help="Server name, e.g. canary."),
+    name: str = typer.Argument(..., help="Server name, e.g. canary.", metavar="SERVER"),
     error_rate: float = typer.Option(0.0, "--error-rate", help="Share of requests failing."),
     latency_ms: int = typer.Option(0, "--latency-ms", help="Latency added per request."),
     clear: bool = typer.Option(False, "--clear", help="Remove injected faults."),

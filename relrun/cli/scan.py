@@ -36,7 +36,7 @@ class Severity(StrEnum):
 
 @app.command()
 def scan(
-    path: Path = typer.Argument(..., help="Directory or file to scan."),
+    path: Path = typer.Argument(..., help="Directory or file to scan.", metavar="PATH"),
     output_format: OutputFormat = typer.Option(
         OutputFormat.text, "--format", help="Standard output: text, json or sarif."
     ),
