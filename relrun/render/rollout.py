@@ -165,6 +165,23 @@ def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[s
     }
 
 
+def reachable_task(runbook: Runbook, name: str) -> Task:
+    """Every app host (stable and canary) still answers over its connection.
+
+    A host the release can no longer reach cannot be cleaned up or rolled back, so losing
+    one mid-stage must stop the release, also when nothing else would contact it before
+    promotion. Hosts on a ``local`` connection are skipped without a round trip.
+    """
+    groups = "groups['" + runbook.targets.stable + "'] + groups['" + runbook.targets.canary + "']"
+    return {
+        "name": name,
+        "ansible.builtin.ping": {},
+        "delegate_to": "{{ item }}",
+        "loop": "{{ (" + groups + ") | unique }}",
+        "when": "hostvars[item].ansible_connection | default('ssh') != 'local'",
+    }
+
+
 def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
     assert runbook.traffic is not None
@@ -182,6 +199,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         lease_file=lease_file(runbook),
     )
     return [
+        reachable_task(runbook, f"{label}: app hosts reachable"),
         {"name": f"{label}: stable is healthy", f"{C}.analysis": stable_check},
         {
             "name": f"{label}: shift {stage.weight}% to canary",
@@ -216,9 +234,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     ]
 
 
-def _guarded(number: int, step: str, tasks: list[Task]) -> Task:
+def _guarded(number: int, step: str, tasks: list[Task], always: list[Task] | None = None) -> Task:
     """One rollback step: its tasks in a block; a failure is recorded and the rollback goes on."""
-    return {
+    guarded: Task = {
         "name": f"Rollback {number}/5 {step}",
         "block": tasks,
         "rescue": [
@@ -232,6 +250,20 @@ def _guarded(number: int, step: str, tasks: list[Task]) -> Task:
             }
         ],
     }
+    if always:
+        guarded["always"] = always
+    return guarded
+
+
+def _disarm_after_rollback(runbook: Runbook) -> Task:
+    """Disarm the dead man's switch once traffic is on stable, even if cleanup failed.
+
+    When ``switch_traffic`` failed the switch stays armed: its own revert, on the router
+    host, is then the last chance to put traffic back on stable.
+    """
+    task = deadman_task(runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm")
+    task["when"] = "'switch_traffic' not in (relrun_rollback_failed | default([]))"
+    return task
 
 
 def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
@@ -295,7 +327,6 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
                 "name": "Rollback 5/5 cleanup: canary servers to maintenance",
                 f"{C}.traffic": _traffic_args(runbook, "maint"),
             },
-            deadman_task(runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm"),
         ],
     }
     tasks: list[Task] = []
@@ -309,7 +340,8 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
             step_task(f"Rollback {number}/5 {step}: hook {h.name}", h)
             for h in hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
         ]
-        tasks.append(_guarded(number, step, body))
+        always = [_disarm_after_rollback(runbook)] if step == "cleanup" else None
+        tasks.append(_guarded(number, step, body, always))
     return tasks
 
 
@@ -345,6 +377,7 @@ def rollout_play(
     block.append(deadman_task(runbook, f"Dead man's switch: arm (lease {lease})", "arm"))
     for index, stage in enumerate(runbook.rollout.stages):
         block += stage_tasks(runbook, index, stage)
+    block.append(reachable_task(runbook, "Promote: app hosts reachable"))
     block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
     rescue = [
         *rollback_tasks(runbook, verify_checks),

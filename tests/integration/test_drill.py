@@ -154,3 +154,24 @@ def test_failed_api_check_rolls_back_before_traffic_moves(tmp_path: Path) -> Non
     ci = json.loads((reports / "ci.json").read_text())
     gate = next(run for run in ci["api_checks"] if run["phase"] == "gate")
     assert {c["name"]: c["passed"] for c in gate["checks"]} == {"health": True, "still-v1": False}
+
+
+def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> None:
+    """Traffic is on stable, so the switch must not fire later although cleanup failed."""
+    runbook = tmp_path / "quick.yml"
+    text = Path(QUICK).read_text()
+    failing = "      - name: archive-logs\n        shell: exit 7\n"
+    runbook.write_text(
+        text.replace(
+            "    steps:\n      - name: stop-canary",
+            "    steps:\n" + failing + "      - name: stop-canary",
+        )
+    )
+    reports = tmp_path / "reports"
+    proc = relrun("drill", str(runbook), "--report-dir", str(reports), cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    report = json.loads((reports / "drill.json").read_text())
+    steps = {s["name"]: s["status"] for s in report["rollback"]["steps"]}
+    assert steps["switch_traffic"] == "passed" and steps["cleanup"] == "failed", steps
+    lease = json.loads((reports / "sandbox" / "relrun-deadman-quick-api.json").read_text())
+    assert lease["state"] == "disarmed", lease

@@ -38,19 +38,23 @@ def env(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def drill(
-    env: Fleet, reports: Path, when: str | None = None, fault: Callable[[], None] | None = None
+    env: Fleet,
+    reports: Path,
+    when: str | None = None,
+    fault: Callable[[], None] | None = None,
+    command: str = "drill",
 ) -> tuple[int, dict[str, object], str]:
-    """Run ``relrun drill`` over SSH; call ``fault`` once task ``when`` has a result."""
+    """Run ``relrun drill`` (or ``release``) over SSH; call ``fault`` once task ``when`` has a
+    result."""
     args = [
         sys.executable,
         "-c",
         "from relrun.cli import main; main()",
-        "drill",
+        command,
         FLEET,
         "-i",
         str(env.inventory),
-        "--traffic-log",
-        str(env.traffic_log),
+        *(["--traffic-log", str(env.traffic_log)] if command == "drill" else []),
         "--report-dir",
         str(reports),
     ]
@@ -66,7 +70,7 @@ def drill(
                 time.sleep(0.05)
             fault()
         out, _ = proc.communicate(timeout=300)
-    return proc.returncode, json.loads((reports / "drill.json").read_text()), out
+    return proc.returncode, json.loads((reports / f"{command}.json").read_text()), out
 
 
 def _has_result(journal: Path, task: str | None) -> bool:
@@ -135,6 +139,24 @@ def test_app_host_unreachable_mid_stage(env: Fleet, tmp_path: Path, how: str) ->
     assert not Layout.at(env.hosts["app-1"].state_dir).server_file("canary-1").exists()
     # app-2 really was cut off: its canary still runs there, for a human to stop.
     assert Layout.at(env.hosts["app-2"].state_dir).server_file("canary-2").exists()
+
+
+def test_app_host_lost_mid_stage_stops_a_plain_release(env: Fleet, tmp_path: Path) -> None:
+    """No drill fault contacts the app hosts here: the per-stage reachability check must."""
+    lose = lambda: env.stop_sshd("app-2")  # noqa: E731
+    code, report, out = drill(env, tmp_path / "reports", SHIFT_1, lose, command="release")
+    assert code == 3, out
+    assert report["state"] == "rollback_incomplete", out
+    assert report["unreachable_hosts"] == ["app-2"], out
+    trigger = report["trigger"]
+    assert isinstance(trigger, dict)
+    assert trigger["reason"] == "unreachable_host", trigger
+    assert trigger["stage"] == "Blue-Green 50%", trigger  # found before shifting more traffic
+    assert {k: v for k, v in steps(report).items() if k != "cleanup"} == dict.fromkeys(
+        STEPS[:4], "passed"
+    ), out
+    servers = env.driver().servers(1)
+    assert [servers[f"canary-{i}"]["weight"] for i in (1, 2)] == [0, 0]
 
 
 def test_load_balancer_unreachable_is_a_rollback_failure(env: Fleet, tmp_path: Path) -> None:
