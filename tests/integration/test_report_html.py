@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from relrun.report.html import write_html_report
+from tests.helpers import ROOT
 from tests.unit.report.reportdata import run_dir
 
 pytestmark = pytest.mark.integration
@@ -169,8 +170,8 @@ def test_screenshot(tmp_path: Path) -> None:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1100, 2600)
     assert len(data) > 50_000  # a page with a chart, not a blank one
-    artifacts = os.environ.get("RELRUN_ARTIFACTS")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(artifacts) / "report.png")
-        shutil.copy(report, Path(artifacts) / "report.html")
+    # Kept for people to look at: test-artifacts/ in the checkout, or RELRUN_ARTIFACTS.
+    artifacts = Path(os.environ.get("RELRUN_ARTIFACTS") or ROOT / "test-artifacts")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, artifacts / "report.png")
+    shutil.copy(report, artifacts / "report.html")
