@@ -13,6 +13,7 @@ from relrun.cli.app import app
 from relrun.errors import EXIT_FAILED, EXIT_OK
 from relrun.runbook.scan_models import ScanSection
 from relrun.scan import run_scan
+from relrun.scan.baseline import write_baseline
 from relrun.scan.reports import scan_json, scan_sarif, write_scan_reports
 from relrun.scan.text import format_audit, format_findings, format_notices
 
@@ -44,17 +45,40 @@ def scan(
         None, "--output-dir", help="Also write scan.json and scan.sarif into this directory."
     ),
     baseline: Path | None = typer.Option(
-        None, "--baseline", help="Baseline file of accepted findings (JSON or YAML)."
+        None,
+        "--baseline",
+        help="Baseline file of accepted findings (JSON or YAML); overrides the runbook's.",
+        metavar="FILE",
     ),
-    fail_on: Severity = typer.Option(
-        Severity.high, "--fail-on", help="Lowest severity that makes the exit code 1."
+    new_baseline: Path | None = typer.Option(
+        None,
+        "--write-baseline",
+        help="Write every finding to this baseline file (keeping entries --baseline "
+        "already accepted), then exit 0. Review each entry's reason.",
+        metavar="FILE",
+    ),
+    runbook: Path | None = typer.Option(
+        None,
+        "--runbook",
+        help="Take the scan settings (forbidden imports, fail_on, paths, exclude, "
+        "max_file_size, baseline) from this runbook's scan section.",
+        metavar="RUNBOOK",
+    ),
+    fail_on: Severity | None = typer.Option(
+        None,
+        "--fail-on",
+        help="Lowest severity that makes the exit code 1 (default: the runbook's, else high).",
+        show_default=False,
     ),
     audit: bool = typer.Option(
         False, "--audit", help="List every suppression in force (inline, baseline, ignore)."
     ),
 ) -> int:
     """Scan for forbidden imports, plaintext tokens and secret leaks (exit 1 on findings)."""
-    result = run_scan(path, ScanSection(fail_on=fail_on.value), baseline)
+    section = _section(runbook)
+    if fail_on is not None:
+        section = section.model_copy(update={"fail_on": fail_on.value})
+    result = run_scan(path, section, baseline)
     if output_dir is not None:
         write_scan_reports(scan_json(result), output_dir)
     if output_format is OutputFormat.json:
@@ -69,4 +93,20 @@ def scan(
     if audit:
         for line in format_audit(result):
             typer.echo(line, err=output_format is not OutputFormat.text)
+    if new_baseline is not None:
+        count = write_baseline(result, new_baseline)
+        typer.echo(
+            f"relrun: wrote {count} baseline entries to {new_baseline}; give each its reason",
+            err=True,
+        )
+        return EXIT_OK
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _section(runbook: Path | None) -> ScanSection:
+    """The runbook's scan section (defaults without one); exit 2 if the runbook is invalid."""
+    if runbook is None:
+        return ScanSection()
+    from relrun.runbook.loader import load_runbook
+
+    return load_runbook(runbook).runbook.scan or ScanSection()

@@ -33,7 +33,8 @@ def run_scan(
     Args:
         path: the directory or file to scan.
         policy: the runbook's scan section (defaults apply when ``None``); its ``paths``
-            are scanned below ``path`` when given.
+            are scanned below ``path`` when given, and a relative ``baseline`` is
+            relative to ``path`` (the source directory), as on the build hosts.
         baseline: a baseline file overriding the section's.
 
     Returns:
@@ -43,7 +44,10 @@ def run_scan(
         InputError: the path, the policy or the baseline is bad (exit 2).
     """
     section = policy or ScanSection()
-    baseline_path = baseline or (Path(section.baseline) if section.baseline else None)
+    baseline_path = baseline
+    if baseline_path is None and section.baseline:
+        source_dir = path if path.is_dir() else path.parent
+        baseline_path = source_dir / section.baseline
     entries = read_baseline(baseline_path) if baseline_path else None
     try:
         engine_policy = Policy.from_dict(section.to_policy())

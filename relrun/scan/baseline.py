@@ -32,20 +32,44 @@ def read_baseline(path: Path) -> dict[str, dict[str, str]]:
         raise InputError([Problem(str(path), 1, 1, str(err).removeprefix(f"{path}: "))]) from err
 
 
-def write_baseline(result: ScanResult, path: Path, reason: str) -> Path:
-    """Write a baseline accepting every current finding with one reason.
+DEFAULT_REASON = "accepted when the baseline was written: replace with the real reason"
+
+
+def write_baseline(result: ScanResult, path: Path, reason: str = DEFAULT_REASON) -> int:
+    """Write a baseline accepting every current finding.
+
+    Findings the scan's own baseline already accepted are kept with their reasons, so
+    rewriting a baseline in place loses nothing; entries that matched nothing (stale) are
+    dropped.
 
     Args:
         result: the scan result.
         path: where to write (JSON).
-        reason: the reason recorded on every entry (review and edit it).
+        reason: the reason recorded on every new entry (review and edit it).
 
     Returns:
-        The path written.
+        The number of entries written.
+
+    Raises:
+        InputError: when the file cannot be written (exit 2).
     """
-    entries = [
-        {"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path, "reason": reason}
-        for f in result.findings
-    ]
-    write_atomic(path, json.dumps({"version": 1, "entries": entries}, indent=2) + "\n")
-    return path
+    entries: dict[str, dict[str, str]] = {}
+    accepted = [(f, f.reason) for f in result.suppressed if f.suppressed_by == "baseline"]
+    for finding, why in [*accepted, *((f, reason) for f in result.findings)]:
+        entries.setdefault(
+            finding.fingerprint,
+            {
+                "fingerprint": finding.fingerprint,
+                "rule": finding.rule,
+                "path": finding.path,
+                "reason": why,
+            },
+        )
+    ordered = sorted(entries.values(), key=lambda e: (e["path"], e["rule"], e["fingerprint"]))
+    text = json.dumps({"version": 1, "entries": ordered}, indent=2) + "\n"
+    try:
+        write_atomic(path, text)
+    except OSError as err:
+        problem = Problem(str(path), 1, 1, f"cannot write baseline: {err.strerror}")
+        raise InputError([problem]) from None
+    return len(ordered)

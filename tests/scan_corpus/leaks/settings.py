@@ -54,3 +54,20 @@ def fine():
     print(list(os.environ.keys()))
     logger.info("secret configured: %s", bool(settings.jwt_secret))
     print(settings.jwt_secret[:4])
+
+
+def keyword_defaults():
+    password = os.environ.get("PASSWORD", default="Rre8m7%2fei7oNM4ig")
+    token = os.getenv(key="API_TOKEN", default="RrgTtjtYKaAZgTs4fv")
+    os.environ.setdefault("JWT_SECRET", default="RrSUu#u479MsQtK8Qs")
+    logger.info("token %s", os.getenv(key="API_TOKEN"))
+    fine_default = os.getenv(key="JWT_SECRET", default="changeme")
+    public = os.getenv("JWT_PUBLIC_KEY", default="RrGqvzsjRTySUxEteV")
+    return password, token, fine_default, public
+
+
+def public_material():
+    logger.info("public key: %s", os.getenv("JWT_PUBLIC_KEY"))
+    print(os.environ["JWT_PUBKEY"], os.environ["PUB_KEY"], settings.jwt_public)
+    logger.debug("%s", os.environ["NEXT_PUBLIC_API_KEY"])
+    logger.info("publish %s", os.environ["PUBLISH_TOKEN"])

@@ -25,3 +25,12 @@ def helper():
 
 
 TEMPLATE = f"import {json.dumps('firebase')}"
+
+
+def not_importlib():
+    from mylib import loader as im
+    from importlib import util as iu
+    import importlib as il
+    spec = iu.find_spec("firebase_admin")  # a lookup, not an import
+    path = il.resources.files("firebase_admin")
+    return im("firebase_admin"), spec, path

@@ -26,3 +26,13 @@ class Client:
     def connect(self):
         from firebase_admin import firestore
         return firestore
+
+
+def aliased():
+    import importlib as il
+    from importlib import import_module as im
+    dyn = __import__
+    first = il.import_module("pyrebase")
+    second = im("firebase_admin")
+    third = dyn("firebase.database")
+    return first, second, third

@@ -17,23 +17,73 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.s
 from tests.unit.scan.helpers import make_jwt, make_password, make_token
 
 
-@pytest.mark.parametrize("name", ["JWT_SECRET", "API_KEY", "DB_PASSWORD", "access_token",
-                                  "apiKey", "jwtSecret", "STRIPE_API_KEY", "client.secret"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "JWT_SECRET",
+        "API_KEY",
+        "DB_PASSWORD",
+        "access_token",
+        "apiKey",
+        "jwtSecret",
+        "STRIPE_API_KEY",
+        "client.secret",
+        "PUBLISH_TOKEN",
+        "publishToken",
+        "PUBSUB_TOKEN",
+        "PUBLIC_KEY_PASSPHRASE",
+        "GITHUB_PUBLIC_REPO_TOKEN",
+        "JWT_PRIVATE_KEY",
+        "republic_token",
+    ],
+)
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["JWT_ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "TOKEN_URL",
-                                  "SORT_KEY", "DB_HOST", "PASSWORD_MIN_LENGTH", "key",
-                                  "SECRET_FILE", "tokenizer"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "JWT_ALGORITHM",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "TOKEN_URL",
+        "SORT_KEY",
+        "DB_HOST",
+        "PASSWORD_MIN_LENGTH",
+        "key",
+        "SECRET_FILE",
+        "tokenizer",
+        "JWT_PUBLIC_KEY",
+        "JWT_PUBKEY",
+        "PUB_KEY",
+        "PUBKEY",
+        "PUBLICKEY",
+        "jwtPublicKey",
+        "jwt_public",
+        "NEXT_PUBLIC_API_KEY",
+        "MAPBOX_PUBLIC_TOKEN",
+    ],
+)
 def test_non_secret_names(name: str) -> None:
     assert not is_secret_name(name)
 
 
-@pytest.mark.parametrize("value", ["", "dev", "changeme", "<secret>", "${JWT_SECRET}",
-                                   "change-me-in-production", "your_secret_key_here",
-                                   "xxxxxxxxxxxx", "{{ vault_secret }}", "secret...",
-                                   "supersecretvalue"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "dev",
+        "changeme",
+        "<secret>",
+        "${JWT_SECRET}",
+        "change-me-in-production",
+        "your_secret_key_here",
+        "xxxxxxxxxxxx",
+        "{{ vault_secret }}",
+        "secret...",
+        "supersecretvalue",
+    ],
+)
 def test_placeholders_are_not_real(value: str) -> None:
     assert not looks_real(value)
 
@@ -59,10 +109,20 @@ def test_tokens_in_text() -> None:
     assert all(jwt not in f.excerpt and tok not in f.excerpt for f in found)
 
 
-@pytest.mark.parametrize("line", ['"Bearer " + token', "`Bearer ${t}`", "Bearer $TOKEN",
-                                  'f"Bearer {token}"', '"Bearer {}".format(t)', "Bearer <token>",
-                                  'token_type: "Bearer"', "eyJhbGc...",
-                                  "Bearer abcdefghijklmnopqrstuvwxyz"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '"Bearer " + token',
+        "`Bearer ${t}`",
+        "Bearer $TOKEN",
+        'f"Bearer {token}"',
+        '"Bearer {}".format(t)',
+        "Bearer <token>",
+        'token_type: "Bearer"',
+        "eyJhbGc...",
+        "Bearer abcdefghijklmnopqrstuvwxyz",
+    ],
+)
 def test_token_templates_are_not_findings(line: str) -> None:
     assert scan_tokens("f", line) == []
 

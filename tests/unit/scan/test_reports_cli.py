@@ -52,8 +52,9 @@ def test_repository_itself_is_clean() -> None:
     assert result.stats.files > 50
 
 
-def test_cli_exit_codes_and_output(dirty: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes_and_output(
+    dirty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_dir = tmp_path / "out"
     assert run_cli(app, ["scan", str(dirty), "--output-dir", str(out_dir)]) == 1
     out = capsys.readouterr().out
@@ -101,3 +102,101 @@ def test_scan_section_rejects_bad_input() -> None:
     for bad in ({"fail_on": "urgent"}, {"paths": ["/abs"]}, {"paths": ["../up"]}, {"typo": 1}):
         with pytest.raises(ValidationError):
             ScanSection.model_validate(bad)
+
+
+RUNBOOK = """\
+apiVersion: relrun/v1
+kind: Runbook
+metadata:
+  name: demo
+  version: "1.0"
+scan:
+  fail_on: {fail_on}
+  forbidden_imports:
+    python: [requests]
+  baseline: {baseline}
+"""
+
+
+def test_cli_runbook_supplies_the_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("import requests\nimport firebase_admin\n")
+    runbook = tmp_path / "rb.yml"
+    runbook.write_text(RUNBOOK.format(fail_on="high", baseline="null"))
+    assert run_cli(app, ["scan", str(src), "--runbook", str(runbook), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [(f["rule"], f["line"]) for f in data["findings"]] == [("forbidden-import", 1)]
+    # --fail-on on the command line wins over the runbook's fail_on.
+    assert run_cli(app, ["scan", str(src), "--runbook", str(runbook), "--fail-on", "critical"]) == 0
+    runbook.write_text(RUNBOOK.format(fail_on="critical", baseline="null"))
+    assert run_cli(app, ["scan", str(src), "--runbook", str(runbook)]) == 0
+    # A relative scan.baseline is relative to PATH, the source directory.
+    runbook.write_text(RUNBOOK.format(fail_on="high", baseline="accepted.json"))
+    assert run_cli(app, ["scan", str(src), "--runbook", str(runbook)]) == 2
+    assert f"{src / 'accepted.json'}:1:1: error: cannot read baseline" in capsys.readouterr().err
+    assert (
+        run_cli(
+            app,
+            [
+                "scan",
+                str(src),
+                "--runbook",
+                str(runbook),
+                "--write-baseline",
+                str(src / "accepted.json"),
+                "--baseline",
+                str(tmp_path / "none.json"),
+            ],
+        )
+        == 2
+    )
+    capsys.readouterr()
+
+
+def test_cli_invalid_runbook_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbook = tmp_path / "rb.yml"
+    runbook.write_text(RUNBOOK.format(fail_on="urgent", baseline="null"))
+    assert run_cli(app, ["scan", str(tmp_path), "--runbook", str(runbook)]) == 2
+    err = capsys.readouterr().err
+    assert f"{runbook}:7:3: error:" in err and "scan.fail_on" in err
+    assert run_cli(app, ["scan", str(tmp_path), "--runbook", str(tmp_path / "missing.yml")]) == 2
+    assert f"{tmp_path / 'missing.yml'}:" in capsys.readouterr().err
+
+
+def test_cli_write_baseline_then_rescan_is_clean(
+    dirty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    assert run_cli(app, ["scan", str(dirty), "--write-baseline", str(baseline)]) == 0
+    assert "wrote 2 baseline entries" in capsys.readouterr().err
+    entries = json.loads(baseline.read_text())["entries"]
+    assert [(e["rule"], e["path"]) for e in entries] == [
+        ("forbidden-import", "a.py"),
+        ("jwt-literal", "a.py"),
+    ]
+    assert all(e["reason"] and len(e["fingerprint"]) == 32 for e in entries)
+    assert make_jwt() not in baseline.read_text()
+    assert run_cli(app, ["scan", str(dirty), "--baseline", str(baseline), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["findings"] == [] and data["failing"] == 0 and len(data["suppressed"]) == 2
+    # Rewriting in place keeps the reasons already given and adds the new finding.
+    entries[0]["reason"] = "migration shim, removed in 2.1"
+    baseline.write_text(json.dumps({"version": 1, "entries": entries}))
+    (dirty / "b.py").write_text("import pyrebase\n")
+    assert (
+        run_cli(
+            app,
+            ["scan", str(dirty), "--baseline", str(baseline), "--write-baseline", str(baseline)],
+        )
+        == 0
+    )
+    rewritten = json.loads(baseline.read_text())["entries"]
+    assert [e["path"] for e in rewritten] == ["a.py", "a.py", "b.py"]
+    assert rewritten[0]["reason"] == "migration shim, removed in 2.1"
+    assert run_cli(app, ["scan", str(dirty), "--baseline", str(baseline)]) == 0
+    capsys.readouterr()

@@ -12,25 +12,118 @@ from .scan_findings import shannon_entropy
 
 # Words that make a name secret on their own.
 _SECRET_WORDS = frozenset(
-    {"secret", "secrets", "password", "passwd", "passphrase", "pwd", "token", "apikey",
-     "credential", "credentials", "privatekey", "jwt"}
+    {
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "token",
+        "apikey",
+        "credential",
+        "credentials",
+        "privatekey",
+        "jwt",
+    }
 )
 # "key" is secret only after one of these ("API_KEY", "SIGNING_KEY"), not alone ("SORT_KEY").
 _KEY_QUALIFIERS = frozenset(
-    {"api", "secret", "access", "private", "signing", "encryption", "jwt", "master", "client",
-     "app", "service", "hmac", "session", "auth", "license", "account", "storage", "sas"}
+    {
+        "api",
+        "secret",
+        "access",
+        "private",
+        "signing",
+        "encryption",
+        "jwt",
+        "master",
+        "client",
+        "app",
+        "service",
+        "hmac",
+        "session",
+        "auth",
+        "license",
+        "account",
+        "storage",
+        "sas",
+    }
 )
 # Words that turn a secret-looking name into metadata about the secret:
 # JWT_ALGORITHM, ACCESS_TOKEN_EXPIRE_MINUTES, TOKEN_URL, PASSWORD_MIN_LENGTH...
 _META_WORDS = frozenset(
-    {"expire", "expires", "expiry", "expiration", "ttl", "minutes", "seconds", "hours", "days",
-     "lifetime", "algorithm", "algorithms", "alg", "url", "uri", "endpoint", "header",
-     "name", "file", "path", "dir", "length", "len", "type", "prefix", "issuer", "audience",
-     "id", "kid", "enabled", "enable", "required", "policy", "min", "max", "field", "param",
-     "version", "size", "count", "retries", "rounds", "scheme", "format", "location", "mode",
-     "env", "var", "variable", "regex", "pattern", "hint", "label", "reset", "refresh_url",
-     "cookie", "timeout", "limit", "input", "prompt", "placeholder", "hash", "hashed"}
+    {
+        "expire",
+        "expires",
+        "expiry",
+        "expiration",
+        "ttl",
+        "minutes",
+        "seconds",
+        "hours",
+        "days",
+        "lifetime",
+        "algorithm",
+        "algorithms",
+        "alg",
+        "url",
+        "uri",
+        "endpoint",
+        "header",
+        "name",
+        "file",
+        "path",
+        "dir",
+        "length",
+        "len",
+        "type",
+        "prefix",
+        "issuer",
+        "audience",
+        "id",
+        "kid",
+        "enabled",
+        "enable",
+        "required",
+        "policy",
+        "min",
+        "max",
+        "field",
+        "param",
+        "version",
+        "size",
+        "count",
+        "retries",
+        "rounds",
+        "scheme",
+        "format",
+        "location",
+        "mode",
+        "env",
+        "var",
+        "variable",
+        "regex",
+        "pattern",
+        "hint",
+        "label",
+        "reset",
+        "refresh_url",
+        "cookie",
+        "timeout",
+        "limit",
+        "input",
+        "prompt",
+        "placeholder",
+        "hash",
+        "hashed",
+    }
 )
+
+# Words that mark public key material or values published on purpose: JWT_PUBLIC_KEY,
+# JWT_PUBKEY, MAPBOX_PUBLIC_TOKEN, NEXT_PUBLIC_API_KEY. Whole words only, so PUBLISH_TOKEN
+# and PUBSUB_TOKEN stay secret.
+_PUBLIC_WORDS = frozenset({"public", "pub", "pubkey", "publickey"})
 
 _JOINED_KEYS = frozenset({"apikey", "secretkey", "privatekey", "accesskey"})
 _SPLIT_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -49,36 +142,149 @@ def is_secret_name(name: str) -> bool:
         name: for example ``JWT_SECRET``, ``apiKey``, ``db.password``.
 
     Returns:
-        True for ``JWT_SECRET``, ``API_KEY``, ``DB_PASSWORD``, ``access_token``; False for
-        ``JWT_ALGORITHM``, ``ACCESS_TOKEN_EXPIRE_MINUTES``, ``TOKEN_URL``, ``SORT_KEY``.
+        True for ``JWT_SECRET``, ``API_KEY``, ``DB_PASSWORD``, ``access_token``,
+        ``PUBLISH_TOKEN``; False for ``JWT_ALGORITHM``, ``ACCESS_TOKEN_EXPIRE_MINUTES``,
+        ``TOKEN_URL``, ``SORT_KEY``, ``JWT_PUBLIC_KEY``, ``JWT_PUBKEY``.
     """
     words = name_words(name)
-    hit = -1
+    hit = start = -1
     for i, word in enumerate(words):
         qualified_key = word == "key" and i > 0 and words[i - 1] in _KEY_QUALIFIERS
         if word in _SECRET_WORDS or word in _JOINED_KEYS or qualified_key:
             hit = i
+            start = i - 1 if qualified_key else i
     if hit < 0:
         return False
-    return not any(word in _META_WORDS for word in words[hit + 1 :])
+    if any(word in _META_WORDS for word in words[hit + 1 :]):
+        return False
+    # A public word right before the secret word ("NEXT_PUBLIC_API_KEY") or anywhere after
+    # it ("JWT_PUBLIC_KEY") names public material; further away it does not
+    # ("PUBLIC_KEY_PASSPHRASE", "GITHUB_PUBLIC_REPO_TOKEN" are secrets).
+    return not any(word in _PUBLIC_WORDS for word in words[max(start - 1, 0) :])
 
 
 # Values that are obviously not real secrets. The rule, documented in docs/scan.md:
 # a value is a placeholder when it is empty, shorter than 8 characters, a template or
 # reference, one repeated character, or made only of placeholder words.
 _PLACEHOLDER_WORDS = frozenset(
-    {"change", "changeme", "me", "your", "yours", "my", "secret", "secrets", "password",
-     "passwd", "pass", "token", "key", "api", "apikey", "jwt", "here", "example", "sample",
-     "dummy", "fake", "test", "testing", "tests", "dev", "devel", "development", "local",
-     "localhost", "default", "defaults", "placeholder", "replace", "replaceme", "todo",
-     "fixme", "insecure", "unsafe", "not", "a", "an", "the", "real", "value", "none", "null",
-     "nil", "undefined", "empty", "set", "unset", "missing", "xxx", "demo", "foo", "bar",
-     "baz", "qux", "in", "for", "only", "do", "use", "production", "prod", "staging", "this",
-     "string", "str", "some", "put", "insert", "enter", "django", "flask", "app", "access",
-     "private", "signing", "super", "mock", "stub", "abc", "123", "1234", "12345", "123456",
-     "admin", "root", "user", "guest", "password123", "pwd", "s3cr3t", "notasecret", "must",
-     "be", "at", "least", "long", "chars", "characters", "random", "generate", "generated",
-     "with", "of", "to", "it", "should", "please", "dont", "never", "commit", "keep", "safe"}
+    {
+        "change",
+        "changeme",
+        "me",
+        "your",
+        "yours",
+        "my",
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "pass",
+        "token",
+        "key",
+        "api",
+        "apikey",
+        "jwt",
+        "here",
+        "example",
+        "sample",
+        "dummy",
+        "fake",
+        "test",
+        "testing",
+        "tests",
+        "dev",
+        "devel",
+        "development",
+        "local",
+        "localhost",
+        "default",
+        "defaults",
+        "placeholder",
+        "replace",
+        "replaceme",
+        "todo",
+        "fixme",
+        "insecure",
+        "unsafe",
+        "not",
+        "a",
+        "an",
+        "the",
+        "real",
+        "value",
+        "none",
+        "null",
+        "nil",
+        "undefined",
+        "empty",
+        "set",
+        "unset",
+        "missing",
+        "xxx",
+        "demo",
+        "foo",
+        "bar",
+        "baz",
+        "qux",
+        "in",
+        "for",
+        "only",
+        "do",
+        "use",
+        "production",
+        "prod",
+        "staging",
+        "this",
+        "string",
+        "str",
+        "some",
+        "put",
+        "insert",
+        "enter",
+        "django",
+        "flask",
+        "app",
+        "access",
+        "private",
+        "signing",
+        "super",
+        "mock",
+        "stub",
+        "abc",
+        "123",
+        "1234",
+        "12345",
+        "123456",
+        "admin",
+        "root",
+        "user",
+        "guest",
+        "password123",
+        "pwd",
+        "s3cr3t",
+        "notasecret",
+        "must",
+        "be",
+        "at",
+        "least",
+        "long",
+        "chars",
+        "characters",
+        "random",
+        "generate",
+        "generated",
+        "with",
+        "of",
+        "to",
+        "it",
+        "should",
+        "please",
+        "dont",
+        "never",
+        "commit",
+        "keep",
+        "safe",
+    }
 )
 _TEMPLATE = re.compile(r"[<>{}]|\$\(|\$\{|%\(|^\$[A-Za-z_]|^%[A-Za-z_]+%$|\.\.\.|…")
 

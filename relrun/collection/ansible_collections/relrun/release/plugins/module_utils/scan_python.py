@@ -15,18 +15,61 @@ from .scan_findings import Finding, new_finding_at
 from .scan_names import is_secret_name, looks_real
 from .scan_sinks import is_sink_name, module_matches
 
-_ENV_READERS = frozenset({"os.getenv", "getenv", "os.environ.get", "environ.get",
-                          "os.environ.setdefault", "environ.setdefault"})
+_ENV_READERS = frozenset(
+    {
+        "os.getenv",
+        "getenv",
+        "os.environ.get",
+        "environ.get",
+        "os.environ.setdefault",
+        "environ.setdefault",
+    }
+)
 _ENVIRON = frozenset({"os.environ", "environ"})
-_DYNAMIC_IMPORTS = frozenset({"__import__", "importlib.import_module", "import_module",
-                              "importlib.__import__"})
+_DYNAMIC_IMPORTS = frozenset(
+    {
+        "__import__",
+        "importlib.import_module",
+        "import_module",
+        "importlib.__import__",
+        "builtins.__import__",
+    }
+)
+# Attributes of the importlib module that import the module named by their first argument.
+_IMPORTLIB_FUNCS = frozenset({"import_module", "__import__"})
 # Receivers whose secret-named attributes hold configuration values, not arbitrary data.
-_CONFIG_RECEIVERS = frozenset({"settings", "config", "conf", "cfg", "configuration", "env",
-                               "secrets", "credentials", "creds", "options", "opts", "args",
-                               "environ"})
+_CONFIG_RECEIVERS = frozenset(
+    {
+        "settings",
+        "config",
+        "conf",
+        "cfg",
+        "configuration",
+        "env",
+        "secrets",
+        "credentials",
+        "creds",
+        "options",
+        "opts",
+        "args",
+        "environ",
+    }
+)
 # Calls through which a value reaches the sink whole (str(x), f"{x}", "%s" % x...).
-_PASS_THROUGH = frozenset({"str", "repr", "format", "dict", "list", "json.dumps", "dumps",
-                           "pformat", "pprint.pformat", "get_secret_value"})
+_PASS_THROUGH = frozenset(
+    {
+        "str",
+        "repr",
+        "format",
+        "dict",
+        "list",
+        "json.dumps",
+        "dumps",
+        "pformat",
+        "pprint.pformat",
+        "get_secret_value",
+    }
+)
 
 
 def dotted(node: ast.AST) -> str:
@@ -54,25 +97,47 @@ class _Visitor:
         self.forbidden = forbidden
         self.findings: list[Finding] = []
         self.tainted: set[str] = set()
+        # Names bound in this module to importlib itself or to one of its import functions
+        # ("import importlib as il", "from importlib import import_module as im",
+        # "load = __import__"): calls through them are dynamic imports too.
+        self.importlib_names: set[str] = {"importlib"}
+        self.importers: set[str] = set(_DYNAMIC_IMPORTS)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _add(self, rule: str, node: ast.AST, value: str, message: str, *, secret: bool,
-             meta: dict[str, Any] | None = None) -> None:
+    def _add(
+        self,
+        rule: str,
+        node: ast.AST,
+        value: str,
+        message: str,
+        *,
+        secret: bool,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        self.findings.append(new_finding_at(rule, self.path, line, col, text, value, message,
-                                            secret=secret, meta=meta))
+        self.findings.append(
+            new_finding_at(
+                rule, self.path, line, col, text, value, message, secret=secret, meta=meta
+            )
+        )
 
     def _import(self, node: ast.AST, module: str, form: str) -> None:
         if module_matches(module, self.forbidden, sep="."):
-            self._add("forbidden-import", node, module, f"forbidden import of {module} ({form})",
-                      secret=False, meta={"module": module, "language": "python", "form": form})
+            self._add(
+                "forbidden-import",
+                node,
+                module,
+                f"forbidden import of {module} ({form})",
+                secret=False,
+                meta={"module": module, "language": "python", "form": form},
+            )
 
     def _env_name(self, node: ast.AST) -> str | None:
         """Name of the variable an expression reads from the environment, if any."""
-        if isinstance(node, ast.Call) and dotted(node.func) in _ENV_READERS and node.args:
-            return _const_str(node.args[0])
+        if isinstance(node, ast.Call) and dotted(node.func) in _ENV_READERS:
+            return _const_str(_env_args(node)[0])
         if isinstance(node, ast.Subscript) and dotted(node.value) in _ENVIRON:
             return _const_str(node.slice)
         return None
@@ -94,8 +159,11 @@ class _Visitor:
                 return f"{dotted(node.value)}[{key!r}]"
         if isinstance(node, ast.Name) and node.id in self.tainted:
             return node.id
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "get_secret_value"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_secret_value"
+        ):
             return dotted(node.func.value) or "get_secret_value()"
         return None
 
@@ -145,6 +213,30 @@ class _Visitor:
         for alias in node.names:
             self._import(node, f"{node.module}.{alias.name}", "from-import")
 
+    def alias(self, node: ast.AST) -> None:
+        """Record a name bound to importlib or to a dynamic import function."""
+        if isinstance(node, ast.Import):
+            for imported in node.names:
+                if imported.name == "importlib" and imported.asname:
+                    self.importlib_names.add(imported.asname)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module in ("importlib", "builtins"):
+                for imported in node.names:
+                    if imported.name in _IMPORTLIB_FUNCS:
+                        self.importers.add(imported.asname or imported.name)
+        elif isinstance(node, ast.Assign) and self._is_importer(dotted(node.value)):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.importers.add(target.id)
+
+    def _is_importer(self, name: str) -> bool:
+        if not name:
+            return False
+        if name in self.importers:
+            return True
+        receiver, _, attr = name.rpartition(".")
+        return attr in _IMPORTLIB_FUNCS and receiver in self.importlib_names
+
     def taint(self, node: ast.Assign) -> None:
         if self._secret_expr(node.value) is not None:
             for target in node.targets:
@@ -168,41 +260,88 @@ class _Visitor:
             value = default
         literal = _const_str(value)
         if literal is not None and is_secret_name(stmt.target.id) and looks_real(literal):
-            self._add("secret-default", value or stmt, literal,
-                      f"settings field {stmt.target.id} has a literal secret default",
-                      secret=True, meta={"name": stmt.target.id})
+            self._add(
+                "secret-default",
+                value or stmt,
+                literal,
+                f"settings field {stmt.target.id} has a literal secret default",
+                secret=True,
+                meta={"name": stmt.target.id},
+            )
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         if isinstance(node.op, ast.Or) and len(node.values) >= 2:
             name = self._env_name(node.values[0])
             literal = _const_str(node.values[-1])
             if name and literal is not None and is_secret_name(name) and looks_real(literal):
-                self._add("secret-default", node.values[-1], literal,
-                          f"{name} falls back to a literal secret", secret=True,
-                          meta={"name": name})
+                self._add(
+                    "secret-default",
+                    node.values[-1],
+                    literal,
+                    f"{name} falls back to a literal secret",
+                    secret=True,
+                    meta={"name": name},
+                )
 
     def visit_Call(self, node: ast.Call) -> None:
         name = dotted(node.func)
-        if name in _DYNAMIC_IMPORTS and node.args:
-            module = _const_str(node.args[0])
+        if self._is_importer(name):
+            module = _const_str(_argument(node, 0, "name"))
             if module:
                 self._import(node, module, name)
-        elif name in _ENV_READERS and len(node.args) >= 2:
-            var = _const_str(node.args[0])
-            literal = _const_str(node.args[1])
+        elif name in _ENV_READERS:
+            key, default = _env_args(node)
+            var = _const_str(key)
+            literal = _const_str(default)
             if var and literal is not None and is_secret_name(var) and looks_real(literal):
-                self._add("secret-default", node.args[1], literal,
-                          f"{var} has a literal default", secret=True, meta={"name": var})
+                self._add(
+                    "secret-default",
+                    default or node,
+                    literal,
+                    f"{var} has a literal default",
+                    secret=True,
+                    meta={"name": var},
+                )
         elif is_sink_name(name):
             for arg in [*node.args, *(k.value for k in node.keywords if k.arg != "extra")]:
                 found = self._leaks(arg)
                 if found:
                     rule, what = found
-                    message = ("environment dumped to " if rule == "env-dump"
-                               else f"secret {what} reaches ") + name
-                    self._add(rule, node, f"{name}({what})", message, secret=False,
-                              meta={"sink": name, "source": what})
+                    message = (
+                        "environment dumped to "
+                        if rule == "env-dump"
+                        else f"secret {what} reaches "
+                    ) + name
+                    self._add(
+                        rule,
+                        node,
+                        f"{name}({what})",
+                        message,
+                        secret=False,
+                        meta={"sink": name, "source": what},
+                    )
                     break
+
+
+def _argument(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
+    """The argument at ``index``, or passed as ``keyword=``; ``None`` when absent."""
+    if any(isinstance(arg, ast.Starred) for arg in call.args[: index + 1]):
+        return None  # f(*args): the position of what follows is unknown
+    if len(call.args) > index:
+        return call.args[index]
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return kw.value
+    return None
+
+
+def _env_args(call: ast.Call) -> tuple[ast.expr | None, ast.expr | None]:
+    """The variable name and default of ``os.getenv(key, default)`` and its kin.
+
+    ``getenv``, ``environ.get`` and ``environ.setdefault`` all take them positionally or
+    as ``key=`` / ``default=``.
+    """
+    return _argument(call, 0, "key"), _argument(call, 1, "default")
 
 
 def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
@@ -224,10 +363,17 @@ def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -
     tree = ast.parse(data, filename=path)
     visitor = _Visitor(path, text.splitlines(), forbidden)
     nodes = list(ast.walk(tree))
-    # Two passes over one walk: the first collects names assigned from secrets anywhere in
-    # the module, so that a sink above the assignment (in an earlier function) is seen too.
+    # Two passes over one walk: the first collects aliases of importlib and names assigned
+    # from secrets anywhere in the module, so that a use above the binding (in an earlier
+    # function) is seen too.
+    # Imports first: "load = il.import_module" may sit above "import importlib as il" in
+    # the breadth-first walk.
+    for node in nodes:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            visitor.alias(node)
     for node in nodes:
         if isinstance(node, ast.Assign):
+            visitor.alias(node)
             visitor.taint(node)
     for node in nodes:
         handler = _HANDLERS.get(type(node))
@@ -250,6 +396,12 @@ _FALLBACK_IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import\b|import[ \t]+([\w. \t,]+))", re.MULTILINE
 )
 _FALLBACK_DYNAMIC = re.compile(r"(?:__import__|import_module)\(\s*['\"]([\w.]+)['\"]")
+# "from importlib import import_module as im", "load = importlib.import_module".
+_FALLBACK_ALIAS = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?:importlib|builtins)[ \t]+import[ \t]+(?:import_module|__import__)"
+    r"[ \t]+as[ \t]+(\w+)|(\w+)[ \t]*=[ \t]*(?:\w+\.)?(?:import_module|__import__)[ \t]*$)",
+    re.MULTILINE,
+)
 
 
 def fallback_imports(path: str, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
@@ -265,7 +417,12 @@ def fallback_imports(path: str, text: str, forbidden: tuple[str, ...]) -> list[F
     """
     findings: list[Finding] = []
     lines = text.splitlines()
-    for regex in (_FALLBACK_IMPORT, _FALLBACK_DYNAMIC):
+    regexes = [_FALLBACK_IMPORT, _FALLBACK_DYNAMIC]
+    aliases = sorted({a for m in _FALLBACK_ALIAS.finditer(text) for a in m.groups() if a})
+    if aliases:
+        alternation = "|".join(re.escape(a) for a in aliases)
+        regexes.append(re.compile(rf"(?<![\w.])(?:{alternation})\(\s*['\"]([\w.]+)['\"]"))
+    for regex in regexes:
         for match in regex.finditer(text):
             # "import a as b, c" names the modules a and c; aliases are not modules.
             groups = [g for g in match.groups() if g]
@@ -273,9 +430,18 @@ def fallback_imports(path: str, text: str, forbidden: tuple[str, ...]) -> list[F
             line = text.count("\n", 0, match.start()) + 1
             for module in names:
                 if module_matches(module, forbidden, sep="."):
-                    findings.append(new_finding_at(
-                        "forbidden-import", path, line, 1, lines[line - 1], module,
-                        f"forbidden import of {module} (unparsed file)", secret=False,
-                        meta={"module": module, "language": "python", "fallback": True}))
+                    findings.append(
+                        new_finding_at(
+                            "forbidden-import",
+                            path,
+                            line,
+                            1,
+                            lines[line - 1],
+                            module,
+                            f"forbidden import of {module} (unparsed file)",
+                            secret=False,
+                            meta={"module": module, "language": "python", "fallback": True},
+                        )
+                    )
                     break
     return findings
