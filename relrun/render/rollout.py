@@ -196,6 +196,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         stage=unsafe(stage.name),
         duration=0,
         min_requests=0,
+        consecutive_breaches=1,  # one sample: it must be able to fail on its own
         lease_file=lease_file(runbook),
     )
     return [

@@ -62,3 +62,20 @@ def test_tasks_are_named_and_fully_qualified(tmp_path: Path) -> None:
     assert [t["name"] for t in tasks] == ["Build 1/dev", "Build 2/docs"]
     assert all("relrun.release.build" in t for t in tasks)
     assert tasks[1]["relrun.release.build"]["required"] is False
+
+
+def test_stable_check_before_a_stage_can_fail_on_its_one_sample(tmp_path: Path) -> None:
+    path = tmp_path / "quick.yml"
+    text = (Path(__file__).parents[2] / "data" / "quick.yml").read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("  max_p95_ms: 1000\n", "  max_p95_ms: 1000\n  consecutive_breaches: 3\n")
+    )
+    plays = yaml.load(
+        render_playbook(load_runbook(path)).replace("!unsafe", ""), Loader=yaml.SafeLoader
+    )
+    (rollout,) = [p for p in plays if p["name"] == "Rollout"]
+    tasks = {t["name"]: t for t in rollout["tasks"][0]["block"]}
+    stable = tasks["Stage 1/3 Canary 10%: stable is healthy"]["relrun.release.analysis"]
+    canary = tasks["Stage 1/3 Canary 10%: analysis for 3s"]["relrun.release.analysis"]
+    assert (stable["duration"], stable["consecutive_breaches"]) == (0, 1)
+    assert canary["consecutive_breaches"] == 3
