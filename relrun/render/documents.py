@@ -1,4 +1,4 @@
-"""Human documents from a runbook (the plan, later the rollback handbook), via Jinja2.
+"""Human documents from a runbook (the plan, the rollback handbook), via Jinja2.
 
 One factory makes every environment: sandboxed, ``StrictUndefined``, and with ``[[ ]]`` /
 ``[% %]`` delimiters so templates never collide with Ansible's ``{{ }}`` that may appear
@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from relrun.render.plan import ms, percent, plan_context, seconds
 from relrun.runbook.loader import LoadedRunbook
 from relrun.runbook.models import Command
 
@@ -40,6 +41,9 @@ def jinja_env(autoescape: bool = False) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters["command"] = describe_command
+    env.filters["seconds"] = seconds
+    env.filters["percent"] = percent
+    env.filters["ms"] = ms
     return env
 
 
@@ -63,6 +67,5 @@ def render_plan(loaded: LoadedRunbook, extra: dict[str, Any] | None = None) -> s
         Markdown-ish plain text.
     """
     template = jinja_env().get_template("plan.txt.j2")
-    return template.render(
-        rb=loaded.runbook, sha256=loaded.sha256, file=loaded.shown, **(extra or {})
-    )
+    text = template.render(**plan_context(loaded), **(extra or {}))
+    return text.rstrip("\n") + "\n"

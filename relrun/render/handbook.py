@@ -15,16 +15,19 @@ _STEP_TEXT = {
     "switch_traffic": "All traffic to the stable servers; confirmed by reading the router back.",
     "verify": "Health, the API checks and metric analysis pass on the stable version alone.",
     "cleanup": "The canary's processes and release files are removed; canary servers go to "
-    "maintenance in the router.",
+    "maintenance in the router; the dead man's switch is disarmed.",
 }
 
 
-def _commands(steps: list[Step]) -> list[dict[str, Any]]:
+def _commands(steps: list[Step], order: str) -> list[dict[str, Any]]:
+    # ``order`` places a command against the step's actions, as the playbook runs them
+    # (render/rollout.py rollback_tasks): ``before_actions`` or ``after_actions``.
     return [
         {
             "name": s.name,
             "command": describe_command(s),
             "environment_from_inventory": dict(s.env_from_vars),
+            "order": order,
         }
         for s in steps
     ]
@@ -62,20 +65,28 @@ def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
         + (["the runbook's API checks against stable"] if rb.rollback.verify.api_checks else []),
         "cleanup": [f"relrun.release.traffic action=maint servers={','.join(canary)}"],
     }
+    # Runs even when the step failed, after its hooks (the playbook's ``always``).
+    finally_: dict[str, list[str]] = {name: [] for name in ROLLBACK_STEPS}
+    finally_["cleanup"] = [
+        "relrun.release.deadman action=disarm (skipped when switch_traffic failed: the "
+        "switch stays armed and its own revert puts traffic on stable)"
+    ]
     steps = []
     for number, name in enumerate(ROLLBACK_STEPS, start=1):
         hooks = rb.rollback.hooks
-        commands = _commands(hooks.get(f"before_{name}", []))  # type: ignore[call-overload]
+        before = hooks.get(f"before_{name}", [])  # type: ignore[call-overload]
         if name == "cleanup":
-            commands += _commands(rb.rollback.cleanup.steps)
-        commands += _commands(hooks.get(f"after_{name}", []))  # type: ignore[call-overload]
+            # The cleanup commands stop the canary before its servers go to maintenance.
+            before = [*before, *rb.rollback.cleanup.steps]
+        after = hooks.get(f"after_{name}", [])  # type: ignore[call-overload]
         steps.append(
             {
                 "number": number,
                 "name": name,
                 "what": _STEP_TEXT[name],
                 "actions": actions[name],
-                "commands": commands,
+                "commands": _commands(before, "before_actions") + _commands(after, "after_actions"),
+                "finally": finally_[name],
             }
         )
     return {

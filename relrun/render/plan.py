@@ -1,0 +1,245 @@
+"""What the plan (``relrun plan``) needs beyond the runbook itself, in plain words.
+
+The plan follows the rendered playbook (:mod:`relrun.render.playbook`,
+:mod:`relrun.render.rollout`) step by step; the wording lives in ``plan.txt.j2``. Here are
+only the parts a template cannot say simply: each stage's thresholds after its overrides,
+the stage a drill breaks, and the API checks described without their YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from relrun.render.rollout import merged_analysis
+from relrun.runbook.check_models import (
+    AnyCheck,
+    ApiChecksSection,
+    Expectation,
+    FieldExpectation,
+    HeaderExpectation,
+    HealthCheck,
+    HttpCheck,
+    HttpRequest,
+    JwtAuthCheck,
+    RateLimitCheck,
+    SseCheck,
+)
+from relrun.runbook.loader import LoadedRunbook
+from relrun.runbook.rollout_models import ROLLBACK_STEPS, Fault
+from relrun.runbook.schema import Runbook
+
+_KIND_WORDS = {
+    "health": "health check",
+    "http": "HTTP request",
+    "jwt_auth": "JWT authentication",
+    "rate_limit": "rate limiting",
+    "sse": "server-sent events",
+}
+_REFUSAL_WORDS = {
+    "missing": "no token",
+    "malformed": "a malformed token",
+    "wrong_key": "a token signed with a wrong key",
+    "alg_none": "an `alg: none` token",
+    "tampered": "a tampered token",
+}
+_TRIGGER_WORDS = {
+    "error_rate": "the canary's error rate",
+    "latency": "the canary's p95 latency",
+    "health_check": "a failed health check",
+    "any": "any trigger (the fault's natural one)",
+}
+
+
+def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
+    """The template context of ``plan.txt.j2``.
+
+    Args:
+        loaded: the runbook.
+
+    Returns:
+        The runbook and its file, plus the stages with their effective analysis, the
+        drill (None without a rollout), the rollback hooks by step, and the API checks
+        in words.
+    """
+    rb = loaded.runbook
+    drill_stage = drill_stage_name(rb)
+    stages = [
+        {
+            "number": index + 1,
+            "stage": stage,
+            "analysis": merged_analysis(rb.analysis, stage),
+            "drill": stage.name == drill_stage,
+        }
+        for index, stage in enumerate(rb.rollout.stages if rb.rollout else [])
+    ]
+    hooks = {
+        step: {
+            "before": rb.rollback.hooks.get(f"before_{step}", []),  # type: ignore[call-overload]
+            "after": rb.rollback.hooks.get(f"after_{step}", []),  # type: ignore[call-overload]
+        }
+        for step in ROLLBACK_STEPS
+    }
+    drill = None
+    if drill_stage is not None:
+        expect = rb.drill.expect
+        drill = {
+            "stage": drill_stage,
+            "fault": describe_fault(rb.drill.fault),
+            "trigger": _TRIGGER_WORDS[expect.trigger],
+            "within_rto": expect.within_rto,
+            "max_lost_requests": expect.max_lost_requests,
+        }
+    return {
+        "rb": rb,
+        "sha256": loaded.sha256,
+        "file": loaded.shown,
+        "stages": stages,
+        "drill": drill,
+        "rollback_steps": ROLLBACK_STEPS,
+        "hooks": hooks,
+        "checks": describe_checks(rb.api_checks),
+    }
+
+
+def drill_stage_name(runbook: Runbook) -> str | None:
+    """The stage ``relrun drill`` breaks when not told otherwise: the runbook's, else the second.
+
+    Mirrors ``relrun.workflows.drill.parse_fault`` (render may not import workflows).
+
+    Args:
+        runbook: the runbook.
+
+    Returns:
+        The stage name, or None without a rollout (nothing to drill).
+    """
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    names = [s.name for s in runbook.rollout.stages]
+    return runbook.drill.fault.stage or names[min(1, len(names) - 1)]
+
+
+def describe_fault(fault: Fault) -> str:
+    """A drill's fault in plain words."""
+    if fault.kind == "error_rate":
+        return f"error_rate {fault.value:g}, {percent(fault.value)} of its requests fail"
+    if fault.kind == "latency":
+        return f"latency {fault.value:g}, it answers {fault.value:g} ms late"
+    if fault.kind == "crash":
+        return "crash, its processes die"
+    return "none, nothing is broken"
+
+
+def describe_checks(section: ApiChecksSection | None) -> list[str]:
+    """Each API check as one line of plain words (engine newman: the collection run)."""
+    if section is None:
+        return []
+    if section.engine == "newman":
+        text = f"the Postman collection {section.collection} run by newman"
+        if section.environment is not None:
+            text += f" with the environment {section.environment}"
+        return [f"{text}, at most {seconds(section.newman_timeout_s)}."]
+    return [describe_check(check) for check in section.checks]
+
+
+def describe_check(check: AnyCheck) -> str:
+    """One native API check in plain words: what it sends and what it expects."""
+    head = f'"{check.name}" ({_KIND_WORDS[check.kind]}): '
+    if isinstance(check, HttpCheck | HealthCheck):
+        body = _request(check.request)
+        if check.repeat > 1:
+            body += f" sent {check.repeat} times"
+        body += " " + _expectation(check.expect, check.repeat)
+        if isinstance(check, HealthCheck) and check.version is not None:
+            body += f", and `version` = {_json(check.version)}"
+        if check.capture:
+            body += f"; captures {', '.join(check.capture)} for later checks"
+    elif isinstance(check, JwtAuthCheck):
+        refused = ", ".join(_REFUSAL_WORDS[case] for case in check.refuse)
+        body = (
+            f"logs in with {_request(check.login)} (status {_statuses(check.login_status)}), "
+            f"takes the token from `{check.token_field}`, and {_request(check.protected)} "
+            "with it must answer 2xx"
+        )
+        if refused:
+            body += f"; {refused} must each be refused with {check.refusal_status}"
+            if check.www_authenticate:
+                body += " and `WWW-Authenticate: Bearer`"
+    elif isinstance(check, RateLimitCheck):
+        body = (
+            f"a burst of {check.burst} {_request(check.request)} ({check.concurrency} at a "
+            f"time): some must get {check.limited_status} with Retry-After, none a 5xx"
+        )
+    else:
+        assert isinstance(check, SseCheck)
+        body = (
+            f"opens the event stream {_request(check.stream)}, sends "
+            f"{_request(check.trigger)}, and within {seconds(check.timeout_s)} a "
+            f'"{check.event}" event must arrive whose {", ".join(check.match)} equal the '
+            "response's"
+        )
+    tail = "." if check.required else ". Optional: a failure is reported, nothing more."
+    return head + body + tail
+
+
+def _request(request: HttpRequest) -> str:
+    return f"`{request.method} {request.path}`"
+
+
+def _statuses(statuses: list[int]) -> str:
+    return " or ".join(str(s) for s in statuses)
+
+
+def _expectation(expect: Expectation, repeat: int) -> str:
+    parts = [f"answers {_statuses(expect.status)}" if expect.status else "answers 2xx"]
+    parts += [f"JSON `{path}` {_field(f)}" for path, f in expect.json_fields.items()]
+    parts += [f"header {name} {_header(h)}" for name, h in expect.headers.items()]
+    if expect.max_latency_ms is not None:
+        which = "p95 latency" if repeat > 1 else "latency"
+        parts.append(f"{which} at most {expect.max_latency_ms:g} ms")
+    return ", ".join(parts)
+
+
+def _field(expect: FieldExpectation) -> str:
+    words = []
+    if expect.present is not None:
+        words.append("present" if expect.present else "absent")
+    if expect.equals is not None:
+        words.append(f"= {_json(expect.equals)}")
+    if expect.type is not None:
+        words.append(f"of type {expect.type}")
+    if expect.regex:
+        words.append(f"matching /{expect.regex}/")
+    return " and ".join(words)
+
+
+def _header(expect: HeaderExpectation) -> str:
+    words = []
+    if expect.present is not None:
+        words.append("present" if expect.present else "absent")
+    if expect.equals is not None:
+        words.append(f"= {_json(expect.equals)}")
+    if expect.regex:
+        words.append(f"matching /{expect.regex}/")
+    return " and ".join(words)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def seconds(value: float) -> str:
+    """A duration as the runbook would write it: ``500ms``, ``10s``, ``2.5s``."""
+    if 0 < value < 1:
+        return f"{value * 1000:g}ms"
+    return f"{value:g}s"
+
+
+def ms(value: float) -> str:
+    """Milliseconds: ``5000.0`` → ``5000 ms``."""
+    return f"{value:g} ms"
+
+
+def percent(value: float) -> str:
+    """A share (0 to 1) as a percentage: ``0.05`` → ``5%``."""
+    return f"{value * 100:g}%"
