@@ -68,7 +68,8 @@ def test_flagship_plan_says_everything_in_playbook_order() -> None:
             '9. Stage 2/4 "Blue-Green 25%": 25% of traffic to the canary, bake 10s.',
             '10. Stage 3/4 "Blue-Green 50%": 50% of traffic to the canary, bake 10s.',
             '11. Stage 4/4 "Full 100%": 100% of traffic to the canary, bake 10s.',
-            "12. Promotion: every stage passed; the canary keeps its final 100% of traffic, "
+            "12. Promotion: every stage passed and every app host still answers; "
+            "the canary keeps its final 100% of traffic, "
             "the dead man's switch is disarmed",
             "Rollback, the five steps",
             "Recovery budget (rto_budget): 30s from the fault to all traffic on stable.",
@@ -99,7 +100,7 @@ def test_flagship_plan_says_everything_in_playbook_order() -> None:
         in_order(
             block,
             [
-                "first, stable must be healthy: one sample of the stable servers "
+                "then stable must be healthy: one sample of the stable servers "
                 "(health check, error rate at most 5%, p95 at most 5000 ms)",
                 "of traffic to the canary servers, read back from the router",
                 "watch the canary for 10s, a sample every 1s over the last 5s: a breach is an "
@@ -265,7 +266,8 @@ rollback:
         out,
         [
             "the Postman collection {{ coll }} run by newman, at most 300s.",
-            "Promotion: every stage passed; the canary keeps its final 80% of traffic",
+            "Promotion: every stage passed and every app host still answers; "
+            "the canary keeps its final 80% of traffic",
             ROLLBACK[1],
             "in-flight ones finish",
             'then, on the router host, hook "told"',
