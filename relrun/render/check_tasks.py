@@ -22,16 +22,19 @@ NEWMAN_PATH = "{{ relrun_newman_path | default(omit) }}"
 
 
 def render_check_tasks(
-    section: ApiChecksSection, *, phase: str, base_url_var: str | None = None
+    section: ApiChecksSection, *, phase: str, base_url_var: str = "relrun_api_base_url"
 ) -> list[dict[str, Any]]:
     """Build the tasks that run the API checks once, on the section's host group.
+
+    The base URL always comes from the inventory, because it depends on the phase: the
+    gate checks the canary (``relrun_canary_url``), the rollback's verify checks stable
+    (``relrun_stable_url``), ``relrun check`` what users reach (``relrun_api_base_url``).
 
     Args:
         section: the runbook's ``api_checks`` section.
         phase: where they run, e.g. ``gate`` or ``verify``; names the task
             (``API check: <phase>``) and the registered variable (``relrun_checks_<phase>``).
-        base_url_var: an inventory variable to take the base URL from instead of the
-            section's (the rollback's verify targets stable: ``relrun_stable_base_url``).
+        base_url_var: the inventory variable holding the base URL.
 
     Returns:
         The task dicts, ready for a play's ``tasks``.
@@ -41,15 +44,9 @@ def render_check_tasks(
     """
     if not _IDENTIFIER.match(phase):
         raise ValueError(f"phase must be a lower-case identifier, got {phase!r}")
-    if base_url_var is not None and not _VARIABLE.match(base_url_var):
+    if not _VARIABLE.match(base_url_var):
         raise ValueError(f"base_url_var must be a variable name, got {base_url_var!r}")
-    if base_url_var is not None:
-        base_url = "{{ " + base_url_var + " }}"
-    elif section.base_url is not None:
-        base_url = section.base_url  # a Template field: {{ var }} references only
-    else:
-        base_url = "{{ " + section.base_url_var + " }}"
-    args: dict[str, Any] = {"base_url": base_url}
+    args: dict[str, Any] = {"base_url": "{{ " + base_url_var + " }}"}
     if section.engine == "newman":
         module = "newman"
         assert section.collection is not None  # guaranteed by the schema

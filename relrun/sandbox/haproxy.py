@@ -254,7 +254,8 @@ def inventory(state_dir: Path | str, history_dir: Path | str | None = None) -> d
     Raises:
         RelrunError: HAProxy is not running for this sandbox.
     """
-    root = Layout.at(state_dir).root
+    layout = Layout.at(state_dir)
+    root = layout.root
     data = announcement(root)
     if data is None:
         raise RelrunError(f"no HAProxy announced in {root}")
@@ -275,6 +276,12 @@ def inventory(state_dir: Path | str, history_dir: Path | str | None = None) -> d
         "relrun_service_ctl": ctl,
         "relrun_source_dir": "{{ relrun_launch_dir }}",
         "relrun_api_base_url": f"http://127.0.0.1:{data['port']}",
+        # The API checks target one version directly: the gate the canary, the rollback's
+        # verify stable. Their ports are announced when they start, so read them lazily.
+        "relrun_canary_url": _announced_url(control.CANARY),
+        "relrun_stable_url": _announced_url(control.STABLE),
+        # A path only: secret values never enter Ansible's variables or artifacts.
+        "relrun_api_credentials_file": str(layout.users),
     }
     if history_dir is not None:
         variables["relrun_haproxy_history_dir"] = str(history_dir)
@@ -289,6 +296,12 @@ def inventory(state_dir: Path | str, history_dir: Path | str | None = None) -> d
             },
         }
     }
+
+
+def _announced_url(server: str) -> str:
+    """A template for the URL of API server ``server``, from its announcement."""
+    announced = f"relrun_sandbox_state_dir ~ '/servers/{server}.json'"
+    return "http://127.0.0.1:{{ (lookup('file', " + announced + ") | from_json).port }}"
 
 
 def main(argv: list[str] | None = None) -> int:

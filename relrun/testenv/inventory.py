@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.sandbox.layout import Layout
 from relrun.testenv.names import ADMIN_PORT, HTTP_PORT, LB_HOST, SSH_PORT, app_number
+from relrun.testenv.servicectl import instance_name
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def inventory_data(
             ),
         }
     first = min(apps, key=app_number)
+    first_address, first_layout = apps[first][0], Layout.at(apps[first][1])
+    number = app_number(first)
     return {
         "all": {
             "vars": {
@@ -113,6 +117,15 @@ def inventory_data(
                 # The dead man's switch lease, on the load balancer (this environment's own).
                 "relrun_deadman_dir": str(history_dir.parent / "deadman"),
                 "relrun_api_base_url": f"http://{lb_address}:{HTTP_PORT}",
+                # The API checks run once, on the build host, against one instance
+                # directly: the gate its canary, the rollback's verify its stable. Their
+                # ports are OS-chosen and announced in its state directory (the fleet's
+                # hosts share this machine's file system), so they are read lazily.
+                "relrun_canary_url": _announced_url(first_address, first_layout, "canary", number),
+                "relrun_stable_url": _announced_url(first_address, first_layout, "stable", number),
+                # A path only (the secrets every app host shares): no secret value enters
+                # Ansible's variables or artifacts.
+                "relrun_api_credentials_file": str(first_layout.users),
                 "relrun_source_dir": "{{ relrun_launch_dir }}",
             },
             "children": {
@@ -123,3 +136,9 @@ def inventory_data(
             },
         }
     }
+
+
+def _announced_url(address: str, layout: Layout, role: str, number: int) -> str:
+    """A template for the URL of instance ``ROLE-NUMBER``, from its announcement."""
+    announced = layout.server_file(instance_name(role, number))
+    return f"http://{address}:{{{{ (lookup('file', '{announced}') | from_json).port }}}}"

@@ -31,6 +31,7 @@ pytestmark = [
 ]
 
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")
+FLAGSHIP = str(ROOT / "runbooks" / "release-v2.yml")
 STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
 
 
@@ -120,6 +121,47 @@ def test_drill_error_rate_rolls_back_without_losing_requests(env: Env, tmp_path:
     assert (servers["stable"]["state"], servers["stable"]["weight"]) == ("ready", 1)
     # And the load generator, which goes through HAProxy, lost nothing over the whole run.
     assert summarize(env.traffic_log).lost == 0
+
+
+def test_flagship_runbook_drills_behind_haproxy(env: Env, tmp_path: Path) -> None:
+    """runbooks/release-v2.yml as committed: scan, builds, API checks, stages, rollback."""
+    # The builds write into the checkout they run in: a copy of what they read, not this one.
+    checkout = tmp_path / "checkout"
+    for part in ("relrun/sandbox", "runbooks"):
+        shutil.copytree(ROOT / part, checkout / part, ignore=shutil.ignore_patterns("__pycache__"))
+    reports = tmp_path / "reports"
+    proc = relrun(
+        "drill",
+        FLAGSHIP,
+        "-i",
+        str(env.inventory),
+        "--traffic-log",
+        str(env.traffic_log),
+        "--report-dir",
+        str(reports),
+        cwd=checkout,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((reports / "drill.json").read_text())
+    assert report["verdict"] == "pass"
+    trigger = report["trigger"]
+    assert (trigger["reason"], trigger["stage"]) == ("error_rate", "Blue-Green 25%")
+    assert {s["name"]: s["status"] for s in report["rollback"]["steps"]} == {
+        n: "passed" for n in STEPS
+    }
+    assert report["traffic"]["lost"] == 0, report["traffic"]["lost_reasons"]
+    ci = json.loads((reports / "ci.json").read_text())
+    checks = {
+        run["phase"]: {c["name"]: c["passed"] for c in run["checks"]} for run in ci["api_checks"]
+    }
+    names = ("health", "jwt-auth", "create-message", "events", "rate-limit")
+    # The gate reached the canary and the rollback's verify reached stable, each directly.
+    assert checks == {"gate": dict.fromkeys(names, True), "verify": dict.fromkeys(names, True)}
+    assert (checkout / "build" / "messaging-api-2.0.zip").is_file()
+    # HAProxy's own view after the rollback: the canary parked, stable takes everything.
+    servers = env.servers()
+    assert (servers["canary"]["state"], servers["canary"]["weight"]) == ("maint", 0)
+    assert (servers["stable"]["state"], servers["stable"]["weight"]) == ("ready", 1)
 
 
 def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:

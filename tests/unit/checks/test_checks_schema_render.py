@@ -148,11 +148,11 @@ def test_render_native_task() -> None:
 
 
 def test_render_verify_phase_uses_the_stable_url() -> None:
-    section = ApiChecksSection.model_validate({**NATIVE, "base_url": "http://{{ api_host }}:8080"})
-    (gate,) = render_check_tasks(section, phase="gate")
-    assert gate["relrun.release.api_check"]["base_url"] == "http://{{ api_host }}:8080"
-    (verify,) = render_check_tasks(section, phase="verify", base_url_var="relrun_stable_base_url")
-    assert verify["relrun.release.api_check"]["base_url"] == "{{ relrun_stable_base_url }}"
+    section = ApiChecksSection.model_validate(NATIVE)
+    (gate,) = render_check_tasks(section, phase="gate", base_url_var="relrun_canary_url")
+    assert gate["relrun.release.api_check"]["base_url"] == "{{ relrun_canary_url }}"
+    (verify,) = render_check_tasks(section, phase="verify", base_url_var="relrun_stable_url")
+    assert verify["relrun.release.api_check"]["base_url"] == "{{ relrun_stable_url }}"
     assert verify["register"] == "relrun_checks_verify"
     with pytest.raises(ValueError, match="phase"):
         render_check_tasks(section, phase="Verify now")

@@ -68,12 +68,12 @@ notes:
 EXAMPLES = r"""
 - name: "API check: gate"
   relrun.release.newman:
-    base_url: "{{ relrun_api_base_url }}"
+    base_url: "{{ relrun_canary_url }}"
     collection: runbooks/collections/messaging-api.postman_collection.json
     base_dir: "{{ relrun_launch_dir }}"
     credentials:
       username: demo
-      from_file: "{{ relrun_sandbox_credentials_file }}"
+      from_file: "{{ relrun_api_credentials_file }}"
   register: relrun_checks_gate
 """
 
