@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -25,19 +26,45 @@ def _describe(event: Event) -> str | None:
     if isinstance(event, TaskStarted):
         return f"{event.task} ..."
     if isinstance(event, TaskResult):
-        detail = ""
-        if event.status in {"failed", "unreachable"}:
+        mark, detail = _MARK[event.status], ""
+        optional = _optional_failure(event)
+        if optional is not None:
+            mark, detail = "FAILED (optional)", f": {optional}"
+        elif event.status in {"failed", "unreachable"}:
             detail = f": {str(event.result.get('msg', '')).strip()}"
         elif event.status == "ok":
             detail = _numbers(event)
         ignored = " (ignored)" if event.ignored else ""
         took = f" [{event.duration:.1f}s]" if event.duration else ""
-        return f"{event.task} @ {event.host}: {_MARK[event.status]}{ignored}{took}{detail}"
+        return f"{event.task} @ {event.host}: {mark}{ignored}{took}{detail}"
     if isinstance(event, RunFinished):
         return f"run {event.label}: {event.status}"
     if isinstance(event, Note):
         return event.message
     return None
+
+
+def _optional_failure(event: TaskResult) -> str | None:
+    """Why an optional build failed, or None: its task ends ok, the build did not pass."""
+    build = event.result.get("build")
+    if event.status != "ok" or not isinstance(build, dict):
+        return None
+    if build.get("required", True) or build.get("status") in {None, "passed"}:
+        return None
+    if build.get("status") == "timeout":
+        return f"build {build.get('name', '')} timed out after {build.get('seconds', 0):g}s"
+    if build.get("rc") not in {None, 0}:
+        return f"build {build.get('name', '')} exit code {build['rc']}"
+    missing = ", ".join(map(str, build.get("missing_artifacts") or []))
+    return f"build {build.get('name', '')} missing artifacts: {missing}".rstrip(": ")
+
+
+def _failed_style(event: Event) -> str:
+    if not isinstance(event, TaskResult):
+        return ""
+    if event.status in {"failed", "unreachable"}:
+        return "red"
+    return "yellow" if _optional_failure(event) is not None else ""
 
 
 def _numbers(event: TaskResult) -> str:
@@ -77,19 +104,35 @@ class PlainProgress:
         print(f"{stamp} {text}", file=self.stream, flush=True)
 
 
+class _Status:
+    """The live view's bottom line, rendered afresh on every refresh (elapsed time ticks)."""
+
+    def __init__(self, progress: LiveProgress) -> None:
+        self.progress = progress
+
+    def __rich__(self) -> Text:
+        progress = self.progress
+        elapsed = progress.clock() - progress.started
+        return Text.assemble(("▶ ", "bold cyan"), progress.current, (f"  {elapsed:5.1f}s", "dim"))
+
+
 class LiveProgress:
-    """A rich live view: finished steps scroll above, the current step and elapsed time below."""
+    """A rich live view: finished steps scroll above, the current step and elapsed time below.
 
-    def __init__(self, console: Console | None = None) -> None:
+    Args:
+        console: where to draw (standard error by default).
+        clock: monotonic seconds, for the elapsed time.
+    """
+
+    def __init__(
+        self, console: Console | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console = console or Console(stderr=True)
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.current = "starting"
-        self.live = Live(self._status(), console=self.console, refresh_per_second=4, transient=True)
+        self.live = Live(_Status(self), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
-
-    def _status(self) -> Text:
-        elapsed = time.monotonic() - self.started
-        return Text.assemble(("▶ ", "bold cyan"), self.current, (f"  {elapsed:5.1f}s", "dim"))
 
     def __call__(self, event: Event) -> None:
         """Update the view."""
@@ -99,13 +142,8 @@ class LiveProgress:
         if isinstance(event, TaskStarted):
             self.current = event.task
         else:
-            style = (
-                "red"
-                if isinstance(event, TaskResult) and event.status in {"failed", "unreachable"}
-                else ""
-            )
-            self.console.print(Text(text, style=style))
-        self.live.update(self._status())
+            self.console.print(Text(text, style=_failed_style(event)))
+        self.live.refresh()
 
     def close(self) -> None:
         """Stop the live view."""

@@ -63,6 +63,7 @@ class ApiState:
 
 
 STATE = web.AppKey("state", ApiState)
+MAX_BODY_BYTES = 64 * 1024  # client_max_size: aiohttp stops reading a body beyond it
 
 
 def _json_error(
@@ -79,9 +80,26 @@ def _unauthorized(message: str) -> web.HTTPException:
     )
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def _json_body(
+    request: web.Request,
+    too_large: type[web.HTTPException] = web.HTTPRequestEntityTooLarge,
+    too_large_message: str = "",
+) -> dict[str, Any]:
+    """The request's JSON object; a body over the app's ``client_max_size`` is not read.
+
+    Args:
+        request: the request.
+        too_large: the error answering a body over the limit (413 unless the endpoint's
+            contract calls it a validation error).
+        too_large_message: what to say then; the default names the limit.
+    """
     try:
         body = await request.json()
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp stops reading at client_max_size, so memory stays bounded; the answer
+        # keeps the API's JSON error shape instead of aiohttp's plain-text 413.
+        message = too_large_message or f"body larger than {MAX_BODY_BYTES} bytes"
+        raise _json_error(too_large, message) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise _json_error(web.HTTPBadRequest, "body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -181,7 +199,14 @@ async def create_message(request: web.Request) -> web.Response:
     """``POST /messages`` with ``{"text"}``; honours ``Idempotency-Key``."""
     state = request.app[STATE]
     _, username = _authenticate(request)
-    body = await _json_body(request)
+    # The contract answers an over-long text with 422; a body over the limit is one too
+    # (the limit is far above the longest valid message with the default max_text_chars).
+    max_chars = state.config.max_text_chars
+    body = await _json_body(
+        request,
+        web.HTTPUnprocessableEntity,
+        f"text longer than {max_chars} characters (body larger than {MAX_BODY_BYTES} bytes)",
+    )
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise _json_error(web.HTTPUnprocessableEntity, "text must be a non-empty string")
@@ -308,7 +333,7 @@ def build_app(state: ApiState) -> web.Application:
     Returns:
         The aiohttp application.
     """
-    app = web.Application(middlewares=[fault_middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[fault_middleware], client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
     app.on_response_prepare.append(_served_by)
     app.on_shutdown.append(_close_streams)

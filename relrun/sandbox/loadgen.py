@@ -28,7 +28,7 @@ import aiohttp
 from relrun.sandbox.layout import Layout, read_json
 from relrun.sandbox.serve import announce, run_program
 from relrun.sandbox.settings import LOADGEN_USER, load_secrets
-from relrun.sandbox.traffic import TrafficRecord, TrafficSummary, summarize
+from relrun.sandbox.traffic import TrafficRecord, TrafficSummary, classify, summarize
 
 __all__ = ["LoadGenerator", "TrafficRecord", "TrafficSummary", "main", "summarize"]
 
@@ -42,9 +42,47 @@ MIX: tuple[tuple[int, str, str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Login:
+    """The outcome of a login: a token, or the record of the login exchange that failed."""
+
+    token: str | None
+    failed: TrafficRecord | None = None
+
+
+def _lost(t: float, started: float, method: str, path: str, error: str) -> TrafficRecord:
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    return TrafficRecord(t=t, method=method, path=path, latency_ms=latency_ms, error=error)
+
+
+def _waited_on(login: Login, t: float, started: float, method: str, path: str) -> TrafficRecord:
+    """The record of a request that could not be sent because its login failed.
+
+    It is lost with the reason ``login failed: ...``, unless the login met an injected
+    fault: then the request's user saw that injected failure, and it counts as injected.
+    """
+    failed = login.failed
+    if failed is None:
+        why = "no token"
+    elif failed.error:
+        why = failed.error
+    elif failed.status == 200:
+        why = "no access token in the answer"
+    else:
+        why = f"POST /auth/token answered {failed.status}"
+    record = _lost(t, started, method, path, f"login failed: {why}")
+    if failed is not None and classify(failed) == "injected":
+        update = {"status": failed.status, "fault": failed.fault, "served_by": failed.served_by}
+        record = record.model_copy(update=update)
+    return record
+
+
 @dataclass
 class LoadGenerator:
-    """Open-loop request scheduler writing one JSON line per request.
+    """Open-loop request scheduler writing one JSON line per request (and per login).
+
+    Every scheduled request ends in exactly one record: its answer, its failure, or a lost
+    request with the reason (see :meth:`one`); a skipped tick is a record of its own.
 
     Attributes:
         base_url: the router, e.g. ``http://127.0.0.1:PORT``.
@@ -65,23 +103,23 @@ class LoadGenerator:
     out: IO[str]
     rng: random.Random = field(default_factory=random.Random)
     _token: str | None = None
-    _login: asyncio.Task[str | None] | None = None
+    _login: asyncio.Task[Login] | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
 
     def _write(self, record: TrafficRecord) -> None:
         self.out.write(record.model_dump_json(exclude_none=True) + "\n")
         self.out.flush()
 
-    async def _request(
+    async def _exchange(
         self,
         session: aiohttp.ClientSession,
         method: str,
         path: str,
         body: Any = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int | None, Any]:
+    ) -> tuple[TrafficRecord, Any]:
+        """Send one HTTP request; return its record (not yet written) and JSON payload."""
         sent_at, started = time.time(), time.perf_counter()
-        status: int | None = None
         payload: Any = None
         record: dict[str, Any] = {"t": sent_at, "method": method, "path": path}
         try:
@@ -89,9 +127,8 @@ class LoadGenerator:
                 method, self.base_url + path, json=body, headers=headers
             ) as response:
                 raw = await response.read()
-                status = response.status
                 record.update(
-                    status=status,
+                    status=response.status,
                     served_by=response.headers.get("X-Served-By"),
                     fault=response.headers.get("X-Fault"),
                 )
@@ -102,48 +139,82 @@ class LoadGenerator:
         except aiohttp.ClientError as err:
             record["error"] = f"{type(err).__name__}: {err}"
         record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self._write(TrafficRecord.model_validate(record))
-        return status, payload
+        return TrafficRecord.model_validate(record), payload
 
-    async def _token_now(self, session: aiohttp.ClientSession, stale: str | None) -> str | None:
+    async def _token_now(self, session: aiohttp.ClientSession, stale: str | None) -> Login:
         """Return a valid token, logging in once however many requests need one."""
         if self._token is not None and self._token != stale:
-            return self._token
+            return Login(self._token)
         if self._login is None or self._login.done():
             self._login = asyncio.create_task(self._log_in(session))
         return await asyncio.shield(self._login)
 
-    async def _log_in(self, session: aiohttp.ClientSession) -> str | None:
+    async def _log_in(self, session: aiohttp.ClientSession) -> Login:
+        """Log in; the login is an exchange of its own in the traffic log."""
         body = {"username": self.username, "password": self.password}
-        status, payload = await self._request(session, "POST", "/auth/token", body)
-        if status == 200 and isinstance(payload, dict):
-            self._token = str(payload["access_token"])
-        else:
-            self._token = None
-        return self._token
+        record, payload = await self._exchange(session, "POST", "/auth/token", body)
+        self._write(record)
+        token = payload.get("access_token") if isinstance(payload, dict) else None
+        if record.status == 200 and isinstance(token, str) and token:
+            self._token = token
+            return Login(token)
+        self._token = None
+        return Login(None, record)
 
-    async def one(self, session: aiohttp.ClientSession) -> None:
-        """Make one request of the mix (logging in first when there is no token)."""
+    async def one(self, session: aiohttp.ClientSession, scheduled_at: float | None = None) -> None:
+        """Make one request of the mix and write exactly one record of what its user saw.
+
+        The request logs in first when there is no token (one login shared by every request
+        that needs it) and retries once with a fresh token after a 401. Its record is the
+        answer of its last attempt, or a lost request with the reason: the login it waited
+        on failed, no answer within ``timeout_s`` of ``scheduled_at``, or the generator
+        stopped first.
+        """
         _, method, path = self.rng.choices(MIX, weights=[m[0] for m in MIX])[0]
+        if scheduled_at is None:
+            scheduled_at = time.time()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                outcome = await self._attempt(session, method, path)
+        except TimeoutError:
+            why = f"timeout: no answer within {self.timeout_s:g} s"
+            outcome = _lost(scheduled_at, started, method, path, why)
+        except asyncio.CancelledError:
+            self._write(_lost(scheduled_at, started, method, path, "stopped: generator stopped"))
+            raise
+        except Exception as err:  # a bug here must still leave the request counted
+            log.exception("request %s %s failed in the load generator", method, path)
+            outcome = _lost(scheduled_at, started, method, path, f"{type(err).__name__}: {err}")
+        if isinstance(outcome, Login):
+            outcome = _waited_on(outcome, scheduled_at, started, method, path)
+        self._write(outcome)
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, method: str, path: str
+    ) -> TrafficRecord | Login:
+        """The last answer of one request, or the failed login it could not go without."""
         if path == "/health":
-            await self._request(session, method, path)
-            return
-        token = await self._token_now(session, None)
-        if token is None:
-            return
+            return (await self._exchange(session, method, path))[0]
+        login = await self._token_now(session, None)
+        if login.token is None:
+            return login
         body = {"text": f"hello from the load generator {uuid.uuid4().hex[:8]}"}
-        for _attempt in range(2):
+
+        async def send(token: str) -> TrafficRecord:
             headers = {"Authorization": f"Bearer {token}"}
             if method == "POST":
                 headers["Idempotency-Key"] = uuid.uuid4().hex
-            status, _ = await self._request(
-                session, method, path, body if method == "POST" else None, headers
-            )
-            if status != 401:
-                return
-            token = await self._token_now(session, token)  # expired: log in again, once
-            if token is None:
-                return
+            data = body if method == "POST" else None
+            return (await self._exchange(session, method, path, data, headers))[0]
+
+        record = await send(login.token)
+        if record.status == 401:  # expired: log in again, once, and retry
+            login = await self._token_now(session, login.token)
+            if login.token is None:
+                return login
+            record = await send(login.token)
+        return record
 
     async def run(self, stop: asyncio.Event, duration: float | None = None) -> None:
         """Offer ``rate`` requests per second until ``stop`` is set or ``duration`` ends."""
@@ -175,12 +246,16 @@ class LoadGenerator:
                         )
                     )
                     continue
-                task = asyncio.create_task(self.one(session))
+                task = asyncio.create_task(self.one(session, time.time()))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
             if self._in_flight:
-                # In-flight requests get to finish, so their outcome is recorded.
-                await asyncio.wait(self._in_flight, timeout=self.timeout_s)
+                # In-flight requests get to finish, so their outcome is recorded; each gives
+                # up timeout_s after it started, so this wait ends within timeout_s.
+                await asyncio.wait(self._in_flight)
+            if self._login is not None and not self._login.done():
+                self._login.cancel()  # a login no request waits for any more
+                await asyncio.gather(self._login, return_exceptions=True)
 
 
 async def _main(args: argparse.Namespace) -> None:
