@@ -16,11 +16,13 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.types import GroupName, Name, Seconds, Template
@@ -68,8 +70,20 @@ def _status_list(value: Any) -> Any:
     return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class _OneOrListJsonSchema:
+    """The JSON Schema of a list that also takes a single item, as ``_status_list`` does."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        array = handler(schema)
+        return {"anyOf": [array["items"], array]}
+
+
 Regex = Annotated[str, AfterValidator(_compiles)]
-StatusList = Annotated[list[Status], BeforeValidator(_status_list), Field(min_length=1)]
+StatusList = Annotated[
+    list[Status], BeforeValidator(_status_list), Field(min_length=1), _OneOrListJsonSchema()
+]
 
 
 class HttpRequest(StrictModel):

@@ -43,20 +43,31 @@ def load_runbook(path: Path | str, inventory_groups: Iterable[str] | None = None
     shown = str(path)
     file = Path(path)
     text = read_text(file, shown)
-    located = load_yaml(text, shown)
+    located = load_yaml(text, shown, keep_going=True)
     if not isinstance(located.data, dict):
         raise InputError([Problem(shown, 1, 1, "expected a mapping at the top of the runbook")])
+    problems = list(located.problems)
+    runbook: Runbook | None = None
     try:
-        runbook = Runbook.model_validate(located.data)
+        # By alias only: runbooks are written with the names the schema and docs show
+        # (`apiVersion`, `json`); Python code may still build models by field name.
+        runbook = Runbook.model_validate(located.data, by_alias=True, by_name=False)
     except ValidationError as err:
-        raise InputError(_problems(err, located)) from None
-    problems = [
-        _at(located, loc, message) for loc, message in cross_check(runbook, inventory_groups)
+        problems += _problems(err, located)
+    # The cross-field rules read the YAML itself, so they run even when the schema
+    # rejected something: a type error must not hide a duplicate name.
+    problems += [
+        _at(located, loc, message) for loc, message in cross_check(located.data, inventory_groups)
     ]
-    if problems:
-        raise InputError(problems)
+    if problems or runbook is None:
+        raise InputError(_in_order(problems))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return LoadedRunbook(runbook=runbook, path=file, shown=shown, sha256=digest, text=text)
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    """Each problem once, by position (schema problems first where two share one)."""
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.column))
 
 
 def _at(located: Located, loc: PathKey, message: str) -> Problem:
@@ -104,16 +115,11 @@ def _message(error: Any, path: PathKey) -> str:
 
 def _problems(err: ValidationError, located: Located) -> list[Problem]:
     problems: list[Problem] = []
-    seen: set[str] = set()
     for error in err.errors():
         path = _data_path(located.data, tuple(error["loc"]))
         message = _message(error, path)
         # A missing field is reported at its parent, where it should have been written.
         where = path[:-1] if error["type"] == "missing" else path
         line, column = located.position(where)
-        problem = Problem(located.file, line, column, message, dotted_path(path))
-        if str(problem) not in seen:
-            seen.add(str(problem))
-            problems.append(problem)
-    problems.sort(key=lambda p: (p.line, p.column))
+        problems.append(Problem(located.file, line, column, message, dotted_path(path)))
     return problems

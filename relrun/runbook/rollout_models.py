@@ -143,7 +143,11 @@ class Rollback(StrictModel):
         gt=0,
         description="Dead man's switch: if relrun stops renewing its lease on the router host "
         "for this long (it was killed, or lost the host), the router host itself drains the "
-        "canary and puts all traffic back on stable.",
+        "canary and puts all traffic back on stable. relrun renews it once per analysis "
+        "sample, so it must be longer than the longest gap between two samples of any stage: "
+        "the stage's `interval`, plus one health probe per canary server of up to "
+        "`max_p95_ms` each (at least 0.5s), plus a 1s margin to read the router and write "
+        "the lease. A shorter lease is an error: it would revert traffic while relrun is alive.",
     )
     drain: DrainOptions = Field(default_factory=DrainOptions)
     verify: VerifyOptions = Field(default_factory=VerifyOptions)

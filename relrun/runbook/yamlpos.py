@@ -26,6 +26,8 @@ class Located:
     file: str
     # path -> (line, column), 1-based; for mapping entries the position of the key.
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # Problems found while building the data (duplicate keys, ...), with keep_going only.
+    problems: list[Problem] = field(default_factory=list)
 
     def position(self, path: PathKey) -> tuple[int, int]:
         """Position of the deepest existing prefix of ``path``.
@@ -74,8 +76,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.built += 1
         if self.built > MAX_NODES:
-            raise _TooBig(node, f"the document expands to more than {MAX_NODES} values "
-                                "(aliases repeated too often?)")
+            raise _TooBig(
+                node,
+                f"the document expands to more than {MAX_NODES} values "
+                "(aliases repeated too often?)",
+            )
         if len(path) > MAX_DEPTH:
             raise _TooBig(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.positions.setdefault(path, _mark(node))
@@ -169,18 +174,22 @@ def read_text(path: Path, shown: str) -> str:
         ) from None
 
 
-def load_yaml(text: str, file: str) -> Located:
+def load_yaml(text: str, file: str, *, keep_going: bool = False) -> Located:
     """Parse one YAML document keeping positions.
 
     Args:
         text: the YAML text.
         file: the file name used in messages.
+        keep_going: return problems in the document's content (duplicate keys, merge
+            keys, non-scalar keys, bad scalars) in ``Located.problems`` with the data
+            built without them, instead of raising, so callers can report more at once.
 
     Returns:
         The data with positions.
 
     Raises:
-        InputError: syntax errors, several documents, duplicate keys, an empty document.
+        InputError: syntax errors, several documents, an empty document, and without
+            ``keep_going`` the problems above.
     """
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
@@ -204,6 +213,6 @@ def load_yaml(text: str, file: str) -> Located:
     except _TooBig as err:
         line, column = _mark(err.node)
         raise InputError([Problem(file, line, column, err.message)]) from None
-    if builder.problems:
+    if builder.problems and not keep_going:
         raise InputError(builder.problems)
-    return Located(data=data, file=file, positions=builder.positions)
+    return Located(data=data, file=file, positions=builder.positions, problems=builder.problems)
