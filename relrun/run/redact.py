@@ -6,8 +6,10 @@ mask them in their own results; this module is the controller's second line: it 
 the secret values the controller can know before the run (environment variables named by
 the playbook or named like a secret, inventory variables named like a secret) and scrubs
 them from every ansible-runner event before ansible-runner writes it to ``job_events/``
-and before relrun's handlers (console, journal, reports) see it. ansible-runner's
-``command`` file, which records the whole process environment, is rewritten after the run.
+and before relrun's handlers (console, journal, reports) see it. What ansible-runner
+writes unredacted — the ``command`` file, which records the whole process environment,
+the callback's ``job_events/*-partial.json`` files, anything in ``env/`` — is scrubbed
+after the run by :func:`scrub_artifacts`, or by ``relrun recover`` when the run was killed.
 """
 
 from __future__ import annotations
@@ -265,6 +267,48 @@ def run_redactor(
     )
 
 
+def _rewrite_private(path: Path, text: str) -> None:
+    """Replace a file atomically with ``text``, readable by its owner only."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    temp.replace(path)
+
+
+def _command_records(private_data_dir: Path) -> list[tuple[Path, Any]]:
+    records = []
+    for command in sorted(private_data_dir.glob("artifacts/*/command")):
+        try:
+            records.append((command, json.loads(command.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def recorded_environment_secrets(private_data_dir: Path, referenced: Iterable[str]) -> set[str]:
+    """Secret values of the environment a run recorded in its ``command`` files.
+
+    The environment of a run whose relrun was killed is gone with it, except in these
+    files: this is how a later process learns the secrets it must scrub from them.
+
+    Args:
+        private_data_dir: a private data directory of ansible-runner.
+        referenced: variables the playbook reads passwords from (always secrets).
+
+    Returns:
+        The values, as :func:`environment_secrets` finds them (``***`` from an earlier
+        scrub is too short to count).
+    """
+    names = list(referenced)
+    found: set[str] = set()
+    for _, record in _command_records(private_data_dir):
+        env = record.get("env") if isinstance(record, dict) else None
+        if isinstance(env, dict):
+            found |= environment_secrets({str(k): str(v) for k, v in env.items()}, names)
+    return found
+
+
 def scrub_command_files(
     private_data_dir: Path, keep: Mapping[str, str], redactor: Redactor
 ) -> None:
@@ -279,19 +323,43 @@ def scrub_command_files(
         keep: the variables relrun set (name → value).
         redactor: masks known secrets in what is kept.
     """
-    for command in sorted(private_data_dir.glob("artifacts/*/command")):
-        try:
-            record = json.loads(command.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+    for command, record in _command_records(private_data_dir):
         env = record.get("env") if isinstance(record, dict) else None
         if isinstance(env, dict):
             record["env"] = {
                 name: redactor.text(str(value)) if name in keep else MASK
                 for name, value in env.items()
             }
-        temp = command.with_name(".command.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(redactor.tree(record), handle, ensure_ascii=False)
-        temp.replace(command)
+        _rewrite_private(command, json.dumps(redactor.tree(record), ensure_ascii=False))
+
+
+def scrub_artifacts(private_data_dir: Path, keep: Mapping[str, str], redactor: Redactor) -> None:
+    """Scrub everything ansible-runner wrote unredacted into a private data directory.
+
+    The ``command`` files as :func:`scrub_command_files` does; ``job_events/*-partial.json``
+    (which ansible-runner merges and deletes as events arrive, so only a cut-short run
+    leaves them) redacted, or deleted when torn; text files in ``env/`` redacted.
+    Idempotent: running it again changes nothing.
+
+    Args:
+        private_data_dir: the private data directory of one ansible-runner invocation.
+        keep: the variables relrun set (name → value).
+        redactor: the secrets to mask.
+    """
+    scrub_command_files(private_data_dir, keep, redactor)
+    for partial in sorted(private_data_dir.glob("artifacts/*/job_events/*-partial.json")):
+        try:
+            data = json.loads(partial.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            partial.unlink(missing_ok=True)  # torn by the kill: nothing left to redact it by
+            continue
+        if redactor.mentions(data):
+            _rewrite_private(partial, json.dumps(redactor.tree(data), ensure_ascii=False))
+    for path in sorted(p for p in private_data_dir.glob("env/*") if p.is_file()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # not text: it cannot be redacted, only removed
+            continue
+        if redactor.text(text) != text:
+            _rewrite_private(path, redactor.text(text))

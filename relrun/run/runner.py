@@ -22,7 +22,13 @@ import relrun
 from relrun.errors import RunFailed
 from relrun.run.events import EventBus, RunFinished, RunStarted, from_runner_event
 from relrun.run.procfs import pid_alive
-from relrun.run.redact import run_redactor, scrub_command_files
+from relrun.run.redact import (
+    Redactor,
+    playbook_env_references,
+    recorded_environment_secrets,
+    run_redactor,
+    scrub_artifacts,
+)
 
 COLLECTIONS_PATH = Path(relrun.__file__).resolve().parent / "collection"
 
@@ -73,6 +79,28 @@ def _next_private_dir(run_dir: Path, label: str) -> Path:
     return base / f"{existing + 1:02d}-{label}"
 
 
+def relrun_envvars(extra: dict[str, str]) -> dict[str, str]:
+    """The environment variables relrun sets for ansible-playbook (the rest is inherited).
+
+    Args:
+        extra: the run's own variables (``RunSpec.envvars``).
+
+    Returns:
+        relrun's fixed Ansible settings, then ``extra``.
+    """
+    return {
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        **extra,
+    }
+
+
 def bake_run(spec: RunSpec) -> BakedRun:
     """Decide every argument of one ansible-runner invocation.
 
@@ -84,17 +112,7 @@ def bake_run(spec: RunSpec) -> BakedRun:
     """
     private = _next_private_dir(spec.run_dir, spec.label)
     playbook = private / "project" / "playbook.yml"
-    envvars = {
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-        **spec.envvars,
-    }
+    envvars = relrun_envvars(spec.envvars)
     kwargs: dict[str, Any] = {
         "private_data_dir": str(private),
         "playbook": str(playbook),
@@ -215,7 +233,7 @@ def execute(
     except Exception as err:  # ansible-runner raises plain exceptions on setup problems
         raise RunFailed(f"could not start ansible-runner: {err}") from err
     finally:
-        scrub_command_files(baked.private_data_dir, baked.kwargs["envvars"], redactor)
+        scrub_artifacts(baked.private_data_dir, baked.kwargs["envvars"], redactor)
     outcome = RunOutcome(
         label=spec.label,
         status=str(runner.status),
@@ -224,6 +242,38 @@ def execute(
     )
     bus.emit(RunFinished(label=spec.label, status=outcome.status, rc=outcome.rc))
     return outcome
+
+
+def scrub_earlier_runs(
+    run_dir: Path, playbook_text: str, inventory: Path, envvars: dict[str, str]
+) -> list[Path]:
+    """Scrub the artifacts of every ansible-runner invocation already in a run directory.
+
+    :func:`execute` scrubs its own artifacts when ansible-runner returns; a relrun killed
+    with SIGKILL never gets there. Recovery calls this for the dead run. The secrets are
+    the ones that run knew: its environment as its ``command`` files recorded it, the
+    variables its playbook reads passwords from, its inventory's, plus this process's.
+
+    Args:
+        run_dir: the run directory (invocations are in its ``ansible/``).
+        playbook_text: the run's rendered playbook.
+        inventory: its inventory.
+        envvars: the run's own variables (``RunSpec.envvars``), whose values are kept.
+
+    Returns:
+        The private data directories scrubbed.
+    """
+    base = run_dir / "ansible"
+    privates = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    referenced = playbook_env_references(playbook_text)
+    secrets = set(run_redactor(playbook_text, inventory).secrets)
+    for private in privates:
+        secrets |= recorded_environment_secrets(private, referenced)
+    redactor = Redactor(secrets)
+    keep = relrun_envvars(envvars)
+    for private in privates:
+        scrub_artifacts(private, keep, redactor)
+    return privates
 
 
 def run_playbook(spec: RunSpec, bus: EventBus, cancelled: CancelCheck | None = None) -> RunOutcome:

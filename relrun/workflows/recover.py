@@ -3,7 +3,8 @@
 The dead run left a marker (runbook, inventory, run directory) and its journal. Recovery
 runs the standalone rollback play into the same run directory, appends to the same
 journal, and writes the run's report from everything that happened, so the evidence of
-the interrupted run and of its recovery sit together.
+the interrupted run and of its recovery sit together. First it scrubs the secrets the dead
+run left in ansible-runner's artifacts, which only a run that ends scrubs itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from relrun.run.active import clear_active, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
-from relrun.run.runner import RunSpec
+from relrun.run.runner import RunSpec, scrub_earlier_runs
 from relrun.runbook.loader import LoadedRunbook
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
 from relrun.workflows.rollback import run_uninterrupted
@@ -71,6 +72,7 @@ def recover(
     name = str((header.get("runbook") or {}).get("name") or dead.get("runbook"))
     record = {"kind": "recover", "runbook": name, "run_dir": str(run_dir)}
     with environment_lock(key, record):
+        _scrub_dead_run(run_dir, playbook_text, inventory_path.resolve(), env.envvars, tell)
         journal = JournalWriter(run_dir / "journal.jsonl", {**header, "recovery": time.time()})
         bus = EventBus([journal] + ([progress] if progress else []))
         try:
@@ -126,6 +128,19 @@ def recover(
         if facts.rollback_complete:
             clear_active(key)
     return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
+
+
+def _scrub_dead_run(
+    run_dir: Path, playbook_text: str, inventory: Path, envvars: dict[str, str], tell: Say
+) -> None:
+    """The killed run never scrubbed ansible-runner's artifacts: do it before anything else.
+
+    A failure is told, not raised: finishing the rollback matters more.
+    """
+    try:
+        scrub_earlier_runs(run_dir, playbook_text, inventory, envvars)
+    except OSError as err:
+        tell(f"could not scrub the dead run's ansible-runner files in {run_dir}: {err}")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,21 @@ returns, so nothing is left half-moved.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import IncompleteRun, RollbackFailed, RunFailed
+from relrun.errors import (
+    EXIT_FAILED,
+    EXIT_ROLLBACK_FAILED,
+    IncompleteRun,
+    RelrunError,
+    RollbackFailed,
+    RunFailed,
+)
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import rto_seconds, run_report, write_run_report
 from relrun.report.facts import Facts, collect_facts
@@ -31,6 +39,8 @@ from relrun.runbook.loader import LoadedRunbook, load_runbook
 from relrun.workflows.context import RunContext, new_run_dir
 from relrun.workflows.handbook import write_handbook
 from relrun.workflows.verdict import Verdict, drill_verdict, release_verdict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,12 +185,47 @@ def _run(
     progress: Handler | None,
     say: Say | None,
 ) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
-    """Run the release in its directory, roll back on trouble, write every report."""
+    """Run the release in its directory, roll back on trouble, write every report.
+
+    Raises:
+        RollbackFailed: relrun could not finish the run (the rollback could not run, or
+            any unexpected error); its reports are written anyway, with ``state: crashed``.
+    """
+    header = context.header()
+    write_handbook(context.run_dir, context.loaded)
+    journal = JournalWriter(context.run_dir / "journal.jsonl", header)
+    try:
+        return _run_journaled(context, header, journal, env, fault, progress, say)
+    except Exception as crash:  # any: a run that relrun could not finish is still reported
+        journal.close()
+        facts = collect_facts(journal.events)
+        if not (facts.deploy_started or facts.traffic_moved):
+            # Nothing moved (e.g. ansible-playbook is missing): the environment is safe, so
+            # the error keeps its own exit code and no recovery is owed.
+            code = crash.exit_code if isinstance(crash, RelrunError) else EXIT_FAILED
+            _report_crash(context, header, journal, crash, code)
+            clear_active(env.lock_key)
+            raise
+        what = _report_crash(context, header, journal, crash, EXIT_ROLLBACK_FAILED)
+        said = what if isinstance(crash, RollbackFailed) else f"the {context.kind} crashed ({what})"
+        raise RollbackFailed(
+            f"{said}; reports in {context.run_dir}; finish its rollback with: "
+            f"relrun recover -i {context.inventory.path}"
+        ) from crash
+
+
+def _run_journaled(
+    context: RunContext,
+    header: dict[str, Any],
+    journal: JournalWriter,
+    env: Environment,
+    fault: DrillFault | None,
+    progress: Handler | None,
+    say: Say | None,
+) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
+    """Everything of :func:`_run` that happens once the journal exists."""
     loaded, inventory, run_dir = context.loaded, context.inventory, context.run_dir
     kind = context.kind
-    header = context.header()
-    write_handbook(run_dir, loaded)
-    journal = JournalWriter(run_dir / "journal.jsonl", header)
     bus = EventBus([journal] + ([progress] if progress else []))
     tell = say or (lambda text: None)
     record_canary_servers(bus, inventory)
@@ -227,6 +272,48 @@ def _run(
     write_run_report(run_dir, kind, report)
     finish_run(run_dir, loaded.runbook.notify)
     return verdict, ci, report, facts
+
+
+def _report_crash(
+    context: RunContext, header: dict[str, Any], journal: JournalWriter, err: Exception, code: int
+) -> str:
+    """Write the reports of a run that relrun itself could not finish; never raises.
+
+    When anything moved it may not have been rolled back, so the verdict is exit 3 (a human
+    must look) whatever the error was, and the active-run marker stays: once this process
+    has exited, ``relrun status`` and ``relrun recover`` find the run.
+
+    Args:
+        context: the run.
+        header: its journal header.
+        journal: its journal, closed.
+        err: what stopped the run.
+        code: the exit code to record.
+
+    Returns:
+        The error, in words.
+    """
+    run_dir, kind = context.run_dir, context.kind
+    what = err.message if isinstance(err, RelrunError) else f"{type(err).__name__}: {err}"
+    reasons = [f"relrun crashed: {what}"]
+    if code == EXIT_ROLLBACK_FAILED:
+        reasons += [
+            "the rollback may not have run or finished: the environment may be half-moved",
+            f"finish the rollback with: relrun recover -i {context.inventory.path}",
+        ]
+    else:
+        reasons.append("nothing had moved: the environment is as it was")
+    verdict = {"verdict": "fail", "reasons": reasons, "state": "crashed", "exit_code": code}
+    try:
+        header["ended"] = time.time()
+        facts = collect_facts(journal.events)
+        write_ci_reports(run_dir, header, journal.events)
+        report = run_report(header, facts, verdict, None, {"crash": what})
+        write_run_report(run_dir, kind, report)
+        finish_run(run_dir, context.loaded.runbook.notify)
+    except Exception as report_err:  # the crash is the news, not a failed report about it
+        log.warning("no report for the crashed %s in %s: %s", kind, run_dir, report_err)
+    return what
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -27,16 +28,26 @@ def on_stable(state: Path) -> bool:
 
 
 def test_killed_release_is_reverted_by_the_router_host_then_recovered(
-    sandbox: Path, tmp_path: Path
+    sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reports = tmp_path / "reports"
     runbook = tmp_path / "slow.yml"
-    runbook.write_text(Path(SLOW).read_text())
+    # The deploy step prints a secret of relrun's environment (named like a secret).
+    planted = f"KILLED-SECRET-{secrets.token_hex(12)}"
+    start = "$RELRUN_SERVICE_CTL start canary"
+    text = Path(SLOW).read_text()
+    assert f"shell: {start}" in text
+    runbook.write_text(
+        text.replace(f"shell: {start}", f'shell: echo "$RELRUN_T_DEADMAN_TOKEN"; {start}')
+    )
+    monkeypatch.setenv("RELRUN_T_DEADMAN_TOKEN", planted)
     proc = start_relrun(
         ["release", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports)],
         sandbox,
         tmp_path,
     )
+    # Only the killed run knows the secret: recover must learn it from what that run left.
+    monkeypatch.delenv("RELRUN_T_DEADMAN_TOKEN")
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     assert not on_stable(sandbox), "the canary should be taking traffic mid-stage"
     proc.send_signal(signal.SIGKILL)
@@ -79,3 +90,8 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     assert (servers["canary"].weight, servers["canary"].state) == (0, "maint")
     after = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)
     assert after.returncode == 0 and after.stdout.startswith("idle")
+    # The killed run's ansible-runner artifacts (its `command` file records relrun's whole
+    # environment) were scrubbed by the recovery: the secret is in no file of the run.
+    files = sorted(p for p in reports.rglob("*") if p.is_file())
+    assert any(p.name == "command" for p in files)
+    assert [str(p) for p in files if planted.encode() in p.read_bytes()] == []

@@ -1,0 +1,119 @@
+"""A release that relrun itself cannot finish still leaves its reports, and exits 3.
+
+The layer below (``run_playbook``) is faked: the release moves traffic, then either its
+rollback cannot start or relrun hits a bug of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relrun.cli import app
+from relrun.cli.errors import run_cli
+from relrun.errors import RunFailed
+from relrun.paths import relrun_state_dir
+from relrun.run.events import EventBus, RunFinished, RunStarted, TaskResult, TaskStarted
+from relrun.run.runner import RunOutcome, RunSpec
+from tests.helpers import ROOT
+
+QUICK = str(ROOT / "tests" / "data" / "quick.yml")
+INVENTORY = str(ROOT / "inventories" / "sandbox.yml")
+SHIFT = "Stage 1/3 Canary 10%: shift 10% to canary"
+
+
+def moving_release(fail_in: str, error: Exception) -> Any:
+    """A fake run_playbook: the release deploys and shifts traffic, then ``fail_in`` raises."""
+
+    def run(spec: RunSpec, bus: EventBus, cancelled: Any = None) -> RunOutcome:
+        if spec.label == fail_in == "rollback":
+            raise error
+        bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
+        for task in ("Deploy 1/start-canary", SHIFT):
+            bus.emit(TaskStarted(play="Rollout", task=task, action="x"))
+            bus.emit(TaskResult(play="Rollout", task=task, action="x", host="router", status="ok"))
+        if fail_in == "release":
+            raise error
+        bus.emit(
+            TaskResult(
+                play="Rollout",
+                task="Stage 1/3 Canary 10%: analysis",
+                action="x",
+                host="router",
+                status="failed",
+                result={"msg": "boom"},
+            )
+        )
+        bus.emit(RunFinished(label=spec.label, status="failed", rc=2))
+        return RunOutcome(spec.label, "failed", 2, spec.run_dir)
+
+    return run
+
+
+ROLLBACK_FAILED = "the rollback could not run: could not start ansible-runner: gone"
+
+
+@pytest.mark.parametrize(
+    ("fail_in", "error", "what", "said"),
+    [
+        (
+            "rollback",
+            RunFailed("could not start ansible-runner: gone"),
+            ROLLBACK_FAILED,
+            ROLLBACK_FAILED,
+        ),
+        (
+            "release",
+            KeyError("stage"),
+            "KeyError: 'stage'",
+            "the release crashed (KeyError: 'stage')",
+        ),
+    ],
+)
+def test_a_crashed_release_is_reported_and_exits_3(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fail_in: str,
+    error: Exception,
+    what: str,
+    said: str,
+) -> None:
+    monkeypatch.setattr("relrun.workflows.release.run_playbook", moving_release(fail_in, error))
+    reports = tmp_path / "reports"
+    code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert f"relrun: error: {said}; reports in {reports}" in err
+    assert "relrun recover -i" in err and "Traceback" not in err
+    report = json.loads((reports / "release.json").read_text())
+    assert (report["state"], report["verdict"], report["exit_code"]) == ("crashed", "fail", 3)
+    assert report["reasons"][0] == f"relrun crashed: {what}" and report["crash"] == what
+    assert [s["name"] for s in report["stages"]] == ["Canary 10%"]
+    assert (reports / "report.html").is_file() and (reports / "junit.xml").is_file()
+    # The marker stays, so `relrun status` and `relrun recover` find the run once we exit.
+    (marker,) = (relrun_state_dir() / "active").glob("*.json")
+    assert json.loads(marker.read_text())["run_dir"] == str(reports)
+
+
+def test_a_crash_before_anything_moved_keeps_its_own_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(spec: RunSpec, bus: EventBus, cancelled: Any = None) -> RunOutcome:
+        raise RunFailed("could not start ansible-runner: gone")
+
+    monkeypatch.setattr("relrun.workflows.release.run_playbook", run)
+    reports = tmp_path / "reports"
+    code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "relrun: error: could not start ansible-runner: gone" in err
+    assert "relrun recover" not in err
+    report = json.loads((reports / "release.json").read_text())
+    assert (report["state"], report["exit_code"]) == ("crashed", 1)
+    assert report["reasons"][-1] == "nothing had moved: the environment is as it was"
+    # The environment is safe: no recovery is owed.
+    assert not list((relrun_state_dir() / "active").glob("*.json"))
