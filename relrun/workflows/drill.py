@@ -95,6 +95,7 @@ def drill(
     loaded = load_runbook(runbook_path)
     drill_fault = parse_fault(loaded.runbook, fault, at)
     if inventory is not None:
+        _check_traffic_log(traffic_log)
         env = Environment(
             inventory=inventory, lock_key=environment_id(inventory), traffic_log=traffic_log
         )
@@ -120,3 +121,15 @@ def drill(
         control.down(state_dir)
         # The run directory is meant to be shared; the sandbox's keys die with it.
         shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+
+
+def _check_traffic_log(traffic_log: Path | None) -> None:
+    """A drill proves no request was lost, which takes the load generator's log."""
+    if traffic_log is None:
+        raise InputError(
+            "--traffic-log is required with -i: a drill must count lost requests from the "
+            "load generator's log of that environment (for the local sandbox, "
+            "`relrun sandbox status` prints its path)"
+        )
+    if not traffic_log.is_file():
+        raise InputError(f"--traffic-log {traffic_log}: no such file")

@@ -173,7 +173,7 @@ def drill_verdict(
         else:
             reasons.append(f"RTO {rto_seconds:.2f}s within the budget of {budget:g}s")
     if lost is None:
-        reasons.append("lost requests unknown: no load generator log for this environment")
+        failed.append("lost requests unknown: no load generator log for this environment")
     elif lost > expect.max_lost_requests:
         failed.append(f"{lost} user requests lost (allowed {expect.max_lost_requests})")
     else:

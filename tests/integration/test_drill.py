@@ -120,6 +120,13 @@ def test_bad_fault_argument_is_exit_2(tmp_path: Path) -> None:
     proc = relrun("drill", QUICK, "--at", "Stage 9", cwd=tmp_path)
     assert proc.returncode == 2
     assert "--at: no stage named 'Stage 9'" in proc.stderr
+    inventory = str(ROOT / "inventories" / "sandbox.yml")
+    proc = relrun("drill", QUICK, "-i", inventory, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--traffic-log is required with -i: a drill must count lost requests" in proc.stderr
+    proc = relrun("drill", QUICK, "-i", inventory, "--traffic-log", "nowhere.jsonl", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--traffic-log nowhere.jsonl: no such file" in proc.stderr
     assert not (tmp_path / "runs").exists()
 
 

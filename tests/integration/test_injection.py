@@ -20,6 +20,7 @@ import yaml
 
 from relrun.render.playbook import render_playbook
 from relrun.runbook.loader import load_runbook
+from relrun.sandbox.layout import Layout
 from tests.integration.sandbox_env import INVENTORY, run_relrun
 
 pytestmark = pytest.mark.integration
@@ -182,7 +183,18 @@ def test_runbook_strings_never_execute(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
 
     proc = run_relrun(
-        ["drill", str(path), "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+        [
+            "drill",
+            str(path),
+            "-i",
+            str(INVENTORY),
+            "--traffic-log",
+            str(Layout.at(sandbox).traffic_log),
+            "--report-dir",
+            str(reports),
+        ],
+        sandbox,
+        tmp_path,
     )
 
     assert sorted(p.name for p in markers.iterdir()) == []
