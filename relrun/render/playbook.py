@@ -11,7 +11,7 @@ from typing import Any
 
 from relrun import __version__
 from relrun.render.check_tasks import render_check_tasks
-from relrun.render.rollout import deploy_play, rollback_play, rollout_play
+from relrun.render.rollout import deploy_play, preflight_play, rollback_play, rollout_play
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
@@ -144,6 +144,7 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
     gate_checks, verify_checks = check_tasks(runbook)
     candidates = (
         gates_play(runbook),
+        preflight_play(runbook),
         deploy_play(runbook),
         checks_play(runbook, gate_checks) if runbook.rollout is None else None,
         rollout_play(runbook, gate_checks, verify_checks),

@@ -101,6 +101,28 @@ def deploy_play(runbook: Runbook) -> Play | None:
     }
 
 
+def preflight_play(runbook: Runbook) -> Play | None:
+    """Before anything is deployed: the router answers and knows the stable servers.
+
+    A release whose traffic relrun cannot move back must not start: without this, a
+    deploy would run and the rollback would then fail against an absent router.
+    """
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    return {
+        "name": "Preflight",
+        "hosts": runbook.targets.router,
+        "gather_facts": False,
+        "any_errors_fatal": True,
+        "tasks": [
+            {
+                "name": "Preflight: the router answers and knows the stable servers",
+                f"{C}.traffic": _traffic_args(runbook, "preflight"),
+            }
+        ],
+    }
+
+
 def lease_file(runbook: Runbook) -> str:
     """The dead man's switch lease on the router host (one per backend and runbook).
 

@@ -143,3 +143,19 @@ def test_a_second_signal_does_not_abandon_the_rollback(sandbox: Path, tmp_path: 
     report = json.loads((reports / "release.json").read_text())
     assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
     assert servers(sandbox)["canary"] == (0, "maint")
+
+
+def test_a_release_with_no_router_to_fall_back_on_never_deploys(tmp_path: Path) -> None:
+    """No sandbox is up: the preflight refuses before anything is deployed (exit 1, not 3)."""
+    absent = tmp_path / "no-sandbox"
+    reports = tmp_path / "reports"
+    proc = run_relrun(
+        ["release", QUICK, "-i", str(INVENTORY), "--report-dir", str(reports)], absent, tmp_path
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"sandbox router not found in {absent} (start it with `relrun sandbox up`)" in (
+        proc.stdout + proc.stderr
+    )
+    report = json.loads((reports / "release.json").read_text())
+    assert report["rollback"]["ran"] is False
+    assert "Deploy 1/start-canary" not in (reports / "journal.jsonl").read_text()

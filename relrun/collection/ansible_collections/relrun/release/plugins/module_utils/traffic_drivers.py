@@ -51,7 +51,10 @@ class SandboxDriver:
             router = json.loads(_read(os.path.join(state_dir, "router.json")))
             self._token = _read(os.path.join(state_dir, "secrets", "admin.token")).strip()
         except (OSError, ValueError) as err:
-            raise DriverError(f"sandbox router not found in {state_dir}: {err}") from None
+            raise DriverError(
+                f"sandbox router not found in {state_dir} (start it with `relrun sandbox "
+                f"up`): {err}"
+            ) from None
         self.base = f"http://127.0.0.1:{int(router['admin_port'])}"
         self.timeout = timeout
 

@@ -37,10 +37,10 @@ options:
     elements: str
     required: true
   action:
-    description: What to do.
+    description: What to do. C(status) reads the servers back; C(preflight) also fails when a stable server is unknown to the router (run before the deploy).
     type: str
     required: true
-    choices: [split, drain, switch, maint, ready, status]
+    choices: [split, drain, switch, maint, ready, status, preflight]
   percent:
     description: Canary share of traffic for C(split).
     type: int
@@ -125,7 +125,7 @@ def main() -> None:
             "action": {
                 "type": "str",
                 "required": True,
-                "choices": ["split", "drain", "switch", "maint", "ready", "status"],
+                "choices": ["split", "drain", "switch", "maint", "ready", "status", "preflight"],
             },
             "percent": {"type": "int", "default": 0},
             "timeout": {"type": "float", "default": 30},
@@ -147,6 +147,17 @@ def main() -> None:
         driver = make_driver(p["driver"], p["connection"])
         if p["action"] == "status" or module.check_mode:
             module.exit_json(changed=False, servers=driver.servers(5))
+        if p["action"] == "preflight":  # before the deploy: can we move traffic back?
+            servers = driver.servers(5)
+            missing = [name for name in p["stable"] if name not in servers]
+            if missing:
+                module.fail_json(
+                    msg="the router does not know the stable server(s) "
+                    + ", ".join(missing)
+                    + ": nothing to fall back to",
+                    servers=servers,
+                )
+            module.exit_json(changed=False, servers=servers)
         result: dict[str, Any]
         if p["action"] == "split":
             result = apply_split(driver, p["stable"], p["canary"], p["percent"])
