@@ -23,14 +23,14 @@ from relrun.errors import (
     RollbackFailed,
     RunFailed,
 )
-from relrun.report.ci import write_ci_reports
+from relrun.report.ci import build_results, write_ci_reports
 from relrun.report.drill import rto_seconds, run_report, write_run_report
 from relrun.report.facts import Facts, collect_facts
 from relrun.report.files import write_atomic
 from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.active import clear_active, incomplete_run, mark_active
-from relrun.run.events import EventBus, Handler, Note
+from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import Inventory, load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
@@ -265,6 +265,7 @@ def _run_journaled(
         verdict = release_verdict(
             facts, flag.cancelled, has_rollout=loaded.runbook.rollout is not None
         )
+    verdict = _with_optional_failures(verdict, journal.events)
     extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
     if fault is not None:
         extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
@@ -272,6 +273,22 @@ def _run_journaled(
     write_run_report(run_dir, kind, report)
     finish_run(run_dir, loaded.runbook.notify)
     return verdict, ci, report, facts
+
+
+def _with_optional_failures(verdict: Verdict, events: list[Event]) -> Verdict:
+    """A pass that skipped failed optional builds says so, rather than "all gates passed"."""
+    failed = [
+        f"{b['name']} @ {b['host']}"
+        for b in build_results(events)
+        if not b.get("required", True) and b.get("status") != "passed"
+    ]
+    if not failed:
+        return verdict
+    note = "optional builds failed (not required, the release went on): " + ", ".join(failed)
+    reasons = [
+        "all required gates passed" if r == "all gates passed" else r for r in verdict.reasons
+    ]
+    return Verdict(verdict.verdict, verdict.exit_code, [*reasons, note], verdict.state)
 
 
 def _report_crash(

@@ -46,6 +46,11 @@ def test_builds_run_and_reports_are_written(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "verdict: pass" in proc.stdout
+    assert "all required gates passed" in proc.stdout
+    assert "optional builds failed (not required, the release went on): docs @ localhost" in (
+        proc.stdout
+    )
+    assert "Build 2/docs @ localhost: FAILED (optional)" in proc.stderr
     ci = json.loads((reports / "ci.json").read_text())
     dev, docs = ci["builds"]
     assert (dev["name"], dev["status"], dev["rc"], dev["output_tail"]) == (
