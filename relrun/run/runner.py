@@ -97,8 +97,26 @@ def relrun_envvars(extra: dict[str, str]) -> dict[str, str]:
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        **_ssh_safety(),
         **extra,
     }
+
+
+def _ssh_safety() -> dict[str, str]:
+    """Host keys checked, and ssh never waiting for an answer no one can give.
+
+    ansible-runner turns Ansible's host key checking off unless the environment says
+    otherwise, so an unknown (or changed) host key would be accepted silently; relrun turns
+    it back on. ssh runs in batch mode: under ansible-runner's terminal a question (accept
+    this host key? a passphrase?) would hang the release, so it fails instead. An
+    operator's own ANSIBLE_HOST_KEY_CHECKING / ANSIBLE_SSH_EXTRA_ARGS are left as they are,
+    and an inventory's ansible_ssh_extra_args replaces the batch-mode default.
+    """
+    safety = {
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_EXTRA_ARGS": "-o BatchMode=yes",
+    }
+    return {name: value for name, value in safety.items() if name not in os.environ}
 
 
 def bake_run(spec: RunSpec) -> BakedRun:

@@ -7,6 +7,7 @@ canary-i, one HAProxy host, a load generator) and tears it down. Root only.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from relrun.sandbox.layout import Layout
 from relrun.sandbox.traffic import summarize
@@ -167,3 +169,45 @@ def test_load_balancer_unreachable_is_a_rollback_failure(env: Fleet, tmp_path: P
     assert report["unreachable_hosts"] == ["lb-1"], out
     assert steps(report)["switch_traffic"] != "passed", out
     assert any("load balancer host lb-1 is unreachable" in r for r in report["reasons"]), out
+
+
+def test_an_unknown_host_key_fails_fast_instead_of_prompting(tmp_path: Path) -> None:
+    """ssh would ask "continue connecting (yes/no)?" on ansible-runner's terminal, where no
+    one can answer, and a scheduled drill would hang: relrun runs ssh in batch mode."""
+    with fleet(1, tmp_path / "fleet", rate=0) as small:
+        data = yaml.safe_load(small.inventory.read_text())
+        common = data["all"]["vars"]["ansible_ssh_common_args"]
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        data["all"]["vars"]["ansible_ssh_common_args"] = re.sub(
+            r"UserKnownHostsFile=\S+", f"UserKnownHostsFile={empty}", common
+        ).replace("-o StrictHostKeyChecking=yes", "")
+        # A fresh connection: no master the builder opened may carry it.
+        data["all"]["vars"]["ansible_ssh_args"] = "-o ControlMaster=no -o ControlPath=none"
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(data))
+        runbook = tmp_path / "rb.yml"
+        runbook.write_text(
+            "apiVersion: relrun/v1\nkind: Runbook\nmetadata: {name: hk, version: '1'}\n"
+            "builds:\n  - {name: hello, argv: ['true']}\n"
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from relrun.cli import main; main()",
+                "release",
+                str(runbook),
+                "-i",
+                str(inventory),
+                "--report-dir",
+                str(tmp_path / "reports"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Host key verification failed" in done.stdout + done.stderr

@@ -108,3 +108,17 @@ def test_a_failing_handler_is_not_fatal(tmp_path: Path) -> None:
     bus = EventBus([bad, seen.append])
     bus.emit(RunFinished(label="x", status="successful", rc=0))
     assert len(seen) == 1
+
+
+def test_host_keys_are_checked_and_ssh_never_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible-runner would set ANSIBLE_HOST_KEY_CHECKING=False when it is absent.
+    monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
+    monkeypatch.delenv("ANSIBLE_SSH_EXTRA_ARGS", raising=False)
+    envvars = bake_run(spec(tmp_path)).kwargs["envvars"]
+    assert envvars["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    assert envvars["ANSIBLE_SSH_EXTRA_ARGS"] == "-o BatchMode=yes"
+    # An operator's explicit choice is theirs.
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
+    assert "ANSIBLE_HOST_KEY_CHECKING" not in bake_run(spec(tmp_path)).kwargs["envvars"]
