@@ -367,14 +367,6 @@ class ApiChecksSection(StrictModel):
         description="`native`: the `checks` below, run by relrun's module; `newman`: a "
         "Postman collection run by the newman CLI.",
     )
-    base_url: Template | None = Field(
-        default=None,
-        description="Base URL of the API; default the inventory variable named by `base_url_var`.",
-    )
-    base_url_var: VarName = Field(
-        default="relrun_api_base_url",
-        description="Inventory variable holding the base URL when `base_url` is not set.",
-    )
     host_group: GroupName = Field(default="build", description="Hosts that run the checks (once).")
     credentials: Credentials | None = Field(
         default=None,

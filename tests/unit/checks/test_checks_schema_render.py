@@ -42,11 +42,7 @@ def errors(data: dict[str, Any]) -> str:
 
 def test_defaults_and_secret_resolution() -> None:
     section = ApiChecksSection.model_validate(NATIVE)
-    assert (section.engine, section.host_group, section.base_url_var) == (
-        "native",
-        "build",
-        "relrun_api_base_url",
-    )
+    assert (section.engine, section.host_group) == ("native", "build")
     post = section.checks[2]
     assert isinstance(post, HttpCheck)
     assert post.expect.status == [201]
@@ -119,7 +115,10 @@ def test_defaults_and_secret_resolution() -> None:
             "exactly one of password_env",
         ),
         (
-            {"base_url": "{{ lookup('env', 'X') }}", "checks": [{"name": "a", "kind": "health"}]},
+            {
+                "credentials": {"username": "u", "password_file": "{{ lookup('env', 'X') }}"},
+                "checks": [{"name": "a", "kind": "health"}],
+            },
             "template fields",
         ),
     ],
@@ -178,3 +177,8 @@ def test_render_newman_task() -> None:
         yaml.safe_load(dump_yaml([task]).replace("!unsafe", ""))[0]["register"]
         == "relrun_checks_gate"
     )
+
+
+def test_the_runbook_names_no_url_the_inventory_does() -> None:
+    with pytest.raises(ValidationError, match="base_url"):
+        ApiChecksSection.model_validate({**NATIVE, "base_url": "https://api.example.com"})
