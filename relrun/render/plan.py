@@ -193,32 +193,21 @@ def _statuses(statuses: list[int]) -> str:
 def _expectation(expect: Expectation, repeat: int) -> str:
     parts = [f"answers {_statuses(expect.status)}" if expect.status else "answers 2xx"]
     parts += [f"JSON `{path}` {_field(f)}" for path, f in expect.json_fields.items()]
-    parts += [f"header {name} {_header(h)}" for name, h in expect.headers.items()]
+    parts += [f"header {name} {_field(h)}" for name, h in expect.headers.items()]
     if expect.max_latency_ms is not None:
         which = "p95 latency" if repeat > 1 else "latency"
         parts.append(f"{which} at most {expect.max_latency_ms:g} ms")
     return ", ".join(parts)
 
 
-def _field(expect: FieldExpectation) -> str:
+def _field(expect: FieldExpectation | HeaderExpectation) -> str:
     words = []
     if expect.present is not None:
         words.append("present" if expect.present else "absent")
     if expect.equals is not None:
         words.append(f"= {_json(expect.equals)}")
-    if expect.type is not None:
+    if isinstance(expect, FieldExpectation) and expect.type is not None:
         words.append(f"of type {expect.type}")
-    if expect.regex:
-        words.append(f"matching /{expect.regex}/")
-    return " and ".join(words)
-
-
-def _header(expect: HeaderExpectation) -> str:
-    words = []
-    if expect.present is not None:
-        words.append("present" if expect.present else "absent")
-    if expect.equals is not None:
-        words.append(f"= {_json(expect.equals)}")
     if expect.regex:
         words.append(f"matching /{expect.regex}/")
     return " and ".join(words)

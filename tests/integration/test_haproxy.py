@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,19 +86,24 @@ def test_release_without_fault_reaches_full_canary(env: Env, tmp_path: Path) -> 
     assert report["stages"][-1]["metrics"]["max_window_requests"] > 0
 
 
-def test_drill_error_rate_rolls_back_without_losing_requests(env: Env, tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    proc = relrun(
+def drill(env: Env, runbook: str, reports: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``relrun drill`` behind this HAProxy, counting lost requests from its load generator."""
+    return relrun(
         "drill",
-        QUICK,
+        runbook,
         "-i",
         str(env.inventory),
         "--traffic-log",
         str(env.traffic_log),
         "--report-dir",
         str(reports),
-        cwd=tmp_path,
+        cwd=cwd,
     )
+
+
+def test_drill_error_rate_rolls_back_without_losing_requests(env: Env, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = drill(env, QUICK, reports, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "drill.json").read_text())
     assert report["verdict"] == "pass"
@@ -130,17 +136,7 @@ def test_flagship_runbook_drills_behind_haproxy(env: Env, tmp_path: Path) -> Non
     for part in ("relrun/sandbox", "runbooks"):
         shutil.copytree(ROOT / part, checkout / part, ignore=shutil.ignore_patterns("__pycache__"))
     reports = tmp_path / "reports"
-    proc = relrun(
-        "drill",
-        FLAGSHIP,
-        "-i",
-        str(env.inventory),
-        "--traffic-log",
-        str(env.traffic_log),
-        "--report-dir",
-        str(reports),
-        cwd=checkout,
-    )
+    proc = drill(env, FLAGSHIP, reports, checkout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "drill.json").read_text())
     assert report["verdict"] == "pass"
