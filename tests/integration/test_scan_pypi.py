@@ -20,7 +20,10 @@ def _pip() -> list[str] | None:
     if importlib.util.find_spec("pip") is not None:
         return [sys.executable, "-m", "pip"]
     found = shutil.which("pip3") or shutil.which("pip")
-    return [found] if found else None
+    if found:
+        return [found]
+    uvx = shutil.which("uvx")  # uv's venv has no pip; uvx fetches one
+    return [uvx, "pip"] if uvx else None
 
 
 def test_flask_sdist_has_no_findings(tmp_path: Path) -> None:
