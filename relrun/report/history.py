@@ -4,6 +4,9 @@ One row per run: the figures people compare (verdict, detection, RTO, step durat
 lost requests, gate results) in columns, and the run's full JSON documents, so a report
 can be regenerated after the run directory is gone. Recording the same run twice keeps
 one row: the id is derived from the run's report.
+
+Every kind is recorded (``drill``, ``release``, ``rollback``, ``check``); the RTO trend
+reads drills only, so a check run (no RTO) or a release never shifts a drill's baseline.
 """
 
 from __future__ import annotations
@@ -266,7 +269,7 @@ def list_runs(
         db: the database.
         runbook: only this runbook's runs.
         limit: at most this many (None: all).
-        kind: only ``drill``, ``release`` or ``rollback`` runs.
+        kind: only runs of this kind (``drill``, ``release``, ``rollback``, ``check``).
 
     Returns:
         The runs.

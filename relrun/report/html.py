@@ -54,7 +54,8 @@ def html_document(docs: RunDocuments) -> str:
     template = jinja_env(autoescape=True).get_template("report.html.j2")
     return template.render(
         v=view,
-        svg=Markup(timeline_svg(docs.run, docs.thresholds)),  # ElementTree escaped it
+        # A check run moved no traffic: it has no timeline, stages or rollback to show.
+        svg=None if view.checks_only else Markup(timeline_svg(docs.run, docs.thresholds)),
         script=Markup(script),  # our own file, allowed by its hash
         script_hash=f"sha256-{digest}",
         versions=[(v, VERSION_COLOURS[i % len(VERSION_COLOURS)]) for i, v in enumerate(versions)],
@@ -73,8 +74,9 @@ def write_html_report(run_dir: Path) -> Path:
     """Write ``report.html`` into a run directory from the JSON reports there.
 
     Args:
-        run_dir: the run directory (holding ``drill.json``, ``release.json`` or
-            ``rollback.json``, and ``ci.json`` / ``scan.json`` when present).
+        run_dir: the run directory (holding ``drill.json``, ``release.json``,
+            ``rollback.json`` or ``check.json``, and ``ci.json`` / ``scan.json`` when
+            present).
 
     Returns:
         The path of the report.

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-RUN_KINDS = ("drill", "release", "rollback")
+RUN_KINDS = ("drill", "release", "rollback", "check")
 _ANALYSIS_TASK = re.compile(r"^Stage \d+/\d+ (.+?): analysis")
 
 
@@ -24,7 +24,8 @@ class RunDocuments:
     """The reports of one run as plain JSON data.
 
     Attributes:
-        kind: ``drill``, ``release`` or ``rollback``.
+        kind: ``drill``, ``release``, ``rollback`` or ``check`` (``relrun check``: API
+            checks only; no stages, no rollback, its ``target`` recorded).
         run: the content of ``KIND.json``.
         ci: ``ci.json`` (builds, API checks), if present.
         scan: ``scan.json``, if present.
@@ -66,7 +67,7 @@ class RunDocuments:
 
 
 class RunDirError(Exception):
-    """The directory holds no run report (no drill.json, release.json or rollback.json)."""
+    """The directory holds no run report (no ``KIND.json`` for any of :data:`RUN_KINDS`)."""
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -138,14 +139,15 @@ def load_run_documents(run_dir: Path) -> RunDocuments:
         The documents.
 
     Raises:
-        RunDirError: no ``drill.json``, ``release.json`` or ``rollback.json`` there.
+        RunDirError: no ``drill.json``, ``release.json``, ``rollback.json`` or ``check.json``
+            there.
     """
     for kind in RUN_KINDS:
         run = _read(run_dir / f"{kind}.json")
         if run is not None:
             break
     else:
-        raise RunDirError(f"{run_dir}: no drill.json, release.json or rollback.json")
+        raise RunDirError(f"{run_dir}: no drill.json, release.json, rollback.json or check.json")
     try:
         thresholds = stage_thresholds((run_dir / "playbook.yml").read_text(encoding="utf-8"))
     except OSError:

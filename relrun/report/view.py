@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from relrun.report.checks import CheckResult
+from relrun.report.checks import CheckResult, LatencySummary, latency_summary
 from relrun.report.rundocs import RunDocuments
 
 NONE = "\u2013"  # an en dash: "no value", in tables
@@ -159,6 +159,12 @@ class RunView:
     audit: Audit
     run_dir: str
     unreachable: list[str] = field(default_factory=list)
+    target: str = ""  # a check run's target: router, canary or stable
+
+    @property
+    def checks_only(self) -> bool:
+        """A ``relrun check`` run: API checks, nothing deployed, no traffic moved."""
+        return self.kind == "check"
 
     @property
     def builds_failed(self) -> int:
@@ -169,6 +175,16 @@ class RunView:
     def checks_failed(self) -> int:
         """API checks that ran and did not pass."""
         return sum(1 for c in self.checks if not c.result.passed and not c.result.skipped)
+
+    @property
+    def checks_passed(self) -> int:
+        """API checks that passed."""
+        return sum(1 for c in self.checks if c.result.passed and not c.result.skipped)
+
+    @property
+    def checks_latency(self) -> LatencySummary:
+        """p50/p95 over every API check's latency."""
+        return latency_summary(c.result for c in self.checks)
 
     @property
     def scan_findings(self) -> int | None:
@@ -390,4 +406,5 @@ def run_view(docs: RunDocuments) -> RunView:
         audit=audit,
         run_dir=docs.run_dir,
         unreachable=[str(h) for h in run.get("unreachable_hosts") or []],
+        target=str(run.get("target") or ""),
     )

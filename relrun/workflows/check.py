@@ -10,7 +10,10 @@ from relrun.errors import EXIT_FAILED, EXIT_OK, InputError
 from relrun.render.check_tasks import render_check_tasks
 from relrun.render.yamlout import dump_yaml
 from relrun.report.ci import write_ci_reports
+from relrun.report.drill import run_report, write_run_report
+from relrun.report.facts import Facts, collect_facts
 from relrun.report.files import write_atomic
+from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.events import EventBus, Handler
 from relrun.run.inventory import load_inventory
@@ -60,11 +63,13 @@ def check(
         runbook_path: the runbook.
         inventory_path: the environment.
         target: ``router`` (what users reach), ``canary`` or ``stable``.
-        report_dir: where ``ci.json`` and ``junit.xml`` go.
+        report_dir: the run directory (default: a new one under ``runs/``).
         progress: progress display.
 
     Returns:
-        Pass (exit 0) when every required check passed, else fail (exit 1).
+        Pass (exit 0) when every required check passed, else fail (exit 1). The run
+        directory holds ``check.json``, ``ci.json``, ``junit.xml`` and ``report.html``,
+        like every other run, and the run is recorded in the history as a ``check``.
     """
     inventory = load_inventory(inventory_path)
     loaded = load_runbook(runbook_path, inventory.groups)
@@ -96,6 +101,22 @@ def check(
         if not c["passed"] and c["required"]
     ]
     if outcome.ok and not failed:
-        return ReleaseResult(run_dir, "pass", EXIT_OK, ["every required check passed"], ci)
-    reasons = failed or [f"the checks did not run: ansible-playbook ended {outcome.status}"]
-    return ReleaseResult(run_dir, "fail", EXIT_FAILED, reasons, ci)
+        verdict, code, state = "pass", EXIT_OK, "checks_passed"
+        reasons = ["every required check passed"]
+    elif failed:
+        verdict, code, state, reasons = "fail", EXIT_FAILED, "checks_failed", failed
+    else:
+        verdict, code, state = "fail", EXIT_FAILED, "checks_not_run"
+        reasons = [f"the checks did not run: ansible-playbook ended {outcome.status}"]
+    # Nothing moves in a check run: no stages, no trigger, no rollback; only lost hosts.
+    facts = Facts(unreachable=collect_facts(journal.events).unreachable)
+    report = run_report(
+        header,
+        facts,
+        {"verdict": verdict, "reasons": reasons, "state": state, "exit_code": code},
+        None,
+        {"target": target},
+    )
+    write_run_report(run_dir, "check", report)
+    finish_run(run_dir, loaded.runbook.notify)
+    return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
