@@ -44,9 +44,14 @@ def _s(value: float | None) -> str:
 
 
 def _run_line(run: HistoryRun) -> str:
-    return (
+    head = (
         f"{run.id}  {timestamp(run.started):<23}  {run.kind:<8}  "
         f"{run.runbook} {run.runbook_version or ''}  {run.verdict or NONE:<5}  "
+    )
+    if run.kind == "check":  # no rollout: what a check run has is its checks
+        failed = NONE if run.checks_failed is None else run.checks_failed
+        return head + f"checks failed {failed}"
+    return head + (
         f"detect {_s(run.detection_seconds)}  RTO {_s(run.rto_seconds)}"
         f"/{_s(run.rto_budget_seconds)}  lost {NONE if run.lost is None else run.lost}"
     )

@@ -68,6 +68,10 @@ def test_flagship_native_checks_pass_through_the_router(sandbox: Path, tmp_path:
     assert (recorded.kind, recorded.verdict, recorded.checks_failed) == ("check", "pass", 0)
     assert recorded.run_dir == str(reports.resolve())
     assert trend(db) == []
+    listed = run_relrun(["history"], sandbox, ROOT)
+    (line,) = listed.stdout.splitlines()
+    assert "  check  " in line and line.endswith("pass   checks failed 0"), line
+    assert "RTO" not in line
 
 
 def collection_requiring_v2(tmp_path: Path) -> tuple[Path, list[str]]:
