@@ -107,3 +107,5 @@ def test_markdown_of_a_check_run(tmp_path: Path) -> None:
     text = markdown_document(load_run_documents(check_run(tmp_path)))
     assert text.startswith("# relrun check: ")
     assert "API check send message (check @ sandbox-build): passed" in text
+    # A check run has no rollout: no RTO table, no empty stage or rollback sections.
+    assert "## Stages" not in text and "## Rollback" not in text and "| RTO |" not in text
