@@ -30,6 +30,13 @@ CONNECTION_VARS = {
 }
 DRIVER_VAR = "relrun_traffic_driver"
 BACKEND_VAR = "relrun_haproxy_backend"
+# The run that owns the dead man's switch lease: relrun passes a fresh id per release (and
+# the same id to that release's rollback and recovery); every task that renews the lease
+# says whose it is.
+RUN_ID = "{{ relrun_run_id | default('') }}"
+# How long the API checks before the first shift may take, on top of the timeouts the
+# runbook states (deploy steps, readiness): the claim must outlast them all.
+CHECKS_ALLOWANCE = 600.0
 
 
 def driver_arg(traffic: Traffic) -> str:
@@ -102,10 +109,13 @@ def deploy_play(runbook: Runbook) -> Play | None:
 
 
 def preflight_play(runbook: Runbook) -> Play | None:
-    """Before anything is deployed: the router answers and knows the stable servers.
+    """Before anything is deployed: the router answers, and this run claims its backend.
 
     A release whose traffic relrun cannot move back must not start: without this, a
-    deploy would run and the rollback would then fail against an absent router.
+    deploy would run and the rollback would then fail against an absent router. Nor may
+    it start while another run (from any controller) holds the backend's dead man's
+    switch: the claim fails here, before anything moved, so no rollback is owed and none
+    touches the other run's traffic.
     """
     if runbook.rollout is None or runbook.traffic is None:
         return None
@@ -118,26 +128,56 @@ def preflight_play(runbook: Runbook) -> Play | None:
             {
                 "name": "Preflight: the router answers and knows the stable servers",
                 f"{C}.traffic": _traffic_args(runbook, "preflight"),
-            }
+            },
+            deadman_task(
+                runbook,
+                f"Preflight: claim backend {runbook.traffic.backend} (no other run holds it)",
+                "claim",
+            ),
         ],
     }
 
 
 def lease_file(runbook: Runbook) -> str:
-    """The dead man's switch lease on the router host (one per backend and runbook).
+    """The dead man's switch lease on the router host: one per backend, whatever the runbook.
 
-    The backend and runbook names are checked identifiers, safe inside the template.
+    Every release of the backend meets here, so this is where a second one is refused. The
+    backend name is a checked identifier, safe inside the template.
     """
     assert runbook.traffic is not None
-    name = f"relrun-deadman-{runbook.metadata.name}-{runbook.traffic.backend}.json"
+    name = f"relrun-deadman-{runbook.traffic.backend}.json"
     return "{{ relrun_deadman_dir | default('/tmp/relrun-deadman') }}/" + name
 
 
-def deadman_task(runbook: Runbook, name: str, action: str) -> Task:
-    """Arm or disarm the dead man's switch."""
+def _renewing(runbook: Runbook) -> dict[str, str]:
+    """The arguments of a task that renews this run's lease as it goes."""
+    return {"lease_file": lease_file(runbook), "owner": RUN_ID}
+
+
+def claim_seconds(runbook: Runbook) -> float:
+    """How long the preflight claim holds: until the switch is armed, at the latest.
+
+    The deploy steps, the readiness wait and the API checks run between the two; a claim
+    left by a run that died lapses after this long (or when it is recovered).
+    """
+    deploy = runbook.deploy
+    seconds = runbook.rollback.lease + CHECKS_ALLOWANCE
+    if deploy is not None:
+        seconds += sum(step.timeout for step in deploy.steps) + deploy.readiness.timeout
+    return seconds
+
+
+def deadman_task(runbook: Runbook, name: str, action: str, *, force: bool = False) -> Task:
+    """Claim, arm or disarm the dead man's switch, as this run (``relrun_run_id``)."""
     assert runbook.traffic is not None
     traffic = runbook.traffic
-    args: dict[str, Any] = {"action": action, "lease_file": lease_file(runbook)}
+    args: dict[str, Any] = {"action": action, "lease_file": lease_file(runbook), "owner": RUN_ID}
+    if action in {"claim", "arm"}:
+        args["runbook"] = unsafe(runbook.metadata.name)
+    if action == "claim":
+        args["lease"] = claim_seconds(runbook)
+    if force:
+        args["force"] = True
     if action == "arm":
         args.update(
             lease=runbook.rollback.lease,
@@ -219,15 +259,18 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         duration=0,
         min_requests=0,
         consecutive_breaches=1,  # one sample: it must be able to fail on its own
-        lease_file=lease_file(runbook),
+        **_renewing(runbook),
     )
     return [
         reachable_task(runbook, f"{label}: app hosts reachable"),
-        {"name": f"{label}: stable is healthy", f"{C}.analysis": stable_check},
+        {
+            "name": f"{label}: stable is healthy",
+            f"{C}.analysis": stable_check,
+        },
         {
             "name": f"{label}: shift {stage.weight}% to canary",
             f"{C}.traffic": _traffic_args(
-                runbook, "split", percent=stage.weight, lease_file=lease_file(runbook)
+                runbook, "split", percent=stage.weight, **_renewing(runbook)
             ),
         },
         {
@@ -251,7 +294,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 target="canary",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
-                lease_file=lease_file(runbook),
+                **_renewing(runbook),
             ),
         },
     ]
@@ -282,9 +325,13 @@ def _disarm_after_rollback(runbook: Runbook) -> Task:
     """Disarm the dead man's switch once traffic is on stable, even if cleanup failed.
 
     When ``switch_traffic`` failed the switch stays armed: its own revert, on the router
-    host, is then the last chance to put traffic back on stable.
+    host, is then the last chance to put traffic back on stable. Whoever owns the lease,
+    the rollback disarms it (``force``): after it all traffic is on stable, and the run
+    that owned it refuses to move traffic again.
     """
-    task = deadman_task(runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm")
+    task = deadman_task(
+        runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm", force=True
+    )
     task["when"] = "'switch_traffic' not in (relrun_rollback_failed | default([]))"
     return task
 
@@ -313,14 +360,14 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
             {
                 "name": "Rollback 2/5 drain: canary takes no new requests, in-flight ones finish",
                 f"{C}.traffic": _traffic_args(
-                    runbook, "drain", timeout=options.drain.timeout, lease_file=lease_file(runbook)
+                    runbook, "drain", timeout=options.drain.timeout, **_renewing(runbook)
                 ),
             },
         ],
         "switch_traffic": [
             {
                 "name": "Rollback 3/5 switch_traffic: all traffic to stable",
-                f"{C}.traffic": _traffic_args(runbook, "switch", lease_file=lease_file(runbook)),
+                f"{C}.traffic": _traffic_args(runbook, "switch", **_renewing(runbook)),
             },
         ],
         "verify": [
@@ -372,6 +419,22 @@ OUTCOME = (
     "{{ 'rollback incomplete: ' ~ (relrun_rollback_failed | join(', ')) "
     "if relrun_rollback_failed is defined else 'rolled back' }}"
 )
+LEASE_HELD = "ansible_failed_result.lease_held | default(false)"
+
+
+def _held_stop() -> Task:
+    """First in the rescue: the arm was refused because another run holds the backend.
+
+    Its traffic is that run's: rolling back here would move it. Nothing of ours moved yet
+    (the arm precedes the first shift), so the release stops as it is.
+    """
+    return {
+        "name": "Dead man's switch: another run holds the backend, stop without rolling back",
+        "ansible.builtin.fail": {
+            "msg": "another run holds this router backend; its traffic is left untouched"
+        },
+        "when": LEASE_HELD,
+    }
 
 
 def rollout_play(
@@ -403,6 +466,7 @@ def rollout_play(
     block.append(reachable_task(runbook, "Promote: app hosts reachable"))
     block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
     rescue = [
+        _held_stop(),
         *rollback_tasks(runbook, verify_checks),
         {"name": "Rollback: release failed", "ansible.builtin.fail": {"msg": OUTCOME}},
     ]

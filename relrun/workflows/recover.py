@@ -93,7 +93,11 @@ def recover(
                 playbook_text=playbook_text,
                 inventory=inventory_path.resolve(),
                 run_dir=run_dir,
-                extravars={"relrun_launch_dir": str(Path.cwd())},
+                extravars={
+                    "relrun_launch_dir": str(Path.cwd()),
+                    # The dead run's id: its rollback acts as the owner of its lease.
+                    "relrun_run_id": str(dead.get("run_id") or header.get("run_id") or ""),
+                },
                 envvars=env.envvars,
                 tags="rollback",
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from relrun.report.files import write_atomic
 from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
 from relrun.run.active import clear_active, incomplete_run, mark_active
-from relrun.run.events import Event, EventBus, Handler, Note
+from relrun.run.events import Event, EventBus, Handler, Note, TaskResult
 from relrun.run.inventory import Inventory, load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
@@ -77,6 +78,15 @@ class ReleaseResult:
 
 
 Say = Callable[[str], None]
+
+
+def new_run_id(run_dir: Path) -> str:
+    """A run's id: it owns the router's dead man's switch lease (``relrun_run_id``).
+
+    The run directory's name says which run it is to a person who reads the lease; the
+    random suffix keeps two controllers' runs apart even with the same directory name.
+    """
+    return f"{run_dir.name}-{uuid.uuid4().hex[:8]}"
 
 
 def _traffic(log: Path | None, since: float, until: float, facts: Facts) -> dict[str, Any] | None:
@@ -158,10 +168,12 @@ def run_release(
         run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
         lock.update(run_dir=str(run_dir))
         write_atomic(run_dir / "playbook.yml", playbook_text)
+        run_id = new_run_id(run_dir)
         mark_active(
             env.lock_key,
             {
                 "kind": kind,
+                "run_id": run_id,  # recovery rolls back as this run: it owns the lease
                 "runbook": str(runbook_path.resolve()),
                 "inventory": str(inventory.path),
                 "run_dir": str(run_dir),
@@ -171,7 +183,7 @@ def run_release(
             },
         )
         context = RunContext(kind, loaded, inventory, run_dir, playbook_text)
-        verdict, ci, report, facts = _run(context, env, fault, progress, say)
+        verdict, ci, report, facts = _run(context, env, fault, progress, say, run_id)
         clear_active(env.lock_key)
     return ReleaseResult(
         run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
@@ -184,6 +196,7 @@ def _run(
     fault: DrillFault | None,
     progress: Handler | None,
     say: Say | None,
+    run_id: str = "",
 ) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
     """Run the release in its directory, roll back on trouble, write every report.
 
@@ -192,6 +205,7 @@ def _run(
             any unexpected error); its reports are written anyway, with ``state: crashed``.
     """
     header = context.header()
+    header["run_id"] = run_id or new_run_id(context.run_dir)
     write_handbook(context.run_dir, context.loaded)
     journal = JournalWriter(context.run_dir / "journal.jsonl", header)
     try:
@@ -236,7 +250,11 @@ def _run_journaled(
         else:
             tell("the rollback is running and will finish first; it is not abandoned")
 
-    extravars: dict[str, Any] = {"relrun_launch_dir": str(Path.cwd())}
+    # The release and the rollback it may run itself (interrupts) share one run id.
+    extravars: dict[str, Any] = {
+        "relrun_launch_dir": str(Path.cwd()),
+        "relrun_run_id": header["run_id"],
+    }
     if fault is not None:
         extravars["relrun_drill"] = {
             "kind": fault.kind,
@@ -382,7 +400,16 @@ def _release_or_roll_back(
         )
     moved = facts.deploy_started or facts.traffic_moved
     stopped = interrupted or not outcome.ok
-    if stopped and moved and not _rollback_finished(facts) and loaded.runbook.rollout:
+    # Another run holds the router backend: what is on it is that run's, never ours to
+    # roll back (the switch is claimed and armed before any shift of ours).
+    theirs = lease_held(journal.events)
+    if (
+        stopped
+        and moved
+        and not theirs
+        and not _rollback_finished(facts)
+        and loaded.runbook.rollout
+    ):
         if not interrupted and facts.trigger is None:
             detail = "; ".join(facts.failures[:3])
             note = _trigger_note("the release stopped: rolling back", "failed_run", detail, facts)
@@ -392,6 +419,16 @@ def _release_or_roll_back(
         except RunFailed as err:
             raise RollbackFailed(f"the rollback could not run: {err.message}") from err
     return collect_facts(journal.events)
+
+
+def lease_held(events: list[Event]) -> bool:
+    """Whether the dead man's switch refused this run: another run holds the backend."""
+    return any(
+        isinstance(event, TaskResult)
+        and event.status == "failed"
+        and event.result.get("lease_held") is True
+        for event in events
+    )
 
 
 def refuse_if_incomplete(environment: str, inventory: Path) -> None:

@@ -39,6 +39,7 @@ from relrun.workflows.release import (
     ReleaseResult,
     Say,
     _load,
+    new_run_id,
     record_canary_servers,
 )
 
@@ -158,6 +159,7 @@ def rollback(
         lock.update(run_dir=str(run_dir))
         write_atomic(run_dir / "playbook.yml", playbook_text)
         header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
+        header["run_id"] = new_run_id(run_dir)
         write_handbook(run_dir, loaded)
         journal = JournalWriter(run_dir / "journal.jsonl", header)
         bus = EventBus([journal] + ([progress] if progress else []))
@@ -180,7 +182,11 @@ def rollback(
                 playbook_text=playbook_text,
                 inventory=inventory.path,
                 run_dir=run_dir,
-                extravars={"relrun_launch_dir": str(Path.cwd())},
+                extravars={
+                    "relrun_launch_dir": str(Path.cwd()),
+                    # Its own id: it renews no one's lease, and disarms it whoever owns it.
+                    "relrun_run_id": header["run_id"],
+                },
                 tags="rollback",
             )
             run_uninterrupted(spec, bus, tell)

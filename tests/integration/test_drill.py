@@ -180,5 +180,5 @@ def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> 
     report = json.loads((reports / "drill.json").read_text())
     steps = {s["name"]: s["status"] for s in report["rollback"]["steps"]}
     assert steps["switch_traffic"] == "passed" and steps["cleanup"] == "failed", steps
-    lease = json.loads((reports / "sandbox" / "relrun-deadman-quick-api.json").read_text())
+    lease = json.loads((reports / "sandbox" / "relrun-deadman-api.json").read_text())
     assert lease["state"] == "disarmed", lease

@@ -218,5 +218,5 @@ def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> 
             break
         assert time.monotonic() < deadline, f"HAProxy still sends to the canary: {servers}"
         time.sleep(0.2)
-    lease = json.loads((env.state / "relrun-deadman-slow-api.json").read_text())
+    lease = json.loads((env.state / "relrun-deadman-api.json").read_text())
     assert lease["state"] == "fired"

@@ -6,19 +6,38 @@ still attached to its Ansible parent. If the lease runs out — relrun was kille
 controller lost its connection — the watcher itself drains the canary and puts all
 traffic back on stable, and records that it fired. A fired lease refuses renewal, so a
 release that comes back cannot move traffic again by accident.
+
+There is one lease per router backend, and it has an owner: the run id relrun gives each
+release (``relrun_run_id``). It is where two releases of the same backend meet, whatever
+controller, user or inventory copy started them, so ownership is enforced here:
+
+- ``claim`` (before the deploy) and ``arm`` (before the first shift) refuse while another
+  owner holds the lease (claimed or armed, not expired): :class:`LeaseHeld`.
+- ``renew`` by another owner never extends the lease; it raises :class:`LeaseTaken`, so
+  that run moves no more traffic to its canary.
+- ``disarm`` by the owner ends the lease; a rollback's disarm (``force``) ends it
+  whoever owns it, since after a rollback all traffic is on stable. The owner's later
+  renewals and arm are then refused too: someone rolled its release back.
+
+The read-modify-write of the lease file is serialised by ``flock`` on a side file, so
+two runs arriving at once cannot both win, and a renewal cannot undo the watcher firing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 POLL_S = 0.25
+# The renewing modules (traffic, analysis) learn their run's id from the task environment.
+HELD = ("armed", "claimed")
 
 
 def read_lease(path: str) -> dict[str, Any]:
@@ -61,29 +80,123 @@ class LeaseFired(Exception):
     """The switch already reverted traffic; the release must not move it again."""
 
 
-def renew(path: str, attached: bool = True) -> dict[str, Any]:
-    """Extend an armed lease by its length; refuse if it fired.
+class LeaseTaken(LeaseFired):
+    """The lease is not this run's any more, or another run's rollback disarmed it."""
+
+
+class LeaseHeld(Exception):
+    """Another run holds the lease: this run must not start moving the backend's traffic."""
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``PATH.lock`` (the lease file itself is replaced)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _owner_of(lease: dict[str, Any]) -> str:
+    return str(lease.get("owner") or "")
+
+
+def _at(stamp: Any) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(stamp)))
+    except (TypeError, ValueError):
+        return "an unknown time"
+
+
+def describe(lease: dict[str, Any]) -> str:
+    """Who holds a lease, for people: owner, runbook, state and expiry."""
+    left = float(lease.get("expires", 0)) - time.time()
+    since = lease.get("armed_at") if lease.get("state") == "armed" else lease.get("claimed_at")
+    return (
+        f"run {_owner_of(lease) or '(unnamed)'} of runbook {lease.get('runbook') or '?'} "
+        f"({lease.get('state')} since {_at(since)}; expires at {_at(lease.get('expires'))}"
+        + (f", in {left:.0f}s, unless renewed)" if left > 0 else ", its watcher is firing now)")
+    )
+
+
+def holder(lease: dict[str, Any], owner: str) -> dict[str, Any] | None:
+    """The lease, if a run other than ``owner`` holds it now; else None.
+
+    Held means claimed or armed and not expired. An armed lease past its expiry whose
+    watcher still runs is held too: the watcher is about to revert that run's traffic, and
+    taking the lease over now would stop it.
+    """
+    if lease.get("state") not in HELD or _owner_of(lease) == owner:
+        return None
+    if time.time() <= float(lease.get("expires", 0)):
+        return lease
+    if lease.get("state") == "armed" and _alive(lease.get("pid")):
+        return lease
+    return None
+
+
+def _refuse_if_held(lease: dict[str, Any], owner: str) -> None:
+    other = holder(lease, owner)
+    if other is not None:
+        raise LeaseHeld(
+            "another release holds this router backend: "
+            + describe(other)
+            + ". Two releases must not move the same backend's traffic at once; nothing "
+            "was moved. Wait for it to end (if its relrun died, its lease runs out by "
+            "itself, or `relrun recover` on its controller finishes it)"
+        )
+
+
+def _refuse_if_rolled_back(lease: dict[str, Any], owner: str) -> None:
+    """Our lease was disarmed by another run's rollback: never move traffic again."""
+    by = str(lease.get("disarmed_by", owner) or "")
+    if lease.get("state") == "disarmed" and _owner_of(lease) == owner and by != owner:
+        raise LeaseTaken(
+            f"the dead man's switch of this run was disarmed at {_at(lease.get('disarmed_at'))}"
+            f" by the rollback of run {by or '(unnamed)'}: traffic went back to stable, "
+            "so this run must not move it again"
+        )
+
+
+def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
+    """Extend this run's armed lease by its length; refuse if it fired or is not ours.
 
     Args:
         path: the lease file.
         attached: False when the caller lost its parent (the controller is gone): then
             the lease is left to run out.
+        owner: the renewing run's id.
 
     Returns:
         The lease state.
 
     Raises:
         LeaseFired: the switch fired earlier.
+        LeaseTaken: another run owns the lease now, or another run's rollback disarmed it;
+            the lease is left as it is.
     """
-    lease = read_lease(path)
-    if lease.get("state") == "fired":
-        raise LeaseFired(
-            f"the dead man's switch fired at {lease.get('fired_at')}: traffic was put back "
-            "on stable because relrun stopped renewing its lease"
-        )
-    if lease.get("state") == "armed" and attached:
-        lease["expires"] = time.time() + float(lease.get("lease", 10))
-        write_lease(path, lease)
+    me = owner
+    with _locked(path):
+        lease = read_lease(path)
+        if lease.get("state") == "fired":
+            raise LeaseFired(
+                f"the dead man's switch fired at {lease.get('fired_at')}: traffic was put "
+                "back on stable because relrun stopped renewing its lease"
+            )
+        if lease and _owner_of(lease) != me:
+            raise LeaseTaken(
+                "the dead man's switch of this router backend belongs to another run now: "
+                + describe(lease)
+                + f"; this run ({me or '(unnamed)'}) lost its lease and must not move traffic"
+            )
+        _refuse_if_rolled_back(lease, me)
+        if lease.get("state") == "armed" and attached:
+            lease["expires"] = time.time() + float(lease.get("lease", 10))
+            write_lease(path, lease)
     return lease
 
 
@@ -92,38 +205,100 @@ def parent_attached(original_parent: int) -> bool:
     return os.getppid() == original_parent
 
 
-def arm(path: str, lease: float, revert: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Arm (or re-arm) the lease and make sure a watcher runs.
+def claim(path: str, hold: float, owner: str, runbook: str = "") -> dict[str, Any]:
+    """Claim the backend for a run before its deploy: no watcher yet, nothing to revert.
+
+    Args:
+        path: the lease file.
+        hold: seconds the claim holds before it lapses (the run arms the switch before).
+        owner: the claiming run's id.
+        runbook: its runbook's name, to tell others who holds the backend.
+
+    Returns:
+        The lease state (unchanged if this run has armed it already).
+
+    Raises:
+        LeaseHeld: another run holds the lease.
+    """
+    with _locked(path):
+        current = read_lease(path)
+        _refuse_if_held(current, owner)
+        if current.get("state") == "armed" and _owner_of(current) == owner:
+            return current  # a claim never weakens this run's armed switch
+        now = time.time()
+        state: dict[str, Any] = {
+            "state": "claimed",
+            "owner": owner,
+            "runbook": runbook,
+            "claimed_at": now,
+            "expires": now + hold,
+        }
+        write_lease(path, state)
+    return state
+
+
+def arm(
+    path: str,
+    lease: float,
+    revert: Callable[[], dict[str, Any]],
+    owner: str = "",
+    runbook: str = "",
+) -> dict[str, Any]:
+    """Arm (or re-arm) the lease for ``owner`` and make sure a watcher runs.
 
     Args:
         path: the lease file.
         lease: seconds without renewal before the watcher reverts traffic.
         revert: what the watcher does when the lease runs out.
+        owner: the arming run's id.
+        runbook: its runbook's name, to tell others who holds the backend.
 
     Returns:
         The lease state, with the watcher's pid.
+
+    Raises:
+        LeaseHeld: another run holds the lease (it is left untouched).
+        LeaseTaken: another run's rollback disarmed this run's claim.
     """
-    current = read_lease(path)
-    now = time.time()
-    state: dict[str, Any] = {
-        "state": "armed",
-        "lease": lease,
-        "armed_at": now,
-        "expires": now + lease,
-        "pid": current.get("pid") if current.get("state") == "armed" else None,
-    }
-    write_lease(path, state)
+    with _locked(path):
+        current = read_lease(path)
+        _refuse_if_held(current, owner)
+        _refuse_if_rolled_back(current, owner)
+        ours = current.get("state") == "armed" and _owner_of(current) == owner
+        now = time.time()
+        state: dict[str, Any] = {
+            "state": "armed",
+            "owner": owner,
+            "runbook": runbook,
+            "lease": lease,
+            "armed_at": now,
+            "expires": now + lease,
+            # Another run's watcher, if any, sees the pid change and leaves.
+            "pid": current.get("pid") if ours else None,
+        }
+        write_lease(path, state)
     if not _alive(state["pid"]):
         state["pid"] = _spawn_watcher(path, revert)
     return read_lease(path) or state
 
 
-def disarm(path: str) -> dict[str, Any]:
-    """Disarm: the watcher exits without touching traffic."""
-    lease = read_lease(path)
-    if lease.get("state") == "armed":
-        lease.update(state="disarmed", disarmed_at=time.time())
-        write_lease(path, lease)
+def disarm(path: str, owner: str = "", force: bool = False) -> dict[str, Any]:
+    """Disarm: the watcher exits without touching traffic.
+
+    Args:
+        path: the lease file.
+        owner: the disarming run's id.
+        force: a rollback's disarm, allowed whoever owns the lease (traffic is on stable
+            after it); otherwise another run's lease is left as it is.
+
+    Returns:
+        The lease state.
+    """
+    with _locked(path):
+        lease = read_lease(path)
+        if lease.get("state") in HELD and (force or _owner_of(lease) == owner):
+            lease.update(state="disarmed", disarmed_at=time.time(), disarmed_by=owner)
+            write_lease(path, lease)
     return lease
 
 
@@ -148,10 +323,11 @@ def _spawn_watcher(path: str, revert: Callable[[], dict[str, Any]]) -> int:
     os.waitpid(child, 0)
     with os.fdopen(read_end, "rb") as pipe:
         pid = int(pipe.read() or b"0")
-    lease = read_lease(path)
-    if lease.get("state") == "armed" and not lease.get("pid"):
-        lease["pid"] = pid
-        write_lease(path, lease)
+    with _locked(path):
+        lease = read_lease(path)
+        if lease.get("state") == "armed" and not lease.get("pid"):
+            lease["pid"] = pid
+            write_lease(path, lease)
     return pid
 
 
@@ -168,17 +344,20 @@ def _watch(path: str, revert: Callable[[], dict[str, Any]]) -> None:
     me = os.getpid()
     while True:
         time.sleep(POLL_S)
-        lease = read_lease(path)
-        if lease.get("state") != "armed" or lease.get("pid") not in (None, me):
-            return  # disarmed, fired already, or another watcher owns it
-        if time.time() <= float(lease.get("expires", 0)):
-            continue
-        lease.update(state="fired", fired_at=time.time(), pid=me)
-        write_lease(path, lease)
+        with _locked(path):
+            lease = read_lease(path)
+            if lease.get("state") != "armed" or lease.get("pid") not in (None, me):
+                return  # disarmed, fired already, or another watcher owns it
+            if time.time() <= float(lease.get("expires", 0)):
+                continue
+            lease.update(state="fired", fired_at=time.time(), pid=me)
+            write_lease(path, lease)
         try:
             result = revert()
             lease.update(reverted_at=time.time(), revert=result)
         except Exception as err:  # record why; there is no one else to tell
             lease.update(revert_error=f"{type(err).__name__}: {err}")
-        write_lease(path, lease)
+        with _locked(path):
+            if read_lease(path).get("fired_at") == lease["fired_at"]:
+                write_lease(path, lease)  # unless another run took over meanwhile
         return

@@ -32,6 +32,7 @@ options:
   consecutive_breaches: {description: Breaching samples in a row that trigger., type: int, default: 1}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
+  owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
 """
 
 EXAMPLES = r"""
@@ -69,14 +70,14 @@ from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers imp
 )
 
 
-def _keepalive(lease_file: str | None) -> Callable[[], None] | None:
+def _keepalive(lease_file: str | None, owner: str) -> Callable[[], None] | None:
     """Renew the dead man's switch at every sample, while our Ansible parent is alive."""
     if not lease_file:
         return None
     parent = os.getppid()
 
     def renew_lease() -> None:
-        renew(lease_file, attached=parent_attached(parent))
+        renew(lease_file, attached=parent_attached(parent), owner=owner)
 
     return renew_lease
 
@@ -100,6 +101,7 @@ def main() -> None:
             "consecutive_breaches": {"type": "int", "default": 1},
             "health_path": {"type": "str", "default": "/health"},
             "lease_file": {"type": "path"},
+            "owner": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -123,7 +125,7 @@ def main() -> None:
             p["interval"],
             p["window"],
             p["health_path"],
-            keepalive=_keepalive(p["lease_file"]),
+            keepalive=_keepalive(p["lease_file"], p["owner"]),
         )
     except LeaseFired as err:
         module.fail_json(

@@ -13,13 +13,24 @@ description:
     lost the host), the watcher drains the canary servers and puts all traffic on the
     stable servers through the traffic driver, then records that it fired.
   - C(disarm) ends the watcher without touching traffic. A fired lease refuses renewal.
+  - There is one lease per router backend, owned by one run (I(owner)). C(claim) (before
+    the deploy, no watcher) and C(arm) fail, touching nothing, while another owner holds
+    the lease (claimed or armed, and not expired); the result then has C(lease_held=true).
+    Renewals by another owner never extend the lease. C(disarm) ends only the owner's
+    lease, unless I(force) (a rollback's disarm: all traffic is on stable after it).
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
 author: relrun developers
 options:
-  action: {description: What to do., type: str, required: true, choices: [arm, renew, disarm, status]}
-  lease_file: {description: The lease file on the router host., type: path, required: true}
-  lease: {description: Seconds without renewal before the watcher reverts traffic., type: float, default: 15}
+  action: {description: What to do., type: str, required: true, choices: [claim, arm, renew, disarm, status]}
+  lease_file: {description: The lease file on the router host (one per backend)., type: path, required: true}
+  lease:
+    description: Seconds without renewal before the watcher reverts traffic; for C(claim), seconds the claim holds.
+    type: float
+    default: 15
+  owner: {description: The run that claims, arms, renews or disarms (relrun's run id)., type: str, default: ""}
+  runbook: {description: The owner's runbook name, shown to a run that is refused., type: str, default: ""}
+  force: {description: Disarm whoever owns the lease (a rollback's disarm)., type: bool, default: false}
   driver: {description: The traffic driver the watcher uses to revert., type: str, default: sandbox}
   connection: {description: Driver settings from inventory., type: dict, default: {}}
   stable: {description: Stable server names., type: list, elements: str, default: []}
@@ -31,8 +42,10 @@ EXAMPLES = r"""
 - name: Dead man's switch
   relrun.release.deadman:
     action: arm
-    lease_file: /var/lib/relrun/deadman-api.json
+    lease_file: /var/lib/relrun/relrun-deadman-api.json
     lease: 15
+    owner: "{{ relrun_run_id }}"
+    runbook: release-v2
     connection: {state_dir: /var/lib/relrun/sandbox}
     stable: [stable]
     canary: [canary]
@@ -40,9 +53,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 lease:
-  description: The lease state (state, expires, pid of the watcher, fired_at, revert).
+  description: The lease state (state, owner, runbook, expires, pid of the watcher, fired_at, revert).
   returned: always
   type: dict
+lease_held:
+  description: The lease is held by another run; nothing was changed.
+  returned: when claim or arm is refused
+  type: bool
 """
 
 from typing import Any
@@ -50,7 +67,9 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     LeaseFired,
+    LeaseHeld,
     arm,
+    claim,
     disarm,
     read_lease,
     renew,
@@ -67,9 +86,12 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "required": True,
-                       "choices": ["arm", "renew", "disarm", "status"]},
+                       "choices": ["claim", "arm", "renew", "disarm", "status"]},
             "lease_file": {"type": "path", "required": True},
             "lease": {"type": "float", "default": 15},
+            "owner": {"type": "str", "default": ""},
+            "runbook": {"type": "str", "default": ""},
+            "force": {"type": "bool", "default": False},
             "driver": {"type": "str", "default": "sandbox"},
             "connection": {"type": "dict", "default": {}},
             "stable": {"type": "list", "elements": "str", "default": []},
@@ -82,7 +104,9 @@ def main() -> None:
     if module.check_mode or p["action"] == "status":
         module.exit_json(changed=False, lease=read_lease(p["lease_file"]))
     try:
-        if p["action"] == "arm":
+        if p["action"] == "claim":
+            lease = claim(p["lease_file"], p["lease"], p["owner"], p["runbook"])
+        elif p["action"] == "arm":
             # Connect now: the watcher must not import or fail later, alone.
             driver = make_driver(p["driver"], p["connection"])
 
@@ -91,11 +115,14 @@ def main() -> None:
                 switched = switch_to_stable(driver, p["stable"], p["canary"])
                 return {"drained": drained["drained"], "confirmed_at": switched["confirmed_at"]}
 
-            lease = arm(p["lease_file"], p["lease"], revert)
+            lease = arm(p["lease_file"], p["lease"], revert, p["owner"], p["runbook"])
         elif p["action"] == "renew":
-            lease = renew(p["lease_file"])
+            lease = renew(p["lease_file"], owner=p["owner"])
         else:
-            lease = disarm(p["lease_file"])
+            lease = disarm(p["lease_file"], p["owner"], p["force"])
+    except LeaseHeld as err:
+        # Another run's release: this one must stop without touching its traffic.
+        module.fail_json(msg=str(err), lease_held=True, lease=read_lease(p["lease_file"]))
     except LeaseFired as err:
         module.fail_json(msg=str(err), lease=read_lease(p["lease_file"]))
     except Exception as err:  # driver errors: the release must not move traffic unguarded

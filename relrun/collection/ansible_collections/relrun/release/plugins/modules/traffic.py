@@ -53,6 +53,11 @@ options:
     description: Path each canary server must answer for C(ready).
     type: str
     default: /health
+  owner:
+    description: The run renewing the lease (relrun's run id); a lease another run owns is
+      never extended.
+    type: str
+    default: ''
   lease_file:
     description: The dead man's switch lease to renew (see M(relrun.release.deadman)); a
       fired lease makes C(split) fail.
@@ -132,13 +137,14 @@ def main() -> None:
             "health_path": {"type": "str", "default": "/health"},
             "health_status": {"type": "int", "default": 200},
             "lease_file": {"type": "path"},
+            "owner": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     p = module.params
     if p["lease_file"] and not module.check_mode:
         try:
-            renew(p["lease_file"], attached=parent_attached(os.getppid()))
+            renew(p["lease_file"], attached=parent_attached(os.getppid()), owner=p["owner"])
         except LeaseFired as err:
             # Traffic went back to stable without us; never move it to the canary again.
             if p["action"] == "split":
