@@ -289,7 +289,9 @@ def _run_journaled(
         extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
     report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
     write_run_report(run_dir, kind, report)
-    finish_run(run_dir, loaded.runbook.notify)
+    finished = finish_run(run_dir, loaded.runbook.notify)
+    if finished.regression:
+        tell(f"RTO regression: {finished.regression_why} (see relrun history --trend)")
     return verdict, ci, report, facts
 
 

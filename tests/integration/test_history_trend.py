@@ -19,14 +19,14 @@ pytestmark = pytest.mark.integration
 QUICK = ROOT / "tests" / "data" / "quick.yml"
 
 
-def drill(tmp_path: Path, runbook: Path, name: str) -> dict[str, object]:
-    """One real drill on its own private sandbox; its report."""
+def drill(tmp_path: Path, runbook: Path, name: str) -> tuple[dict[str, object], str]:
+    """One real drill on its own private sandbox; its report and what it printed to stderr."""
     reports = tmp_path / name
     proc = relrun("drill", str(runbook), "--report-dir", str(reports), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((reports / "drill.json").read_text())
     assert isinstance(report, dict) and report["verdict"] == "pass"
-    return report
+    return report, proc.stderr
 
 
 def slowed_runbook(tmp_path: Path, seconds: int) -> Path:
@@ -46,7 +46,8 @@ def test_a_slower_rollback_is_flagged_as_an_rto_regression(tmp_path: Path) -> No
 
     # The trend judges a drill against the median RTO of up to five earlier ones: one
     # earlier drill is the least that gives a baseline.
-    baseline = drill(tmp_path, QUICK, "baseline")
+    baseline, said = drill(tmp_path, QUICK, "baseline")
+    assert "RTO regression" not in said
     base_rto = baseline["rto_seconds"]
     assert isinstance(base_rto, float) and base_rto > 0
     trend = relrun("history", "--trend", "--runbook", "quick", cwd=tmp_path)
@@ -57,7 +58,7 @@ def test_a_slower_rollback_is_flagged_as_an_rto_regression(tmp_path: Path) -> No
     # the baseline RTO, so the slowed drill is over 120% of it however noisy the baseline
     # was; its RTO must still fit the 20s budget so that only the median can flag it.
     sleep = max(3, math.ceil(2 * base_rto))
-    slow = drill(tmp_path, slowed_runbook(tmp_path, sleep), "slow")
+    slow, said = drill(tmp_path, slowed_runbook(tmp_path, sleep), "slow")
     slow_rto = slow["rto_seconds"]
     assert isinstance(slow_rto, float) and slow_rto > base_rto * REGRESSION_FACTOR
     rollback = slow["rollback"]
@@ -79,6 +80,8 @@ def test_a_slower_rollback_is_flagged_as_an_rto_regression(tmp_path: Path) -> No
     assert f"REGRESSION: {why}" in lines[1], trend.stdout
     slow_id = lines[1].split()[0]
     assert f"relrun: RTO regression in quick (drill {slow_id}): {why}" in trend.stderr
+    # The drill itself said so as it ended, not only the later trend.
+    assert f"RTO regression: {why} (see relrun history --trend)" in said
 
     listed = relrun("history", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
