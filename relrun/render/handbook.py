@@ -33,6 +33,34 @@ def _commands(steps: list[Step], order: str) -> list[dict[str, Any]]:
     ]
 
 
+def _by_hand(loaded: LoadedRunbook) -> dict[str, list[str]]:
+    """Each step done by hand behind HAProxy, for when relrun itself cannot run.
+
+    Runtime API commands for the runbook's backend and servers (an inventory may name
+    another backend: ``relrun_haproxy_backend``); SOCKET is ``relrun_haproxy_socket``.
+    """
+    rb = loaded.runbook
+    hand: dict[str, list[str]] = {name: [] for name in ROLLBACK_STEPS}
+    if rb.traffic is None:
+        return hand
+    backend = rb.traffic.backend
+
+    def api(command: str) -> str:
+        return f"echo '{command}' | socat stdio SOCKET"
+
+    stable, canary = rb.traffic.stable_servers, rb.traffic.canary_servers
+    hand["stop_deployment"] = [api(f"show servers state {backend}")]
+    hand["drain"] = [api(f"set server {backend}/{c} state drain") for c in canary] + [
+        api("show stat") + f" | grep '^{backend},'  (wait for scur 0 on the canary rows)"
+    ]
+    hand["switch_traffic"] = [api(f"set server {backend}/{s} weight 1") for s in stable] + [
+        api(f"set server {backend}/{c} weight 0") for c in canary
+    ]
+    hand["verify"] = [f"relrun check {loaded.shown} -i INVENTORY --target stable"]
+    hand["cleanup"] = [api(f"set server {backend}/{c} state maint") for c in canary]
+    return hand
+
+
 def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
     """The handbook as data (``rollback-playbook.json``).
 
@@ -71,6 +99,7 @@ def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
         "relrun.release.deadman action=disarm (skipped when switch_traffic failed: the "
         "switch stays armed and its own revert puts traffic on stable)"
     ]
+    by_hand = _by_hand(loaded)
     steps = []
     for number, name in enumerate(ROLLBACK_STEPS, start=1):
         hooks = rb.rollback.hooks
@@ -87,6 +116,7 @@ def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
                 "actions": actions[name],
                 "commands": _commands(before, "before_actions") + _commands(after, "after_actions"),
                 "finally": finally_[name],
+                "by_hand_haproxy": by_hand[name],
             }
         )
     return {
@@ -124,7 +154,8 @@ def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
                 "to abort: Ctrl-C once (the rollback runs; a second Ctrl-C does not cancel it)",
             ],
             "after": [
-                "all traffic on stable: `relrun sandbox status` or the router's own view",
+                "all traffic on stable: `relrun sandbox status` on the sandbox; behind "
+                "HAProxy `echo 'show servers state BACKEND' | socat stdio SOCKET`",
                 "read drill.json / release.json: trigger, rollback steps, lost requests",
                 "file the incident with the report directory attached",
             ],

@@ -220,3 +220,26 @@ def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> 
         time.sleep(0.2)
     lease = json.loads((env.state / "relrun-deadman-api.json").read_text())
     assert lease["state"] == "fired"
+
+
+def test_the_handbooks_by_hand_commands_work_on_a_real_haproxy(env: Env) -> None:
+    """rollback-playbook.md tells on-call what to type if relrun cannot run: it must work."""
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
+        run_command,
+    )
+    from relrun.render.handbook import handbook_data
+    from relrun.runbook.loader import load_runbook
+
+    socket = yaml.safe_load(env.inventory.read_text())["all"]["vars"]["relrun_haproxy_socket"]
+    steps = {s["name"]: s for s in handbook_data(load_runbook(QUICK))["steps"]}
+    for step in ("stop_deployment", "drain", "switch_traffic", "cleanup"):
+        for line in steps[step]["by_hand_haproxy"]:
+            command = line.split("'")[1]  # echo '<command>' | socat stdio SOCKET …
+            answer = run_command(socket, command, 5)
+            if command.startswith("set "):
+                assert answer.strip() == "", f"{command!r}: {answer!r}"
+            else:
+                assert "canary" in answer and "stable" in answer, answer
+    servers = env.servers()
+    assert (servers["canary"]["state"], servers["canary"]["weight"]) == ("maint", 0)
+    assert (servers["stable"]["state"], servers["stable"]["weight"]) == ("ready", 1)
