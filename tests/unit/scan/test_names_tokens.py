@@ -35,6 +35,8 @@ from tests.unit.scan.helpers import make_jwt, make_password, make_token
         "GITHUB_PUBLIC_REPO_TOKEN",
         "JWT_PRIVATE_KEY",
         "republic_token",
+        "PUB_TOKEN",  # a pub.dev publishing token
+        "DB_PUBLIC_PASSWORD",  # only keys and tokens are ever public material
     ],
 )
 def test_secret_names(name: str) -> None:

@@ -159,8 +159,14 @@ def is_secret_name(name: str) -> bool:
         return False
     # A public word right before the secret word ("NEXT_PUBLIC_API_KEY") or anywhere after
     # it ("JWT_PUBLIC_KEY") names public material; further away it does not
-    # ("PUBLIC_KEY_PASSPHRASE", "GITHUB_PUBLIC_REPO_TOKEN" are secrets).
-    return not any(word in _PUBLIC_WORDS for word in words[max(start - 1, 0) :])
+    # ("PUBLIC_KEY_PASSPHRASE", "GITHUB_PUBLIC_REPO_TOKEN" are secrets). Only keys and
+    # tokens are ever public ("DB_PUBLIC_PASSWORD" is a password), and a bare "pub" only
+    # for keys ("SSH_PUB_KEY"; "PUB_TOKEN" is a pub.dev publishing token).
+    secret = words[hit]
+    if secret not in {"key", "token", "apikey", "jwt"}:
+        return True
+    public = _PUBLIC_WORDS if secret != "token" else _PUBLIC_WORDS - {"pub"}
+    return not any(word in public for word in words[max(start - 1, 0) :])
 
 
 # Values that are obviously not real secrets. The rule, documented in docs/scan.md:
