@@ -488,6 +488,11 @@ def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
         "gather_facts": False,
         "tags": ["never", "rollback"],
         "tasks": [
+            deadman_task(
+                runbook,
+                "Rollback: no other run holds the backend (its traffic is not ours to move)",
+                "check",
+            ),
             *rollback_tasks(runbook, verify_checks),
             {
                 "name": "Rollback: outcome",

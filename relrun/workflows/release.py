@@ -213,13 +213,17 @@ def _run(
     except Exception as crash:  # any: a run that relrun could not finish is still reported
         journal.close()
         facts = collect_facts(journal.events)
-        if not (facts.deploy_started or facts.traffic_moved):
-            # Nothing moved (e.g. ansible-playbook is missing): the environment is safe, so
-            # the error keeps its own exit code and no recovery is owed.
+        if _settled(journal) or not (facts.deploy_started or facts.traffic_moved):
+            # Nothing moved (e.g. ansible-playbook is missing), or the run had settled
+            # (promoted, or rolled back) before relrun failed writing about it: the
+            # environment is in a known state, so the error keeps its own exit code and
+            # no recovery is owed.
             code = crash.exit_code if isinstance(crash, RelrunError) else EXIT_FAILED
-            _report_crash(context, header, journal, crash, code)
+            what = _report_crash(context, header, journal, crash, code)
             clear_active(env.lock_key)
-            raise
+            if isinstance(crash, RelrunError):
+                raise
+            raise RunFailed(f"relrun failed: {what}; reports in {context.run_dir}") from crash
         what = _report_crash(context, header, journal, crash, EXIT_ROLLBACK_FAILED)
         said = what if isinstance(crash, RollbackFailed) else f"the {context.kind} crashed ({what})"
         raise RollbackFailed(
@@ -311,6 +315,17 @@ def _with_optional_failures(verdict: Verdict, events: list[Event]) -> Verdict:
     return Verdict(verdict.verdict, verdict.exit_code, [*reasons, note], verdict.state)
 
 
+def _settled(journal: JournalWriter) -> bool:
+    """Whether the journal shows the run promoted, or fully rolled back.
+
+    Promoted takes every stage passed and the playbook run ended successfully: stages are
+    known only as far as they started, so a run cut short looks like all passed.
+    """
+    facts = collect_facts(journal.events)
+    finished = bool(facts.runs) and all(s == "successful" for s in facts.runs.values())
+    return (facts.promoted and finished) or facts.rollback_complete
+
+
 def _report_crash(
     context: RunContext, header: dict[str, Any], journal: JournalWriter, err: Exception, code: int
 ) -> str:
@@ -338,6 +353,8 @@ def _report_crash(
             "the rollback may not have run or finished: the environment may be half-moved",
             f"finish the rollback with: relrun recover -i {context.inventory.path}",
         ]
+    elif _settled(journal):
+        reasons.append("the run had finished (promoted or rolled back) before this error")
     else:
         reasons.append("nothing had moved: the environment is as it was")
     verdict = {"verdict": "fail", "reasons": reasons, "state": "crashed", "exit_code": code}

@@ -184,8 +184,9 @@ def rollback(
                 run_dir=run_dir,
                 extravars={
                     "relrun_launch_dir": str(Path.cwd()),
-                    # Its own id: it renews no one's lease, and disarms it whoever owns it.
-                    "relrun_run_id": header["run_id"],
+                    # No run id: an operator's rollback renews no one's lease, may roll
+                    # back whatever runs on the backend, and disarms its switch.
+                    "relrun_run_id": "",
                 },
                 tags="rollback",
             )

@@ -22,6 +22,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.d
     LeaseHeld,
     LeaseTaken,
     arm,
+    check,
     claim,
     disarm,
     read_lease,
@@ -100,21 +101,43 @@ def test_renewals_by_another_run_never_extend_the_lease(lease: str) -> None:
     assert renewed["expires"] > before["expires"] + LEASE - 5
 
 
-def test_only_a_rollback_disarms_another_runs_lease_and_that_run_then_stops(lease: str) -> None:
+def test_only_an_operators_rollback_disarms_another_runs_live_lease(lease: str) -> None:
     arm(lease, LEASE, no_revert, "run-a", "slow")
     before = read_lease(lease)
-    assert disarm(lease, "run-b") == before, "a release's disarm leaves others' leases alone"
+    # Another release's disarm, and another run's own rollback, leave it alone: what is on
+    # the backend is run-a's.
+    with pytest.raises(LeaseTaken, match="belongs to another run now: run run-a"):
+        disarm(lease, "run-b")
+    assert disarm(lease, "run-b", force=True) == before
+    with pytest.raises(LeaseHeld, match="run run-a of runbook slow"):
+        check(lease, "run-b")
+    assert check(lease, "") == before  # an operator's `relrun rollback` may go on
     assert read_lease(lease) == before
 
-    rolled_back = disarm(lease, "rollback-r", force=True)
-    assert (rolled_back["state"], rolled_back["disarmed_by"]) == ("disarmed", "rollback-r")
+    rolled_back = disarm(lease, "", force=True)  # `relrun rollback` has no run id
+    assert (rolled_back["state"], rolled_back["disarmed_by"]) == ("disarmed", "")
     # The run it belonged to must not move traffic again, nor re-arm.
-    with pytest.raises(LeaseTaken, match=r"disarmed at .* by the rollback of run rollback-r"):
+    with pytest.raises(LeaseTaken, match=r"disarmed at .* by the rollback of run \(unnamed\)"):
         renew(lease, owner="run-a")
-    with pytest.raises(LeaseTaken, match="by the rollback of run rollback-r"):
+    with pytest.raises(LeaseTaken, match=r"by the rollback of run \(unnamed\)"):
         arm(lease, LEASE, no_revert, "run-a", "slow")
     # The backend is free again for a new release.
     assert claim(lease, 600, "run-c", "quick")["owner"] == "run-c"
+
+
+def test_a_fired_switch_fails_the_promotion_and_holds_the_backend_while_reverting(
+    lease: str,
+) -> None:
+    arm(lease, LEASE, no_revert, "run-a", "slow")
+    write_lease(
+        lease, {**read_lease(lease), "state": "fired", "fired_at": time.time(), "pid": os.getpid()}
+    )  # its watcher is still reverting
+    with pytest.raises(LeaseFired, match="put back on stable before this run could finish"):
+        disarm(lease, "run-a")
+    with pytest.raises(LeaseHeld):
+        claim(lease, 600, "run-b", "quick")
+    write_lease(lease, {**read_lease(lease), "reverted_at": time.time()})
+    assert claim(lease, 600, "run-b", "quick")["owner"] == "run-b"
 
 
 def test_the_owner_disarms_and_its_renewals_then_do_nothing(lease: str) -> None:

@@ -92,3 +92,12 @@ def test_renewals_carry_the_run_id_and_the_rollback_disarms_whoever_owns_it() ->
                 assert args["owner"] == RUN_ID, task["name"]
     assert disarms == 3  # promoted; the rescue's rollback; the standalone rollback
     assert renewing > 0
+
+
+def test_the_standalone_rollback_first_checks_no_other_run_holds_the_backend() -> None:
+    """recover and the interrupt path roll back as their run: never another run's traffic."""
+    (rollback,) = [p for p in plays_of(SLOW) if p["name"] == "Rollback"]
+    first = rollback["tasks"][0]
+    assert "relrun.release.deadman" in first, first
+    assert module_args(first)["action"] == "check"
+    assert module_args(first)["owner"] == RUN_ID

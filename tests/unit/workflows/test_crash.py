@@ -117,3 +117,37 @@ def test_a_crash_before_anything_moved_keeps_its_own_exit_code(
     assert report["reasons"][-1] == "nothing had moved: the environment is as it was"
     # The environment is safe: no recovery is owed.
     assert not list((relrun_state_dir() / "active").glob("*.json"))
+
+
+def test_an_error_after_the_release_promoted_owes_no_recovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def promoted(spec: RunSpec, bus: EventBus, cancelled: Any = None) -> RunOutcome:
+        bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
+        for task in (
+            "Deploy 1/start-canary",
+            "Stage 1/1 Full 100%: shift 100% to canary",
+            "Stage 1/1 Full 100%: analysis for 2s",
+        ):
+            bus.emit(TaskStarted(play="Rollout", task=task, action="x"))
+            bus.emit(TaskResult(play="Rollout", task=task, action="x", host="router", status="ok"))
+        bus.emit(RunFinished(label=spec.label, status="successful", rc=0))
+        return RunOutcome(spec.label, "successful", 0, spec.run_dir)
+
+    def broken_log(*args: Any) -> None:
+        raise IsADirectoryError("traffic.log")
+
+    monkeypatch.setattr("relrun.workflows.release.run_playbook", promoted)
+    monkeypatch.setattr("relrun.workflows.release._traffic", broken_log)
+    reports = tmp_path / "reports"
+    code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "relrun: error: relrun failed: IsADirectoryError: traffic.log; reports in" in err
+    assert "relrun recover" not in err
+    report = json.loads((reports / "release.json").read_text())
+    assert (report["state"], report["exit_code"]) == ("crashed", 1)
+    assert (
+        report["reasons"][-1] == "the run had finished (promoted or rolled back) before this error"
+    )
+    assert not list((relrun_state_dir() / "active").glob("*.json"))

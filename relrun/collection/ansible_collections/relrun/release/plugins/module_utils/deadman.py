@@ -130,13 +130,41 @@ def holder(lease: dict[str, Any], owner: str) -> dict[str, Any] | None:
     watcher still runs is held too: the watcher is about to revert that run's traffic, and
     taking the lease over now would stop it.
     """
-    if lease.get("state") not in HELD or _owner_of(lease) == owner:
+    if _owner_of(lease) == owner:
+        return None
+    reverting = lease.get("state") == "fired" and not (
+        lease.get("reverted_at") or lease.get("revert_error")
+    )
+    if reverting and _alive(lease.get("pid")):
+        return lease  # its watcher is putting traffic back on stable right now
+    if lease.get("state") not in HELD:
         return None
     if time.time() <= float(lease.get("expires", 0)):
         return lease
     if lease.get("state") == "armed" and _alive(lease.get("pid")):
         return lease
     return None
+
+
+def check(path: str, owner: str) -> dict[str, Any]:
+    """Refuse when another run holds the backend (before a rollback moves its traffic).
+
+    Args:
+        path: the lease file.
+        owner: this run's id; empty for an operator's own ``relrun rollback``, which may
+            roll back whatever runs.
+
+    Returns:
+        The lease state.
+
+    Raises:
+        LeaseHeld: another run holds the lease.
+    """
+    with _locked(path):
+        lease = read_lease(path)
+        if owner:
+            _refuse_if_held(lease, owner)
+    return lease
 
 
 def _refuse_if_held(lease: dict[str, Any], owner: str) -> None:
@@ -187,14 +215,16 @@ def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
                 f"the dead man's switch fired at {lease.get('fired_at')}: traffic was put "
                 "back on stable because relrun stopped renewing its lease"
             )
-        if lease and _owner_of(lease) != me:
+        # An operator's `relrun rollback` (no run id) moves traffic back whoever holds the
+        # lease, and extends none but an owner-less one.
+        if me and lease and _owner_of(lease) != me:
             raise LeaseTaken(
                 "the dead man's switch of this router backend belongs to another run now: "
                 + describe(lease)
                 + f"; this run ({me or '(unnamed)'}) lost its lease and must not move traffic"
             )
         _refuse_if_rolled_back(lease, me)
-        if lease.get("state") == "armed" and attached:
+        if lease.get("state") == "armed" and attached and _owner_of(lease) == me:
             lease["expires"] = time.time() + float(lease.get("lease", 10))
             write_lease(path, lease)
     return lease
@@ -288,15 +318,34 @@ def disarm(path: str, owner: str = "", force: bool = False) -> dict[str, Any]:
     Args:
         path: the lease file.
         owner: the disarming run's id.
-        force: a rollback's disarm, allowed whoever owns the lease (traffic is on stable
-            after it); otherwise another run's lease is left as it is.
+        force: a rollback's disarm (traffic is on stable after it): it also ends a lease
+            no live run holds any more, and, for an operator's own rollback (no
+            ``owner``), whatever run holds it. Never another live run's lease otherwise.
 
     Returns:
         The lease state.
+
+    Raises:
+        LeaseFired: (not forced) the switch fired: traffic went back to stable, so the
+            release did not promote.
+        LeaseTaken: (not forced) another run holds the lease now.
     """
     with _locked(path):
         lease = read_lease(path)
-        if lease.get("state") in HELD and (force or _owner_of(lease) == owner):
+        mine = _owner_of(lease) == owner
+        if not force and lease.get("state") == "fired" and mine:
+            raise LeaseFired(
+                f"the dead man's switch fired at {_at(lease.get('fired_at'))}: traffic was "
+                "put back on stable before this run could finish"
+            )
+        other = holder(lease, owner)
+        if not force and other is not None:
+            raise LeaseTaken(
+                "the dead man's switch of this router backend belongs to another run now: "
+                + describe(other)
+            )
+        allowed = mine or (force and (not owner or other is None))
+        if lease.get("state") in HELD and allowed:
             lease.update(state="disarmed", disarmed_at=time.time(), disarmed_by=owner)
             write_lease(path, lease)
     return lease

@@ -61,6 +61,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.analysis_core import Thresholds, watch
 from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     LeaseFired,
+    LeaseTaken,
     parent_attached,
     renew,
 )
@@ -127,6 +128,8 @@ def main() -> None:
             p["health_path"],
             keepalive=_keepalive(p["lease_file"], p["owner"]),
         )
+    except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
+        module.fail_json(msg=str(err), samples=[], lease_held=True)
     except LeaseFired as err:
         module.fail_json(
             msg=str(err),

@@ -22,7 +22,7 @@ description:
 version_added: "0.1.0"
 author: relrun developers
 options:
-  action: {description: What to do., type: str, required: true, choices: [claim, arm, renew, disarm, status]}
+  action: {description: What to do., type: str, required: true, choices: [claim, arm, renew, check, disarm, status]}
   lease_file: {description: The lease file on the router host (one per backend)., type: path, required: true}
   lease:
     description: Seconds without renewal before the watcher reverts traffic; for C(claim), seconds the claim holds.
@@ -68,7 +68,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     LeaseFired,
     LeaseHeld,
+    LeaseTaken,
     arm,
+    check,
     claim,
     disarm,
     read_lease,
@@ -86,7 +88,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "required": True,
-                       "choices": ["claim", "arm", "renew", "disarm", "status"]},
+                       "choices": ["claim", "arm", "renew", "check", "disarm", "status"]},
             "lease_file": {"type": "path", "required": True},
             "lease": {"type": "float", "default": 15},
             "owner": {"type": "str", "default": ""},
@@ -118,16 +120,20 @@ def main() -> None:
             lease = arm(p["lease_file"], p["lease"], revert, p["owner"], p["runbook"])
         elif p["action"] == "renew":
             lease = renew(p["lease_file"], owner=p["owner"])
+        elif p["action"] == "check":
+            lease = check(p["lease_file"], p["owner"])
         else:
             lease = disarm(p["lease_file"], p["owner"], p["force"])
     except LeaseHeld as err:
         # Another run's release: this one must stop without touching its traffic.
         module.fail_json(msg=str(err), lease_held=True, lease=read_lease(p["lease_file"]))
+    except LeaseTaken as err:
+        module.fail_json(msg=str(err), lease_held=True, lease=read_lease(p["lease_file"]))
     except LeaseFired as err:
         module.fail_json(msg=str(err), lease=read_lease(p["lease_file"]))
     except Exception as err:  # driver errors: the release must not move traffic unguarded
         module.fail_json(msg=f"dead man's switch {p['action']} failed: {err}")
-    module.exit_json(changed=p["action"] != "renew", lease=lease)
+    module.exit_json(changed=p["action"] not in {"renew", "check"}, lease=lease)
 
 
 if __name__ == "__main__":

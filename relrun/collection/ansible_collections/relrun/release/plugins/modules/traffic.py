@@ -103,6 +103,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     LeaseFired,
+    LeaseTaken,
     parent_attached,
     renew,
 )
@@ -145,6 +146,10 @@ def main() -> None:
     if p["lease_file"] and not module.check_mode:
         try:
             renew(p["lease_file"], attached=parent_attached(os.getppid()), owner=p["owner"])
+        except LeaseTaken as err:
+            # Another run holds the backend: what is on it is theirs, not ours to move, not
+            # even back to stable.
+            module.fail_json(msg=str(err), lease_held=True)
         except LeaseFired as err:
             # Traffic went back to stable without us; never move it to the canary again.
             if p["action"] == "split":
