@@ -478,6 +478,21 @@ def rollout_play(
     }
 
 
+def _guard_check(runbook: Runbook) -> Task:
+    """Before a run's own rollback: no other run holds the backend (its traffic is theirs).
+
+    An unreachable router is not a reason to skip the rollback: the steps then run and
+    each reports the router unreachable (a rollback failure, exit 3).
+    """
+    task = deadman_task(
+        runbook,
+        "Rollback: no other run holds the backend (its traffic is not ours to move)",
+        "check",
+    )
+    task["ignore_unreachable"] = True
+    return task
+
+
 def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
     """The standalone rollback (``relrun rollback``, interrupts): only with ``--tags rollback``."""
     if runbook.rollout is None or runbook.traffic is None:
@@ -488,11 +503,7 @@ def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
         "gather_facts": False,
         "tags": ["never", "rollback"],
         "tasks": [
-            deadman_task(
-                runbook,
-                "Rollback: no other run holds the backend (its traffic is not ours to move)",
-                "check",
-            ),
+            _guard_check(runbook),
             *rollback_tasks(runbook, verify_checks),
             {
                 "name": "Rollback: outcome",
