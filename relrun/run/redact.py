@@ -24,6 +24,9 @@ from typing import Any
 
 import yaml
 
+from relrun.report.files import write_atomic
+
+PRIVATE = 0o600  # scrubbed artifacts stay readable by their owner only
 MASK = "***"
 # Same floor as the api_check module's redactor: masking a 1-3 character "secret" would
 # shred every other string while protecting nothing.
@@ -267,15 +270,6 @@ def run_redactor(
     )
 
 
-def _rewrite_private(path: Path, text: str) -> None:
-    """Replace a file atomically with ``text``, readable by its owner only."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    temp.replace(path)
-
-
 def _command_records(private_data_dir: Path) -> list[tuple[Path, Any]]:
     records = []
     for command in sorted(private_data_dir.glob("artifacts/*/command")):
@@ -330,7 +324,7 @@ def scrub_command_files(
                 name: redactor.text(str(value)) if name in keep else MASK
                 for name, value in env.items()
             }
-        _rewrite_private(command, json.dumps(redactor.tree(record), ensure_ascii=False))
+        write_atomic(command, json.dumps(redactor.tree(record), ensure_ascii=False), mode=PRIVATE)
 
 
 def scrub_artifacts(private_data_dir: Path, keep: Mapping[str, str], redactor: Redactor) -> None:
@@ -354,7 +348,7 @@ def scrub_artifacts(private_data_dir: Path, keep: Mapping[str, str], redactor: R
             partial.unlink(missing_ok=True)  # torn by the kill: nothing left to redact it by
             continue
         if redactor.mentions(data):
-            _rewrite_private(partial, json.dumps(redactor.tree(data), ensure_ascii=False))
+            write_atomic(partial, json.dumps(redactor.tree(data), ensure_ascii=False), mode=PRIVATE)
     for path in sorted(p for p in private_data_dir.glob("env/*") if p.is_file()):
         try:
             text = path.read_text(encoding="utf-8")
@@ -362,4 +356,4 @@ def scrub_artifacts(private_data_dir: Path, keep: Mapping[str, str], redactor: R
             path.unlink(missing_ok=True)  # not text: it cannot be redacted, only removed
             continue
         if redactor.text(text) != text:
-            _rewrite_private(path, redactor.text(text))
+            write_atomic(path, redactor.text(text), mode=PRIVATE)
