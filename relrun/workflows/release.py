@@ -196,7 +196,7 @@ def _run(
     fault: DrillFault | None,
     progress: Handler | None,
     say: Say | None,
-    run_id: str = "",
+    run_id: str,
 ) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
     """Run the release in its directory, roll back on trouble, write every report.
 
@@ -205,7 +205,7 @@ def _run(
             any unexpected error); its reports are written anyway, with ``state: crashed``.
     """
     header = context.header()
-    header["run_id"] = run_id or new_run_id(context.run_dir)
+    header["run_id"] = run_id
     write_handbook(context.run_dir, context.loaded)
     journal = JournalWriter(context.run_dir / "journal.jsonl", header)
     try:
@@ -213,18 +213,28 @@ def _run(
     except Exception as crash:  # any: a run that relrun could not finish is still reported
         journal.close()
         facts = collect_facts(journal.events)
-        if _settled(journal) or not (facts.deploy_started or facts.traffic_moved):
+        settled = _settled(facts)
+        if settled or not (facts.deploy_started or facts.traffic_moved):
             # Nothing moved (e.g. ansible-playbook is missing), or the run had settled
             # (promoted, or rolled back) before relrun failed writing about it: the
             # environment is in a known state, so the error keeps its own exit code and
             # no recovery is owed.
             code = crash.exit_code if isinstance(crash, RelrunError) else EXIT_FAILED
-            what = _report_crash(context, header, journal, crash, code)
+            note = (
+                "the run had finished (promoted or rolled back) before this error"
+                if settled
+                else "nothing had moved: the environment is as it was"
+            )
+            what = _report_crash(context, header, journal, facts, crash, code, [note])
             clear_active(env.lock_key)
             if isinstance(crash, RelrunError):
                 raise
             raise RunFailed(f"relrun failed: {what}; reports in {context.run_dir}") from crash
-        what = _report_crash(context, header, journal, crash, EXIT_ROLLBACK_FAILED)
+        notes = [
+            "the rollback may not have run or finished: the environment may be half-moved",
+            f"finish the rollback with: relrun recover -i {context.inventory.path}",
+        ]
+        what = _report_crash(context, header, journal, facts, crash, EXIT_ROLLBACK_FAILED, notes)
         said = what if isinstance(crash, RollbackFailed) else f"the {context.kind} crashed ({what})"
         raise RollbackFailed(
             f"{said}; reports in {context.run_dir}; finish its rollback with: "
@@ -315,19 +325,24 @@ def _with_optional_failures(verdict: Verdict, events: list[Event]) -> Verdict:
     return Verdict(verdict.verdict, verdict.exit_code, [*reasons, note], verdict.state)
 
 
-def _settled(journal: JournalWriter) -> bool:
-    """Whether the journal shows the run promoted, or fully rolled back.
+def _settled(facts: Facts) -> bool:
+    """Whether the run promoted, or fully rolled back.
 
     Promoted takes every stage passed and the playbook run ended successfully: stages are
     known only as far as they started, so a run cut short looks like all passed.
     """
-    facts = collect_facts(journal.events)
     finished = bool(facts.runs) and all(s == "successful" for s in facts.runs.values())
     return (facts.promoted and finished) or facts.rollback_complete
 
 
 def _report_crash(
-    context: RunContext, header: dict[str, Any], journal: JournalWriter, err: Exception, code: int
+    context: RunContext,
+    header: dict[str, Any],
+    journal: JournalWriter,
+    facts: Facts,
+    err: Exception,
+    code: int,
+    notes: list[str],
 ) -> str:
     """Write the reports of a run that relrun itself could not finish; never raises.
 
@@ -339,28 +354,20 @@ def _report_crash(
         context: the run.
         header: its journal header.
         journal: its journal, closed.
+        facts: what the journal says happened.
         err: what stopped the run.
         code: the exit code to record.
+        notes: what that means for the environment, after the error.
 
     Returns:
         The error, in words.
     """
     run_dir, kind = context.run_dir, context.kind
     what = err.message if isinstance(err, RelrunError) else f"{type(err).__name__}: {err}"
-    reasons = [f"relrun crashed: {what}"]
-    if code == EXIT_ROLLBACK_FAILED:
-        reasons += [
-            "the rollback may not have run or finished: the environment may be half-moved",
-            f"finish the rollback with: relrun recover -i {context.inventory.path}",
-        ]
-    elif _settled(journal):
-        reasons.append("the run had finished (promoted or rolled back) before this error")
-    else:
-        reasons.append("nothing had moved: the environment is as it was")
+    reasons = [f"relrun crashed: {what}", *notes]
     verdict = {"verdict": "fail", "reasons": reasons, "state": "crashed", "exit_code": code}
     try:
         header["ended"] = time.time()
-        facts = collect_facts(journal.events)
         write_ci_reports(run_dir, header, journal.events)
         report = run_report(header, facts, verdict, None, {"crash": what})
         write_run_report(run_dir, kind, report)

@@ -39,7 +39,6 @@ from relrun.workflows.release import (
     ReleaseResult,
     Say,
     _load,
-    new_run_id,
     record_canary_servers,
 )
 
@@ -159,7 +158,6 @@ def rollback(
         lock.update(run_dir=str(run_dir))
         write_atomic(run_dir / "playbook.yml", playbook_text)
         header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
-        header["run_id"] = new_run_id(run_dir)
         write_handbook(run_dir, loaded)
         journal = JournalWriter(run_dir / "journal.jsonl", header)
         bus = EventBus([journal] + ([progress] if progress else []))
