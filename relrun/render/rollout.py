@@ -149,8 +149,8 @@ def lease_file(runbook: Runbook) -> str:
     return "{{ relrun_deadman_dir | default('/tmp/relrun-deadman') }}/" + name
 
 
-def _renewing(runbook: Runbook) -> dict[str, str]:
-    """The arguments of a task that renews this run's lease as it goes."""
+def _lease_args(runbook: Runbook) -> dict[str, str]:
+    """This run's lease: the file, and the run id it acts as (renews, claims, disarms)."""
     return {"lease_file": lease_file(runbook), "owner": RUN_ID}
 
 
@@ -171,7 +171,7 @@ def deadman_task(runbook: Runbook, name: str, action: str, *, force: bool = Fals
     """Claim, arm or disarm the dead man's switch, as this run (``relrun_run_id``)."""
     assert runbook.traffic is not None
     traffic = runbook.traffic
-    args: dict[str, Any] = {"action": action, "lease_file": lease_file(runbook), "owner": RUN_ID}
+    args: dict[str, Any] = {"action": action, **_lease_args(runbook)}
     if action in {"claim", "arm"}:
         args["runbook"] = unsafe(runbook.metadata.name)
     if action == "claim":
@@ -259,7 +259,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         duration=0,
         min_requests=0,
         consecutive_breaches=1,  # one sample: it must be able to fail on its own
-        **_renewing(runbook),
+        **_lease_args(runbook),
     )
     return [
         reachable_task(runbook, f"{label}: app hosts reachable"),
@@ -270,7 +270,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         {
             "name": f"{label}: shift {stage.weight}% to canary",
             f"{C}.traffic": _traffic_args(
-                runbook, "split", percent=stage.weight, **_renewing(runbook)
+                runbook, "split", percent=stage.weight, **_lease_args(runbook)
             ),
         },
         {
@@ -294,7 +294,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 target="canary",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
-                **_renewing(runbook),
+                **_lease_args(runbook),
             ),
         },
     ]
@@ -360,14 +360,14 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
             {
                 "name": "Rollback 2/5 drain: canary takes no new requests, in-flight ones finish",
                 f"{C}.traffic": _traffic_args(
-                    runbook, "drain", timeout=options.drain.timeout, **_renewing(runbook)
+                    runbook, "drain", timeout=options.drain.timeout, **_lease_args(runbook)
                 ),
             },
         ],
         "switch_traffic": [
             {
                 "name": "Rollback 3/5 switch_traffic: all traffic to stable",
-                f"{C}.traffic": _traffic_args(runbook, "switch", **_renewing(runbook)),
+                f"{C}.traffic": _traffic_args(runbook, "switch", **_lease_args(runbook)),
             },
         ],
         "verify": [

@@ -9,7 +9,6 @@ means the run was cut short: the next release, drill or status says so, and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,12 +16,12 @@ from typing import Any
 
 from relrun.paths import relrun_state_dir
 from relrun.report.files import write_json
+from relrun.run.lock import environment_key
 from relrun.run.procfs import pid_alive
 
 
 def _path(environment: str) -> Path:
-    key = hashlib.sha256(environment.encode()).hexdigest()[:16]
-    return relrun_state_dir() / "active" / f"{key}.json"
+    return relrun_state_dir() / "active" / f"{environment_key(environment)}.json"
 
 
 def mark_active(environment: str, record: dict[str, Any]) -> None:

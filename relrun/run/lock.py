@@ -37,10 +37,14 @@ def environment_id(inventory: Path) -> str:
     return f"{inventory.resolve()}|{sandbox}"
 
 
+def environment_key(environment: str) -> str:
+    """A short, file-name-safe key of an environment (its lock and its run marker)."""
+    return hashlib.sha256(environment.encode()).hexdigest()[:16]
+
+
 def lock_path(environment: str) -> Path:
     """The lock file of an environment."""
-    key = hashlib.sha256(environment.encode()).hexdigest()[:16]
-    return lock_dir() / f"{key}.lock"
+    return lock_dir() / f"{environment_key(environment)}.lock"
 
 
 def holder(environment: str) -> dict[str, Any] | None:
