@@ -67,6 +67,11 @@ def new_run_dir(base: Path | None, kind: str, name: str) -> Path:
     return base.resolve()
 
 
+def playbook_sha256(text: str) -> str:
+    """The sha256 a run's journal records for its rendered playbook."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Identity of a run, recorded at the top of its journal."""
@@ -88,7 +93,7 @@ class RunContext:
                 "file": self.loaded.shown,
                 "sha256": self.loaded.sha256,
             },
-            "playbook_sha256": hashlib.sha256(self.playbook_text.encode()).hexdigest(),
+            "playbook_sha256": playbook_sha256(self.playbook_text),
             "tools": tool_versions(),
             "operator": operator(),
             "inventory": {"file": str(self.inventory.path), "hosts": self.inventory.hosts},

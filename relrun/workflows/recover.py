@@ -9,7 +9,6 @@ run left in ansible-runner's artifacts, which only a run that ends scrubs itself
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, scrub_earlier_runs
 from relrun.runbook.loader import LoadedRunbook
+from relrun.workflows.context import playbook_sha256
 from relrun.workflows.release import Environment, ReleaseResult, Say, _load
 from relrun.workflows.rollback import run_uninterrupted
 
@@ -189,7 +189,7 @@ def _playbook_of_the_run(
     except OSError:
         saved = None
     expected = header.get("playbook_sha256")
-    if saved is not None and expected and _sha256(saved) != expected:
+    if saved is not None and expected and playbook_sha256(saved) != expected:
         tell(f"{path} does not match the sha256 in the run's journal; not using it")
         saved = None
     if saved is None:
@@ -204,7 +204,3 @@ def _playbook_of_the_run(
             f"{runbook.loaded.sha256[:12]}… now): recovering with the playbook the run used"
         )
     return saved
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
