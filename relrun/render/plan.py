@@ -103,20 +103,15 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
 
 
 def drill_stage_name(runbook: Runbook) -> str | None:
-    """The stage ``relrun drill`` breaks when not told otherwise: the runbook's, else the second.
-
-    Mirrors ``relrun.workflows.drill.parse_fault`` (render may not import workflows).
+    """The stage ``relrun drill`` breaks when not told otherwise (None: nothing to drill).
 
     Args:
         runbook: the runbook.
 
     Returns:
-        The stage name, or None without a rollout (nothing to drill).
+        The stage name, or None without a rollout and traffic section.
     """
-    if runbook.rollout is None or runbook.traffic is None:
-        return None
-    names = [s.name for s in runbook.rollout.stages]
-    return runbook.drill.fault.stage or names[min(1, len(names) - 1)]
+    return None if runbook.traffic is None else runbook.default_drill_stage()
 
 
 def describe_fault(fault: Fault) -> str:

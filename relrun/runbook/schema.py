@@ -46,3 +46,13 @@ class Runbook(StrictModel):
     rollback: Rollback = Field(default_factory=Rollback, description="The five-step rollback.")
     drill: Drill = Field(default_factory=Drill, description="What `relrun drill` injects.")
     notify: Notify | None = Field(default=None, description="Who hears about a run, and when.")
+
+    def default_drill_stage(self) -> str | None:
+        """The stage a drill breaks when not told otherwise: the runbook's, else the second.
+
+        None without a rollout (there is nothing to drill).
+        """
+        if self.rollout is None:
+            return None
+        names = [s.name for s in self.rollout.stages]
+        return self.drill.fault.stage or names[min(1, len(names) - 1)]

@@ -59,7 +59,9 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             raise InputError("--fault: latency takes milliseconds, e.g. latency=6000")
     stages = runbook.rollout.stages
     names = [s.name for s in stages]
-    stage = at or runbook.drill.fault.stage or names[min(1, len(names) - 1)]
+    default = runbook.default_drill_stage()
+    assert default is not None  # the runbook has a rollout (checked above)
+    stage = at or default
     if stage not in names:
         raise InputError(f"--at: no stage named {stage!r} (stages: {', '.join(names)})")
     return DrillFault(kind=kind, value=value, stage_index=names.index(stage) + 1, stage_name=stage)
