@@ -102,6 +102,16 @@ def fault(
     typer.echo(f"server {name}: error_rate {f.error_rate:g}, latency_ms {f.latency_ms}")
 
 
+@sandbox_app.command("crash")
+def crash(
+    name: str = typer.Argument(..., help="Server name, e.g. canary.", metavar="SERVER"),
+    state_dir: Path | None = StateDir,
+) -> None:
+    """Kill a server with SIGKILL, as a crash would (a drill's ``crash`` fault calls this)."""
+    killed = control.crash_server(name, state_dir)
+    typer.echo(f"server {name}: {'killed' if killed else 'was not running'}")
+
+
 @sandbox_app.command("status")
 def status(
     state_dir: Path | None = StateDir,

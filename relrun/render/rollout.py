@@ -273,18 +273,12 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 runbook, "split", percent=stage.weight, **_lease_args(runbook)
             ),
         },
-        {
-            "name": f"{label}: drill fault",
-            f"{C}.fault": {
-                "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] }}",
-                "servers": unsafe_tree(runbook.traffic.canary_servers),
-                "kind": "{{ relrun_drill.kind }}",
-                "value": "{{ relrun_drill.value }}",
-            },
-            "delegate_to": "{{ item }}",
-            "loop": "{{ groups['" + runbook.targets.canary + "'] }}",
-            "when": f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
-        },
+        fault_task(
+            runbook,
+            f"{label}: drill fault",
+            "inject",
+            f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
+        ),
         {
             "name": f"{label}: analysis for {stage.bake:g}s",
             f"{C}.analysis": _analysis_args(
@@ -298,6 +292,66 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             ),
         },
     ]
+
+
+def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
+    """A command fault's steps as the fault module's ``commands`` (literals, never templated)."""
+    commands: list[dict[str, Any]] = []
+    for step in steps:
+        command: dict[str, Any] = {"name": unsafe(step.name), "timeout": step.timeout}
+        if step.argv is not None:
+            command["argv"] = unsafe_tree(step.argv)
+        else:
+            command["shell"] = unsafe(str(step.shell))
+        if step.chdir is not None:
+            command["chdir"] = step.chdir
+        env: dict[str, Any] = unsafe_tree(dict(step.env))
+        for env_name, var in step.env_from_vars.items():
+            env[env_name] = "{{ hostvars[item]['" + var + "'] }}"
+        if env:
+            command["env"] = env
+        commands.append(command)
+    return commands
+
+
+def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
+    """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
+
+    Traffic-layer faults run once, on the router host (the router in front of the canary
+    servers injects them); a crash, the demo API's own fault and a command fault run on
+    every canary host (a command fault on the router host when the runbook says so). The
+    kind comes from ``relrun_drill`` (``--fault`` may choose another); a command fault's
+    steps are the runbook's, rendered as literals.
+    """
+    assert runbook.traffic is not None
+    fault = runbook.drill.fault
+    hosts = (
+        "{{ [inventory_hostname] if (relrun_drill.on | default('canary')) == 'router' "
+        "else groups['" + runbook.targets.canary + "'] }}"
+    )
+    args: dict[str, Any] = {
+        "action": action,
+        "kind": "{{ relrun_drill.kind }}",
+        "value": "{{ relrun_drill.value }}",
+        "status": "{{ relrun_drill.status | default(503) }}",
+        "via": "{{ relrun_drill.via | default('traffic') }}",
+        "servers": unsafe_tree(runbook.traffic.canary_servers),
+        "driver": driver_arg(runbook.traffic),
+        "connection": connection_arg(runbook.traffic),
+        "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] | default('') }}",
+        "service_ctl": "{{ hostvars[item]['relrun_service_ctl'] | default('') }}",
+        "service": unsafe(fault.service),
+    }
+    steps = fault.inject if action == "inject" else fault.revert
+    if steps:
+        args["commands"] = _fault_steps(steps)
+    return {
+        "name": name,
+        f"{C}.fault": args,
+        "delegate_to": "{{ item }}",
+        "loop": hosts,
+        "when": when,
+    }
 
 
 def _guarded(number: int, step: str, tasks: list[Task], always: list[Task] | None = None) -> Task:
@@ -387,6 +441,14 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
             *(check_tasks if options.verify.api_checks else []),
         ],
         "cleanup": [
+            # First: a fault left in force (a command fault's revert steps, a traffic fault
+            # at the router) must not outlive the drill, whichever way it ends.
+            fault_task(
+                runbook,
+                "Rollback 5/5 cleanup: revert the drill fault",
+                "revert",
+                "relrun_drill is defined",
+            ),
             *[
                 step_task(
                     f"Rollback 5/5 cleanup: {s.name}", s, delegate_group=runbook.targets.canary
@@ -463,6 +525,9 @@ def rollout_play(
     block.append(deadman_task(runbook, f"Dead man's switch: arm (lease {lease})", "arm"))
     for index, stage in enumerate(runbook.rollout.stages):
         block += stage_tasks(runbook, index, stage)
+    block.append(
+        fault_task(runbook, "Promote: revert the drill fault", "revert", "relrun_drill is defined")
+    )
     block.append(reachable_task(runbook, "Promote: app hosts reachable"))
     block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
     rescue = [

@@ -171,20 +171,65 @@ class Rollback(StrictModel):
     ] = Field(default_factory=dict, description="Commands run on the router host around a step.")
 
 
-FaultKind = Literal["error_rate", "latency", "crash", "none"]
+FaultKind = Literal["error_rate", "latency", "abort", "crash", "command", "none"]
 
 
 class Fault(StrictModel):
-    """The fault a drill injects into the canary."""
+    """The fault a drill injects into the canary.
+
+    ``error_rate``, ``latency`` and ``abort`` are injected at the traffic layer by default
+    (the router in front of the canary: the sandbox router, or HAProxy through its runtime
+    API), so any application can be drilled without changing it; ``via: app`` asks relrun's
+    demo API to fail instead. ``crash`` kills the canary through the environment's service
+    control (``relrun_service_ctl … crash SERVICE``). ``command`` runs the runbook's own
+    ``inject`` steps, and its ``revert`` steps on every way out of the drill.
+    """
 
     kind: FaultKind = Field(default="error_rate", description="What breaks.")
     value: float = Field(
         default=0.5,
         ge=0,
-        description="Error share (0 to 1) for `error_rate`, milliseconds for "
-        "`latency`; unused for `crash` and `none`.",
+        description="Share of requests (0 to 1) for `error_rate` and `abort`, milliseconds "
+        "for `latency`; unused for `crash`, `command` and `none`.",
+    )
+    status: int = Field(
+        default=503, ge=500, le=599, description="HTTP status of an `error_rate` fault's answers."
+    )
+    via: Literal["traffic", "app"] = Field(
+        default="traffic",
+        description="Where `error_rate` and `latency` are injected: `traffic` (the router in "
+        "front of the canary servers; any application) or `app` (relrun's demo API's own "
+        "fault endpoint). `abort` is always `traffic`.",
+    )
+    service: Name = Field(
+        default="canary",
+        description="For `crash`: the name given to the service control, as in your deploy "
+        "steps (`relrun_service_ctl crash canary`).",
+    )
+    on: Literal["canary", "router"] = Field(
+        default="canary",
+        description="For `command`: run the steps on every canary host, or on the router host.",
+    )
+    inject: list[Step] = Field(
+        default_factory=list, description="For `command`: the steps that inject the fault."
+    )
+    revert: list[Step] = Field(
+        default_factory=list,
+        description="For `command`: the steps that undo it. They run on every way out of the "
+        "drill (promoted, rolled back, interrupted), so they must be safe to run when the "
+        "fault was never injected.",
     )
     stage: str | None = Field(default=None, description="Stage name; default the second stage.")
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Fault:
+        if self.kind in {"error_rate", "abort"} and self.value > 1:
+            raise ValueError(f"an {self.kind} fault's value is a share between 0 and 1")
+        if self.kind == "command" and not self.inject:
+            raise ValueError("a command fault needs `inject` steps (and usually `revert` ones)")
+        if self.kind != "command" and (self.inject or self.revert):
+            raise ValueError("`inject` and `revert` steps belong to a `command` fault")
+        return self
 
 
 class DrillExpect(StrictModel):
@@ -203,8 +248,3 @@ class Drill(StrictModel):
     fault: Fault = Field(default_factory=Fault)
     expect: DrillExpect = Field(default_factory=DrillExpect)
 
-    @model_validator(mode="after")
-    def _value_fits(self) -> Drill:
-        if self.fault.kind == "error_rate" and self.fault.value > 1:
-            raise ValueError("an error_rate fault's value is a share between 0 and 1")
-        return self

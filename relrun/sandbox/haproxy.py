@@ -9,9 +9,10 @@ Two programs (see docs/haproxy.md):
     port 0, so the listening socket is created here and handed over (``bind fd@N``). Announces
     ``DIR/haproxy.json`` (pid, port, socket, backend); ``relrun sandbox down`` stops it.
 
-``python -m relrun.sandbox.haproxy --socket S --backend B start|stop NAME [--version V]``
+``python -m relrun.sandbox.haproxy --socket S --backend B start|stop|crash NAME [--version V]``
     The ``relrun_service_ctl`` of an HAProxy inventory: starts (stops) the sandbox's API
-    server NAME and registers its address in (parks it in maintenance in) HAProxy.
+    server NAME and registers its address in (parks it in maintenance in) HAProxy; ``crash``
+    kills it with SIGKILL and leaves HAProxy alone, as a real crash would.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
     HAProxyDriver,
 )
 from relrun.errors import RelrunError
-from relrun.sandbox import control, procs
+from relrun.sandbox import control, haproxy_faults, procs
 from relrun.sandbox.layout import Layout, read_json, write_json
 
 PROCESS = "haproxy"
@@ -71,15 +72,16 @@ CONFIG = """\
 global
     stats socket {socket} level admin mode 600
     stats timeout 10s
-
+{faults_global}
 {defaults}
 frontend public
     bind fd@{fd}
     default_backend {backend}
 
+{faults_table}
 backend {backend}
     balance roundrobin
-    server stable 127.0.0.1:{stable_port} weight 1
+{faults_rules}    server stable 127.0.0.1:{stable_port} weight 1
     server canary 127.0.0.1:0 disabled weight 0
 """
 
@@ -126,6 +128,9 @@ def config_text(
     """The HAProxy configuration for a sandbox (pure)."""
     return CONFIG.format(
         defaults=DEFAULTS,
+        faults_global=haproxy_faults.global_lines(),
+        faults_table=haproxy_faults.table_section(),
+        faults_rules=haproxy_faults.backend_rules(state_dir / haproxy_faults.MAP_NAME),
         state_dir=state_dir,
         socket=socket_path,
         stable_port=stable_port,
@@ -154,6 +159,7 @@ def serve(state_dir: Path) -> int:
     config = layout.root / "haproxy.cfg"
     listener = socket.create_server(("127.0.0.1", 0), backlog=512)
     fd = listener.fileno()
+    haproxy_faults.ensure_map(layout.root / haproxy_faults.MAP_NAME)
     config.write_text(config_text(layout.root, sock_path, int(stable["port"]), BACKEND, fd))
     child = subprocess.Popen(["haproxy", "-db", "-f", str(config)], pass_fds=(fd,))
     stop = {"now": False}
@@ -317,13 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     begin.add_argument("--version", required=True)
     end = sub.add_parser("stop", help="park a server in HAProxy and stop it")
     end.add_argument("name")
+    kill = sub.add_parser("crash", help="kill a server with SIGKILL, as a crash would")
+    kill.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(Layout.at(args.state_dir).root)
     if not args.socket:
         parser.error("--socket is required for start and stop")
     try:
-        if args.command == "start":
+        if args.command == "crash":
+            killed = control.crash_server(args.name, args.state_dir)
+            line = f"server {args.name}: {'killed' if killed else 'was not running'}"
+        elif args.command == "start":
             line = start_instance(
                 args.name, args.version, args.socket, args.backend, args.state_dir
             )

@@ -26,6 +26,8 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from relrun.sandbox import faults
+from relrun.sandbox.faults import FAULTS
 from relrun.sandbox.layout import Layout
 from relrun.sandbox.models import ServersReply, ServerUpdate, StatsReply
 from relrun.sandbox.routing import MAX_WINDOW_S, Recorder, Server, choose
@@ -107,8 +109,22 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         attempts += 1
         tried |= {server.name}
         recorder = server.recorder
-        recorder.in_flight += 1
+        # Before the fault: an injected delay is part of the latency the router measures.
         started = time.perf_counter()
+        recorder.in_flight += 1  # a request held by an injected delay is in flight too
+        if attempts == 1:
+            try:
+                table = request.app[FAULTS]
+                injected = await faults.intercept(table, request, server.name, recorder)
+            except faults.Aborted:
+                recorder.in_flight -= 1
+                return web.Response(status=499)  # never sent: the connection is closed
+            except BaseException:  # the client left during an injected delay
+                recorder.in_flight -= 1
+                raise
+            if injected is not None:
+                recorder.in_flight -= 1
+                return injected
         try:
             upstream = await state.session.request(
                 request.method,
@@ -334,6 +350,7 @@ def build_apps(state: RouterState) -> tuple[web.Application, web.Application]:
     admin_app.router.add_delete("/admin/servers/{name}", delete_server)
     admin_app.router.add_get("/admin/stats", stats)
     admin_app.router.add_post("/admin/stats/reset", reset_stats)
+    faults.install(admin_app, proxy_app)
     return proxy_app, admin_app
 
 

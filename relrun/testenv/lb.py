@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relrun.sandbox import haproxy_faults
 from relrun.sandbox.haproxy import DEFAULTS
 from relrun.testenv.names import ADMIN_PORT, HTTP_PORT
 
@@ -19,15 +20,16 @@ global
     stats socket {socket} level admin mode 600
     stats socket ipv4@{address}:{admin_port} level admin
     stats timeout 10s
-
+{faults_global}
 {defaults}
 frontend public
     bind {address}:{http_port}
     default_backend {backend}
 
+{faults_table}
 backend {backend}
     balance roundrobin
-{servers}
+{faults_rules}{servers}
 """
 
 
@@ -56,6 +58,9 @@ def config_text(
     lines += [f"    server {name} {host}:0 disabled weight 0" for name, host in canary.items()]
     return CONFIG.format(
         defaults=DEFAULTS,
+        faults_global=haproxy_faults.global_lines(),
+        faults_table=haproxy_faults.table_section(),
+        faults_rules=haproxy_faults.backend_rules(socket.parent / haproxy_faults.MAP_NAME),
         env_id=env_id,
         address=address,
         admin_port=ADMIN_PORT,

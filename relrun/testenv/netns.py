@@ -31,6 +31,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
     HAProxyDriver,
 )
 from relrun.errors import RelrunError
+from relrun.sandbox import haproxy_faults
 from relrun.sandbox.layout import Layout, read_json
 from relrun.sandbox.settings import SandboxConfig, write_settings
 from relrun.testenv import cmd, lb, network, registry, ssh
@@ -259,6 +260,7 @@ def _build(names: Names, workdir: Path, count: int, rate: float,
     # xdist are longer, so the socket lives in the environment's short control dir.
     socket_path = control_dir / HAPROXY_SOCKET
     config = lb_host.directory / "haproxy.cfg"
+    haproxy_faults.ensure_map(socket_path.parent / haproxy_faults.MAP_NAME)
     config.write_text(lb.config_text(
         names.env_id, lb_host.address, socket_path, BACKEND,
         {instance_name("stable", app_number(h.name)): f"{h.address}:{ports[h.name]}"

@@ -1,14 +1,15 @@
 """``relrun_service_ctl`` of a fleet app host: start or stop an instance, tell HAProxy.
 
 ``python -m relrun.testenv.servicectl --index I --address A --lb HOST:PORT
-[--backend api] [--state-dir D] start NAME --version V | stop NAME``
+[--backend api] [--state-dir D] start NAME --version V | stop NAME | crash NAME``
 
 Run on app host ``I`` (over SSH, by the runbook's deploy and cleanup steps). ``NAME`` is
 the role (``canary``); the instance and its HAProxy server are ``NAME-I``, so two hosts
 never clash. ``start`` launches the demo API (``relrun.sandbox.api --host 0.0.0.0``) in the host's
 state directory, waits for ``/health``, points the HAProxy server at ``A:port`` and makes
 it ready if it was parked, leaving its weight alone. ``stop`` parks the server (weight 0,
-maint), then stops the process gracefully. ``--lb -`` skips HAProxy (building the fleet).
+maint), then stops the process gracefully; ``crash`` kills it (SIGKILL) as a crash
+would. ``--lb -`` skips HAProxy (building the fleet).
 Both are idempotent. Prints one line; exit 1 with ``error: …`` on failure.
 """
 
@@ -136,11 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     begin.add_argument("--version", required=True)
     end = sub.add_parser("stop")
     end.add_argument("role")
+    kill = sub.add_parser("crash")
+    kill.add_argument("role")
     args = parser.parse_args(argv)
     layout = Layout.at(args.state_dir)
     name = instance_name(args.role, args.index)
     driver = HAProxyDriver(args.lb, args.backend, timeout=5.0) if args.lb != "-" else None
     try:
+        if args.command == "crash":
+            record = procs.load_record(layout, _process(name))
+            killed = procs.kill(record) if record is not None else False
+            print(f"{name}: {'killed' if killed else 'was not running'}", flush=True)
+            return 0
         if args.command == "start":
             port = launch(layout, name, args.version)
             if driver is not None:

@@ -20,7 +20,8 @@ from relrun.workflows.context import new_run_dir
 from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
-KINDS = ("error_rate", "latency", "crash", "none")
+KINDS = ("error_rate", "latency", "abort", "crash", "command", "none")
+TRAFFIC_KINDS = ("error_rate", "latency", "abort")
 
 
 def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
@@ -51,10 +52,14 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             raise InputError(f"--fault: {raw!r} is not a number") from None
         if not math.isfinite(value):
             raise InputError(f"--fault: {raw!r} is not a finite number")
-        if kind in {"crash", "none"} and raw:
+        if kind in {"crash", "none", "command"} and raw:
             raise InputError(f"--fault: {kind} takes no value (write --fault {kind})")
-        if kind == "error_rate" and not 0 < value <= 1:
-            raise InputError("--fault: error_rate takes a share in (0, 1], e.g. error_rate=0.5")
+        if kind in {"error_rate", "abort"} and not 0 < value <= 1:
+            raise InputError(f"--fault: {kind} takes a share in (0, 1], e.g. {kind}=0.5")
+        if kind == "command" and not runbook.drill.fault.inject:
+            raise InputError(
+                "--fault command: the runbook's drill.fault has no `inject` steps to run"
+            )
         if kind == "latency" and not 0 < value <= 600_000:
             raise InputError("--fault: latency takes milliseconds, e.g. latency=6000")
     stages = runbook.rollout.stages
@@ -64,7 +69,23 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
     stage = at or default
     if stage not in names:
         raise InputError(f"--at: no stage named {stage!r} (stages: {', '.join(names)})")
-    return DrillFault(kind=kind, value=value, stage_index=names.index(stage) + 1, stage_name=stage)
+    declared = runbook.drill.fault
+    via = declared.via if kind in {"error_rate", "latency"} else "traffic"
+    if kind in TRAFFIC_KINDS and via == "traffic":
+        on = "router"  # the router in front of the canary servers injects it
+    elif kind == "command":
+        on = declared.on
+    else:
+        on = "canary"
+    return DrillFault(
+        kind=kind,
+        value=value,
+        stage_index=names.index(stage) + 1,
+        stage_name=stage,
+        via=via,
+        status=declared.status,
+        on=on,
+    )
 
 
 def drill(

@@ -52,6 +52,9 @@ class DrillFault:
     value: float
     stage_index: int  # 1-based
     stage_name: str
+    via: str = "traffic"  # error_rate / latency: the router in front (traffic) or the app
+    status: int = 503  # error_rate: the injected answers' status
+    on: str = "canary"  # where the fault task runs: "router" (traffic layer) or "canary"
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,9 @@ def _run_journaled(
             "kind": fault.kind,
             "value": fault.value,
             "stage": fault.stage_index,
+            "via": fault.via,
+            "status": fault.status,
+            "on": fault.on,
         }
     flag = CancelFlag(on_signal=on_signal)
     started = time.time()
@@ -300,7 +306,12 @@ def _run_journaled(
     verdict = _with_optional_failures(verdict, journal.events)
     extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
     if fault is not None:
-        extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
+        extra["fault"] = {
+            "kind": fault.kind,
+            "value": fault.value,
+            "stage": fault.stage_name,
+            "via": fault.via,
+        }
     report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
     write_run_report(run_dir, kind, report)
     finished = finish_run(run_dir, loaded.runbook.notify)

@@ -13,6 +13,8 @@ NATURAL_TRIGGERS = {
     "error_rate": {"error_rate"},
     "latency": {"latency"},
     "crash": {"health_check", "error_rate"},
+    # Connections closed without an answer are failed requests, like a crashed server's.
+    "abort": {"error_rate", "health_check"},
 }
 
 

@@ -18,6 +18,10 @@ from typing import Any
 RESPONSE_COUNTERS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 ERROR_COUNTERS = ("econ", "eresp")
 COUNTERS = ("stot", *RESPONSE_COUNTERS, *ERROR_COUNTERS)
+# Failures injected by relrun's traffic faults, from the ``relrun_faults`` stick table: the
+# server's own counters saw its real answer, so these are added to its errors.
+INJECTED = "injected"
+DELAYED = "delayed"  # responses HAProxy delayed (a latency fault): read ttime, not rtime
 
 KEEP_SECONDS = 900.0  # longer than any analysis window a runbook may ask for
 MIN_SPACING = 0.2  # confirm loops read every 0.1 s; storing each read buys nothing
@@ -66,12 +70,14 @@ def window_counts(baseline: Sample | None, current: Sample) -> dict[str, dict[st
     yet: every server has zero requests (the analysis waits for data).
 
     Returns:
-        ``{server: {"requests", "errors", "responses", "seconds"}}``.
+        ``{server: {"requests", "errors", "faults", "responses", "seconds"}}``.
     """
     result: dict[str, dict[str, Any]] = {}
     if baseline is None:
         for name in current["servers"]:
-            result[name] = {"requests": 0, "errors": 0, "responses": 0, "seconds": 0.0}
+            result[name] = {
+                "requests": 0, "errors": 0, "faults": 0, "responses": 0, "seconds": 0.0
+            }
         return result
     # A different HAProxy process (reload, restart) restarted every counter from zero.
     restarted = baseline.get("process") != current.get("process")
@@ -83,10 +89,14 @@ def window_counts(baseline: Sample | None, current: Sample) -> dict[str, dict[st
         responses = sum(delta[k] for k in RESPONSE_COUNTERS)
         failed = sum(delta[k] for k in ERROR_COUNTERS)
         requests = responses + failed
-        errors = min(requests, delta["hrsp_5xx"] + failed)
+        injected = counter_delta(old.get(INJECTED), int(counters.get(INJECTED, 0)))
+        delayed = counter_delta(old.get(DELAYED), int(counters.get(DELAYED, 0)))
+        errors = min(requests, delta["hrsp_5xx"] + failed + injected)
         result[name] = {
             "requests": requests,
             "errors": errors,
+            "faults": min(requests, injected),
+            "delayed": delayed,
             "responses": responses,
             "seconds": seconds,
         }

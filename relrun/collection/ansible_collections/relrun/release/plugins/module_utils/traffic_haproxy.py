@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .haproxy_history import COUNTERS, Sample, SampleStore, window_counts
+from .fault_injectors import TABLE, parse_table
+from .haproxy_history import COUNTERS, DELAYED, INJECTED, Sample, SampleStore, window_counts
 from .haproxy_runtime import (
     admin_state,
     check_name,
@@ -103,15 +104,30 @@ class HAProxyDriver:
 
     def read(self) -> tuple[dict[str, str], list[dict[str, str]], list[dict[str, str]]]:
         """One snapshot: process info, the backend's server stats and server states."""
+        info, rows, states, _ = self.read_all()
+        return info, rows, states
+
+    def read_all(
+        self,
+    ) -> tuple[
+        dict[str, str], list[dict[str, str]], list[dict[str, str]], dict[str, tuple[int, int]]
+    ]:
+        """:meth:`read`, plus the injected failures per server (traffic faults; else 0)."""
         answer = self.command(
-            f"show info;show stat -1 4 -1;show servers state {self.backend}"
+            f"show info;show stat -1 4 -1;show servers state {self.backend};show table {TABLE}"
         )
-        info, stat, state = _blocks(answer, 3)
+        info, stat, state, table = _blocks(answer, 4)
+        prefix = f"{self.backend}/"
+        injected = {
+            key[len(prefix):]: count
+            for key, count in parse_table(table).items()
+            if key.startswith(prefix)
+        }
         rows = [r for r in parse_stat_csv(stat) if r.get("pxname") == self.backend]
         states = [s for s in parse_servers_state(state) if s.get("be_name") == self.backend]
         if not states:
             raise DriverError(f"HAProxy has no backend {self.backend!r} (or it has no servers)")
-        return parse_info(info), rows, states
+        return parse_info(info), rows, states, injected
 
     def servers(self, window: float) -> dict[str, ServerInfo]:
         """Every server of the backend with its stats over the last ``window`` seconds.
@@ -119,7 +135,7 @@ class HAProxyDriver:
         ``p95_ms`` is HAProxy's ``rtime`` (a moving average, not a percentile; see
         docs/haproxy.md), reported only when the server answered requests in the window.
         """
-        info, rows, states = self.read()
+        info, rows, states, injected = self.read_all()
         now = self._clock()
         stats = {r["svname"]: r for r in rows}
         current: Sample = {
@@ -128,7 +144,11 @@ class HAProxyDriver:
             # (versions without Start_time_sec rely on counters going down instead).
             "process": f"{info.get('Pid', '?')}@{info.get('Start_time_sec', '')}",
             "servers": {
-                name: {k: to_int(row.get(k)) for k in COUNTERS}
+                name: {
+                    **{k: to_int(row.get(k)) for k in COUNTERS},
+                    INJECTED: injected.get(name, (0, 0))[0],
+                    DELAYED: injected.get(name, (0, 0))[1],
+                }
                 for name, row in stats.items()
                 if name not in ("BACKEND", "FRONTEND")
             },
@@ -145,6 +165,10 @@ class HAProxyDriver:
             win = counts.get(name, {"requests": 0, "errors": 0, "seconds": 0.0})
             requests, errors = int(win["requests"]), int(win["errors"])
             rtime = row.get("rtime")
+            if win.get("delayed"):
+                # HAProxy itself delayed responses (a traffic fault) after the server's
+                # answer: rtime stops at that answer, ttime includes the delay.
+                rtime = str(max(to_int(rtime), to_int(row.get("ttime"))))
             result[name] = {
                 "name": name,
                 "address": server_address(entry.get("srv_addr", ""), entry.get("srv_port", "")),
@@ -153,7 +177,7 @@ class HAProxyDriver:
                 "in_flight": to_int(row.get("scur")),
                 "requests": requests,
                 "errors": errors,
-                "faults": 0,  # HAProxy cannot tell an injected failure from a real one
+                "faults": int(win.get("faults", 0)),  # relrun's traffic faults only
                 "error_rate": round(errors / requests, 6) if requests else 0.0,
                 "p95_ms": float(rtime) if requests and rtime not in (None, "") else None,
                 "window_seconds": win["seconds"],
