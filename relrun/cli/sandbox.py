@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 
 from relrun.cli.app import app
 from relrun.errors import InputError
+from relrun.runbook.load_models import LoadMix, SandboxApp
 from relrun.sandbox import control
 from relrun.sandbox.layout import ENV_STATE_DIR
+from relrun.sandbox.requestmix import load_mix
 from relrun.sandbox.settings import SandboxConfig
 
 sandbox_app = typer.Typer(help="Start, control and stop the local sandbox environment.")
@@ -48,13 +51,57 @@ def up(
     stable_version: str = typer.Option("1.0", "--stable-version", help="Stable's version."),
     loadgen: bool = typer.Option(True, "--loadgen/--no-loadgen", help="Generate load."),
     heartbeat: float = typer.Option(15.0, "--heartbeat", help="SSE heartbeat seconds."),
+    app_stable: str | None = typer.Option(
+        None,
+        "--app-stable",
+        help="Your application instead of the demo API: the command starting stable, "
+        "with {port} (and {version}, {name}) replaced, e.g. 'python app.py --port {port}'.",
+    ),
+    app_canary: str | None = typer.Option(
+        None, "--app-canary", help="The command starting the canary [default: --app-stable]."
+    ),
+    health_path: str = typer.Option(
+        "/health", "--health-path", help="Your application's health path (GET answers 200)."
+    ),
+    mix: Path | None = typer.Option(
+        None, "--mix", help="The load generator's request mix (YAML/JSON, docs/own-service.md)."
+    ),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
-    config = SandboxConfig(heartbeat_s=heartbeat)
+    app_spec = None
+    if app_stable is not None:
+        app_spec = _app(app_stable, app_canary, health_path)
+    elif app_canary is not None:
+        raise InputError("--app-canary needs --app-stable")
+    config = SandboxConfig(heartbeat_s=heartbeat, app=app_spec)
     st = control.up(
-        state_dir, rate=rate, stable_version=stable_version, loadgen=loadgen, config=config
+        state_dir,
+        rate=rate,
+        stable_version=stable_version,
+        loadgen=loadgen,
+        config=config,
+        mix=_mix(mix) if mix is not None else None,
     )
     _echo_status(st)
+
+
+def _app(stable: str, canary: str | None, health_path: str) -> SandboxApp:
+    try:
+        return SandboxApp(
+            stable=shlex.split(stable),
+            canary=shlex.split(canary) if canary else None,
+            health_path=health_path,
+            cwd=str(Path.cwd()),
+        )
+    except ValueError as err:
+        raise InputError(f"--app-stable/--app-canary/--health-path: {err}") from None
+
+
+def _mix(path: Path) -> LoadMix:
+    try:
+        return load_mix(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"--mix {path}: {err}") from None
 
 
 @sandbox_app.command("start")

@@ -213,6 +213,9 @@ def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
 
 def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
+    # The probes ask each server the same health path the readiness check waits on (a
+    # service of your own may not answer relrun's default, /health).
+    health = runbook.deploy.readiness.path if runbook.deploy else "/health"
     return {
         "driver": driver_arg(runbook.traffic),
         "connection": connection_arg(runbook.traffic),
@@ -223,6 +226,7 @@ def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[s
         "max_p95_ms": analysis.max_p95_ms,
         "no_data": analysis.no_data,
         "consecutive_breaches": analysis.consecutive_breaches,
+        **({"health_path": unsafe(health)} if health != "/health" else {}),
         **extra,
     }
 

@@ -177,12 +177,12 @@ FaultKind = Literal["error_rate", "latency", "abort", "crash", "command", "none"
 class Fault(StrictModel):
     """The fault a drill injects into the canary.
 
-    ``error_rate``, ``latency`` and ``abort`` are injected at the traffic layer by default
+    `error_rate`, `latency` and `abort` are injected at the traffic layer by default
     (the router in front of the canary: the sandbox router, or HAProxy through its runtime
-    API), so any application can be drilled without changing it; ``via: app`` asks relrun's
-    demo API to fail instead. ``crash`` kills the canary through the environment's service
-    control (``relrun_service_ctl … crash SERVICE``). ``command`` runs the runbook's own
-    ``inject`` steps, and its ``revert`` steps on every way out of the drill.
+    API), so any application can be drilled without changing it; `via: app` asks relrun's
+    demo API to fail instead. `crash` kills the canary through the environment's service
+    control (`relrun_service_ctl … crash SERVICE`). `command` runs the runbook's own
+    `inject` steps, and its `revert` steps on every way out of the drill.
     """
 
     kind: FaultKind = Field(default="error_rate", description="What breaks.")

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import ApiChecksSection
+from relrun.runbook.load_models import LoadMix, SandboxSection
 from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
 from relrun.runbook.notify_models import Notify
 from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
@@ -46,6 +47,15 @@ class Runbook(StrictModel):
     rollback: Rollback = Field(default_factory=Rollback, description="The five-step rollback.")
     drill: Drill = Field(default_factory=Drill, description="What `relrun drill` injects.")
     notify: Notify | None = Field(default=None, description="Who hears about a run, and when.")
+    sandbox: SandboxSection | None = Field(
+        default=None,
+        description="Your own service in the private sandbox of `relrun drill` (no `-i`).",
+    )
+    load: LoadMix | None = Field(
+        default=None,
+        description="The load generator's request mix in the private sandbox; default the "
+        "demo API's mix.",
+    )
 
     def default_drill_stage(self) -> str | None:
         """The stage a drill breaks when not told otherwise: the runbook's, else the second.

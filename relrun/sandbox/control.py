@@ -18,16 +18,18 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from relrun.errors import InputError, RelrunError
+from relrun.runbook.load_models import LoadMix
 from relrun.sandbox import procs
 from relrun.sandbox.admin_client import AdminError, RouterAdmin, call
-from relrun.sandbox.layout import Layout, read_json
+from relrun.sandbox.layout import Layout, read_json, write_json
 from relrun.sandbox.models import ServerUpdate, ServerView
-from relrun.sandbox.settings import SandboxConfig, load_secrets, write_settings
+from relrun.sandbox.settings import SandboxConfig, load_config, load_secrets, write_settings
 
 STABLE, CANARY = "stable", "canary"
 ROUTER_PROCESS, LOADGEN_PROCESS = "router", "loadgen"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _POLL_S = 0.02
+API_MODULE, APP_MODULE = "relrun.sandbox.api", "relrun.sandbox.appserver"
 
 
 class ServerStatus(BaseModel):
@@ -104,9 +106,9 @@ def _wait(
         time.sleep(_POLL_S)
 
 
-def _healthy(port: int) -> bool:
+def _healthy(port: int, path: str = "/health") -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -141,6 +143,7 @@ def up(
     loadgen: bool = True,
     config: SandboxConfig | None = None,
     timeout: float = 30.0,
+    mix: LoadMix | None = None,
 ) -> SandboxStatus:
     """Start stable, the router and (optionally) the load generator; wait until healthy.
 
@@ -153,8 +156,9 @@ def up(
         rate: requests per second of the load generator.
         stable_version: version the stable server reports.
         loadgen: start the load generator.
-        config: settings (heartbeat, rate limits, …); defaults when None.
+        config: settings (heartbeat, rate limits, your ``app``, …); defaults when None.
         timeout: seconds to wait for each program to become healthy.
+        mix: the load generator's request mix; None for the demo API's.
 
     Returns:
         The status of the running sandbox.
@@ -171,6 +175,7 @@ def up(
         return current
     down(layout.root)
     write_settings(layout, config or SandboxConfig())
+    write_mix(layout, mix)
     layout.traffic_log.unlink(missing_ok=True)
     try:
         router = procs.spawn(
@@ -199,12 +204,21 @@ def up(
     return status(layout.root)
 
 
+def write_mix(layout: Layout, mix: LoadMix | None) -> None:
+    """Keep the load generator's request mix in the state directory (None: the demo's)."""
+    if mix is None:
+        layout.load_mix.unlink(missing_ok=True)
+    else:
+        write_json(layout.load_mix, mix.model_dump(mode="json", by_alias=True))
+
+
 def start_loadgen(
     state_dir: Path | str | None = None,
     *,
     target: str | None = None,
     rate: float = 20.0,
     timeout: float = 30.0,
+    mix: LoadMix | None = None,
 ) -> SandboxStatus:
     """Start the load generator of a running sandbox, optionally aimed at another URL.
 
@@ -217,6 +231,7 @@ def start_loadgen(
         target: base URL, e.g. ``http://127.0.0.1:8080``; None for the sandbox router.
         rate: requests per second.
         timeout: seconds to wait until it sends traffic.
+        mix: the request mix (replaces the one ``up`` kept); None keeps it.
 
     Returns:
         The sandbox's status.
@@ -231,6 +246,8 @@ def start_loadgen(
     record = procs.load_record(layout, LOADGEN_PROCESS)
     if record is not None and procs.is_running(record):
         raise RelrunError(f"the load generator already runs in {layout.root}")
+    if mix is not None:
+        write_mix(layout, mix)
     _spawn_loadgen(layout, rate, target, timeout)
     return status(layout.root)
 
@@ -252,7 +269,10 @@ def _spawn_loadgen(layout: Layout, rate: float, target: str | None, timeout: flo
 def _spawn_server(layout: Layout, name: str, version: str) -> procs.ProcessRecord:
     layout.server_file(name).unlink(missing_ok=True)
     args = ["--version", version, "--state-dir", str(layout.root), "--name", name]
-    return procs.spawn(layout, _server_process(name), "relrun.sandbox.api", args)
+    # The user's own application, when configured, runs under a small supervisor that
+    # gives it a port and announces it as the demo API would.
+    module = APP_MODULE if load_config(layout).app is not None else API_MODULE
+    return procs.spawn(layout, _server_process(name), module, args)
 
 
 def _await_server(layout: Layout, name: str, timeout: float) -> int:
@@ -264,7 +284,9 @@ def _await_server(layout: Layout, name: str, timeout: float) -> int:
     )
     port = _announced_port(path, record)
     assert port is not None
-    _wait(f"server {name}", lambda: _healthy(port), record, layout, timeout)
+    app = load_config(layout).app
+    health = app.health_path if app is not None else "/health"
+    _wait(f"server {name}", lambda: _healthy(port, health), record, layout, timeout)
     return port
 
 

@@ -45,6 +45,12 @@ BACKEND_RULES = """\
 """
 # HAProxy's concat() takes a variable, not a fetch: the server name goes there first.
 SERVER_VAR = "    http-response set-var(txn.relrun_srv) srv_name\n"
+# An application that does not say which version answered: name the server, so the
+# traffic log still tells stable's answers from the canary's (as the sandbox router does).
+SERVED_BY = (
+    "    http-response set-header X-Served-By %[srv_name]"
+    " unless { res.hdr(X-Served-By) -m found }\n"
+)
 
 
 def global_lines(lua: Path = LUA_FILE) -> str:
@@ -59,7 +65,7 @@ def table_section() -> str:
 
 def backend_rules(map_file: Path) -> str:
     """The rules of a backend whose servers may be faulted."""
-    return SERVER_VAR + BACKEND_RULES.format(map=map_file, table=TABLE)
+    return SERVED_BY + SERVER_VAR + BACKEND_RULES.format(map=map_file, table=TABLE)
 
 
 def ensure_map(map_file: Path) -> None:

@@ -108,6 +108,11 @@ class Layout:
         return self.root / "loadgen.jsonl"
 
     @property
+    def load_mix(self) -> Path:
+        """The load generator's request mix (absent: the demo API's mix)."""
+        return self.root / "load-mix.json"
+
+    @property
     def logs_dir(self) -> Path:
         """Standard output and error of every process (never secrets)."""
         return self.root / "logs"

@@ -170,7 +170,7 @@ class LoadGenerator:
         on failed, no answer within ``timeout_s`` of ``scheduled_at``, or the generator
         stopped first.
         """
-        _, method, path = self.rng.choices(MIX, weights=[m[0] for m in MIX])[0]
+        method, path = self._pick()
         if scheduled_at is None:
             scheduled_at = time.time()
         started = time.perf_counter()
@@ -189,6 +189,11 @@ class LoadGenerator:
         if isinstance(outcome, Login):
             outcome = _waited_on(outcome, scheduled_at, started, method, path)
         self._write(outcome)
+
+    def _pick(self) -> tuple[str, str]:
+        """The next request's method and path, drawn from the mix."""
+        _, method, path = self.rng.choices(MIX, weights=[m[0] for m in MIX])[0]
+        return method, path
 
     async def _attempt(
         self, session: aiohttp.ClientSession, method: str, path: str
@@ -226,7 +231,8 @@ class LoadGenerator:
             tick = 0
             while not stop.is_set():
                 due = start + tick / self.rate
-                if duration is not None and due - start >= duration:
+                # tick / rate, not due - start: the subtraction's rounding would add a tick.
+                if duration is not None and tick / self.rate >= duration:
                     break
                 delay = due - time.monotonic()
                 if delay > 0:
@@ -267,14 +273,20 @@ async def _main(args: argparse.Namespace) -> None:
         if not isinstance(router, dict):
             raise SystemExit(f"router not announced in {layout.router_file}")
         base_url = f"http://127.0.0.1:{router['port']}"
-    password = load_secrets(layout).password(LOADGEN_USER)
-    if password is None:
-        raise SystemExit(f"no {LOADGEN_USER} user in {layout.users}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     out_path = Path(args.out) if args.out else layout.traffic_log
+    mix = args.mix or (str(layout.load_mix) if layout.load_mix.is_file() else None)
+    if mix:
+        from relrun.sandbox.requestmix import run_mix
+
+        await run_mix(Path(mix), base_url, args, out_path, layout, stop)
+        return
+    password = load_secrets(layout).password(LOADGEN_USER)
+    if password is None:
+        raise SystemExit(f"no {LOADGEN_USER} user in {layout.users}")
     with out_path.open("a", encoding="utf-8") as out:
         generator = LoadGenerator(
             base_url=base_url,
@@ -302,6 +314,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="traffic log (default DIR/loadgen.jsonl)")
     parser.add_argument(
         "--target", default=None, help="base URL to load (default: the sandbox's router)"
+    )
+    parser.add_argument(
+        "--mix",
+        default=None,
+        help="request mix file (YAML or JSON, see docs/own-service.md); default "
+        "DIR/load-mix.json if present, else the demo API's mix",
     )
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.concurrency < 1:

@@ -146,7 +146,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             )
             continue
         try:
-            return await _relay(request, upstream, recorder, started)
+            return await _relay(request, upstream, recorder, started, server.name)
         finally:
             recorder.in_flight -= 1
     if attempts == 0:
@@ -161,6 +161,7 @@ async def _relay(
     upstream: aiohttp.ClientResponse,
     recorder: Recorder,
     started: float,
+    served_by: str,
 ) -> web.StreamResponse:
     """Stream ``upstream`` to the client chunk by chunk (SSE stays unbuffered)."""
     recorder.response(
@@ -172,6 +173,11 @@ async def _relay(
     for key, value in upstream.headers.items():
         if key.lower() not in HOP_BY_HOP:
             response.headers.add(key, value)
+    if "X-Served-By" not in upstream.headers:
+        # An application that does not say which version answered: name the server, so
+        # the traffic log still tells stable's answers from the canary's.
+        response.headers["X-Served-By"] = served_by
+
     try:
         await response.prepare(request)
         async for chunk in upstream.content.iter_any():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relrun.runbook.load_models import SandboxApp
 from relrun.sandbox.layout import Layout, read_json, write_json
 
 DEMO_USER = "demo"
@@ -57,6 +58,7 @@ class SandboxConfig(BaseModel):
         UserLimit(username=DEMO_USER, rate_per_s=10.0, burst=20),
         UserLimit(username=LOADGEN_USER, rate_per_s=5000.0, burst=5000),
     )
+    app: SandboxApp | None = None
 
 
 class DemoUser(BaseModel):

@@ -30,6 +30,8 @@ class TrafficRecord(BaseModel):
         served_by: the ``X-Served-By`` header (the API version), if any.
         fault: the ``X-Fault`` header, if any.
         error: connection error or timeout text, if any.
+        success: whether the status is one the request mix counts as success (written by
+            a mix with ``ok`` statuses; absent: any status below 400 is a success).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -43,6 +45,7 @@ class TrafficRecord(BaseModel):
     served_by: str | None = None
     fault: str | None = None
     error: str | None = None
+    success: bool | None = None
 
 
 def classify(record: TrafficRecord) -> Outcome:
@@ -53,6 +56,8 @@ def classify(record: TrafficRecord) -> Outcome:
         return "lost"
     if record.status >= 500:
         return "injected" if record.fault == "injected" else "lost"
+    if record.success is not None:  # the mix said which statuses are a success
+        return "ok" if record.success else "client_error"
     if record.status == 429:
         return "rate_limited"
     if record.status >= 400:
@@ -121,8 +126,27 @@ def read_records(
     return records
 
 
+def aborted_by_fault(record: TrafficRecord, window: tuple[float, float] | None) -> bool:
+    """Whether a drill's ``abort`` fault explains this request's missing answer.
+
+    An abort closes connections without an answer, so nothing in the record can carry a
+    fault mark: a request sent while the fault was in force (``window``: injection to the
+    confirmed switch) whose connection was closed is the fault's, not a lost request. A
+    timeout or a request the generator stopped is not a closed connection.
+    """
+    if window is None or record.status is not None or not record.sent:
+        return False
+    error = record.error or ""
+    if error.startswith(("timeout", "stopped", "login failed")):
+        return False
+    return window[0] <= record.t < window[1]
+
+
 def summarize(
-    path: Path | str, since: float | None = None, until: float | None = None
+    path: Path | str,
+    since: float | None = None,
+    until: float | None = None,
+    abort_window: tuple[float, float] | None = None,
 ) -> TrafficSummary:
     """Summarize ``loadgen.jsonl``: requests, versions served, injected and lost failures.
 
@@ -130,6 +154,8 @@ def summarize(
         path: the traffic log.
         since: count only requests sent at or after this epoch time.
         until: count only requests sent before this epoch time.
+        abort_window: when a drill injected an ``abort`` fault, from its injection to the
+            confirmed switch: connections closed then count as injected failures.
 
     Returns:
         The summary, with one bucket per wall-clock second (for charts).
@@ -142,7 +168,7 @@ def summarize(
         lambda: {"served": Counter(), "outcome": Counter()}
     )
     for record in records:
-        outcome = classify(record)
+        outcome = "injected" if aborted_by_fault(record, abort_window) else classify(record)
         outcomes[outcome] += 1
         if outcome == "lost":
             reasons[lost_reason(record)] += 1

@@ -16,6 +16,7 @@ from relrun.run.events import Handler
 from relrun.run.lock import environment_id
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.schema import Runbook
+from relrun.sandbox.settings import SandboxConfig
 from relrun.workflows.context import new_run_dir
 from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
 
@@ -132,7 +133,12 @@ def drill(
     if say:
         say(f"starting a sandbox in {state_dir}")
     try:
-        control.up(state_dir, rate=rate)
+        control.up(
+            state_dir,
+            rate=rate,
+            config=sandbox_config(loaded.runbook, runbook_path),
+            mix=loaded.runbook.load,
+        )
         env = Environment(
             inventory=SANDBOX_INVENTORY,
             lock_key=f"sandbox|{state_dir}",
@@ -144,6 +150,20 @@ def drill(
         control.down(state_dir)
         # The run directory is meant to be shared; the sandbox's keys die with it.
         shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+
+
+def sandbox_config(runbook: Runbook, runbook_path: Path) -> SandboxConfig:
+    """The private sandbox's settings: the runbook's own application, when it names one.
+
+    Its commands run in ``sandbox.app.cwd``, relative to the runbook (default the
+    runbook's directory), so a runbook drills the same way from any working directory.
+    """
+    section = runbook.sandbox
+    if section is None or section.app is None:
+        return SandboxConfig()
+    base = runbook_path.resolve().parent
+    cwd = (base / section.app.cwd).resolve() if section.app.cwd else base
+    return SandboxConfig(app=section.app.model_copy(update={"cwd": str(cwd)}))
 
 
 def _check_traffic_log(traffic_log: Path | None) -> None:

@@ -92,17 +92,22 @@ def new_run_id(run_dir: Path) -> str:
     return f"{run_dir.name}-{uuid.uuid4().hex[:8]}"
 
 
-def _traffic(log: Path | None, since: float, until: float, facts: Facts) -> dict[str, Any] | None:
+def _traffic(
+    log: Path | None, since: float, until: float, facts: Facts, fault_kind: str | None = None
+) -> dict[str, Any] | None:
     if log is None or not log.exists():
         return None
     from relrun.sandbox.traffic import summarize  # the load generator's own reader
 
-    def count(start: float | None, end: float | None) -> dict[str, Any]:
-        summary = summarize(log, since=start, until=end)
-        return summary.model_dump(mode="json", exclude={"seconds"})
-
     fault = facts.fault_injected_at
     switched = facts.switched_at
+    # An abort fault closes connections without an answer: those are its, not lost ones.
+    aborts = (fault, switched or until) if fault_kind == "abort" and fault else None
+
+    def count(start: float | None, end: float | None) -> dict[str, Any]:
+        summary = summarize(log, since=start, until=end, abort_window=aborts)
+        return summary.model_dump(mode="json", exclude={"seconds"})
+
     phases: dict[str, Any] = {}
     if fault is not None:
         phases["before_fault"] = count(since, fault)
@@ -112,7 +117,7 @@ def _traffic(log: Path | None, since: float, until: float, facts: Facts) -> dict
     elif switched is not None:
         phases["before_switch"] = count(since, switched)
         phases["after_switch"] = count(switched, until)
-    whole = summarize(log, since=since, until=until)
+    whole = summarize(log, since=since, until=until, abort_window=aborts)
     return {
         **whole.model_dump(mode="json", exclude={"seconds"}),
         "per_second": [b.model_dump(mode="json") for b in whole.seconds],
@@ -292,7 +297,7 @@ def _run_journaled(
     ended = time.time()
     header["ended"] = ended
     ci = write_ci_reports(run_dir, header, journal.events)
-    traffic = _traffic(env.traffic_log, started, ended, facts)
+    traffic = _traffic(env.traffic_log, started, ended, facts, fault.kind if fault else None)
     lost = traffic["lost"] if traffic else None
     if kind == "drill":
         fault_kind = fault.kind if fault else "none"

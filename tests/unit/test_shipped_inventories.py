@@ -207,10 +207,23 @@ def test_the_flagship_needs_inventory_variables() -> None:
     }
 
 
+SHOP = ROOT / "playbooks" / "shop.yml"
+
+
+def _playbook_for(inventory: Path) -> Path:
+    """The shop's inventories serve the shop's runbook; every other one the flagship."""
+    return SHOP if inventory.name.startswith("shop-") else FLAGSHIP
+
+
 @pytest.mark.parametrize("inventory", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
-def test_shipped_inventory_defines_what_the_flagship_needs(inventory: Path) -> None:
-    missing = missing_variables(inventory, required_variables(FLAGSHIP))
+def test_shipped_inventory_defines_what_its_playbook_needs(inventory: Path) -> None:
+    missing = missing_variables(inventory, required_variables(_playbook_for(inventory)))
     assert not missing, "undefined: " + ", ".join(missing)
+
+
+def test_the_shop_needs_inventory_variables() -> None:
+    """The shop's playbook asks the inventory for its service control (or this is blind)."""
+    assert ("canary", "relrun_service_ctl") in required_variables(SHOP)
 
 
 @pytest.mark.parametrize("generate", [_haproxy_sandbox, _fleet], ids=["haproxy-sandbox", "fleet"])

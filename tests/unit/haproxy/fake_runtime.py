@@ -21,9 +21,11 @@ STATE_HEADER = (
 
 
 def stat_row(backend: str, name: str, *, scur: int = 0, stot: int = 0, h2: int = 0,
-             h5: int = 0, econ: int = 0, eresp: int = 0, rtime: int = 0) -> str:
+             h5: int = 0, econ: int = 0, eresp: int = 0, rtime: int = 0,
+             ttime: int | None = None) -> str:
+    total = rtime if ttime is None else ttime
     return (f"{backend},{name},0,{scur},{stot},{econ},{eresp},no check,1,0,{h2},0,0,{h5},0,"
-            f"{rtime},{rtime},127.0.0.1:1,")
+            f"{rtime},{total},127.0.0.1:1,")
 
 
 def state_row(backend: str, sid: int, name: str, *, addr: str = "127.0.0.1", port: int = 8000,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from relrun.sandbox import haproxy
+from relrun.sandbox import haproxy, haproxy_faults
 from relrun.testenv import lb
 
 
@@ -21,6 +22,13 @@ def test_sandbox_and_fleet_configs_share_the_lossless_defaults() -> None:
     for text in (sandbox, fleet):
         assert "option redispatch" in text
         assert "retry-on conn-failure empty-response response-timeout" in text
-        assert "{" not in text  # every placeholder was filled
+        # Every placeholder was filled (HAProxy's own braces are ACL conditions: `{ … }`).
+        assert not re.search(r"\{[a-z_]+\}", text), text
+        # Both can inject traffic faults: the Lua actions, the map, the counting table.
+        assert f"lua-load {haproxy_faults.LUA_FILE}" in text
+        assert "backend relrun_faults" in text
+        assert "http-response lua.relrun_fault" in text
+    assert "map(/state/relrun-faults.map)" in sandbox
+    assert "map(/run/relrun-faults.map)" in fleet
     assert "bind fd@7" in sandbox
     assert "server canary-1 10.231.1.11:0 disabled weight 0" in fleet

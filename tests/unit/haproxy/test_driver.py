@@ -27,7 +27,9 @@ class Router:
 
     def __init__(self) -> None:
         self.pid = 10
-        self.canary = {"h2": 0, "h5": 0, "scur": 0, "rtime": 0}
+        self.canary = {"h2": 0, "h5": 0, "scur": 0, "rtime": 0, "ttime": 0}
+        # relrun_faults stick table: injected failures (gpc0) and delayed answers (gpc1).
+        self.injected = {"gpc0": 0, "gpc1": 0}
         self.set_reply = "\n"
 
     def __call__(self, command: str) -> str:
@@ -41,14 +43,21 @@ class Router:
             stat_row("api", "FRONTEND"),
             stat_row("other", "canary", h2=999),
             stat_row("api", "stable", h2=100),
-            stat_row("api", "canary", scur=c["scur"], h2=c["h2"], h5=c["h5"], rtime=c["rtime"]),
+            stat_row("api", "canary", scur=c["scur"], h2=c["h2"], h5=c["h5"], rtime=c["rtime"],
+                     ttime=c["ttime"]),
             stat_row("api", "BACKEND", h2=100 + c["h2"]),
         ]) + "\n\n"
         state = STATE_HEADER + "\n".join([
             state_row("api", 1, "stable", port=8081),
             state_row("api", 2, "canary", port=8082, admin=0x04 | 0x08, weight=7),
         ]) + "\n\n"
-        return info + stat + state
+        table = (
+            "# table: relrun_faults, type: string, size:1024, used:2\n"
+            f"0x1: key=api/canary use=0 exp=0 gpc0={self.injected['gpc0']} "
+            f"gpc1={self.injected['gpc1']}\n"
+            "0x2: key=other/canary use=0 exp=0 gpc0=99 gpc1=99\n\n"
+        )
+        return info + stat + state + table
 
 
 @pytest.fixture
@@ -89,8 +98,35 @@ def test_servers_shape_state_and_window_deltas(router: tuple[Router, FakeRuntime
     assert later["in_flight"] == 3
     assert later["p95_ms"] == 250.0
     assert later["window_seconds"] == 5.0
-    # One connection per read, three commands in it.
-    assert fake.commands == ["show info;show stat -1 4 -1;show servers state api"]
+    # One connection per read, four commands in it.
+    assert fake.commands == [
+        "show info;show stat -1 4 -1;show servers state api;show table relrun_faults"
+    ]
+
+
+def test_injected_failures_and_delays_count_for_their_server(
+    router: tuple[Router, FakeRuntime], tmp_path: Path
+) -> None:
+    """A traffic fault answers for the server: its counters saw 2xx, the table the fault."""
+    state, fake = router
+    clock = Clock()
+    driver(fake, tmp_path, clock).servers(5)
+    clock.now += 5
+    # 40 answers from the canary, 10 of them replaced by injected errors, 30 delayed by
+    # HAProxy after the answer: rtime (to the answer) stays low, ttime shows the delay.
+    state.canary.update(h2=40, rtime=2, ttime=1800)
+    state.injected.update(gpc0=10, gpc1=30)
+    canary = driver(fake, tmp_path, clock).servers(5)["canary"]
+    assert (canary["requests"], canary["errors"], canary["faults"]) == (40, 10, 10)
+    assert canary["error_rate"] == 0.25
+    assert canary["p95_ms"] == 1800.0
+    # Without a delay in the window, latency is rtime again (the other backend's
+    # entry never counts for api's canary).
+    clock.now += 5
+    state.canary.update(h2=80)
+    state.injected.update(gpc0=10, gpc1=30)
+    canary = driver(fake, tmp_path, clock).servers(5)["canary"]
+    assert (canary["errors"], canary["faults"], canary["p95_ms"]) == (0, 0, 2.0)
 
 
 def test_reload_of_haproxy_is_a_counter_reset(router: tuple[Router, FakeRuntime],

@@ -51,7 +51,18 @@ def test_window_counts_from_deltas() -> None:
     old = sample(100.0, canary={"hrsp_2xx": 50, "hrsp_5xx": 2, "econ": 1, "eresp": 0})
     new = sample(105.0, canary={"hrsp_2xx": 80, "hrsp_5xx": 12, "econ": 1, "eresp": 0})
     counts = window_counts(old, new)["canary"]
-    assert counts == {"requests": 40, "errors": 10, "responses": 40, "seconds": 5.0}
+    assert counts == {
+        "requests": 40, "errors": 10, "faults": 0, "delayed": 0, "responses": 40, "seconds": 5.0
+    }
+
+
+def test_injected_failures_are_errors_of_their_server() -> None:
+    # relrun's traffic fault replaced 6 of the server's 2xx answers with errors.
+    old = sample(100.0, canary={"hrsp_2xx": 50, "hrsp_5xx": 0, "injected": 4, "delayed": 0})
+    new = sample(105.0, canary={"hrsp_2xx": 70, "hrsp_5xx": 1, "injected": 10, "delayed": 20})
+    counts = window_counts(old, new)["canary"]
+    assert (counts["requests"], counts["errors"], counts["faults"]) == (21, 7, 6)
+    assert counts["delayed"] == 20
 
 
 def test_failed_attempts_count_as_requests_and_errors() -> None:
@@ -65,7 +76,7 @@ def test_counter_reset_counts_the_new_values() -> None:
     old = sample(100.0, canary={"hrsp_2xx": 5000, "hrsp_5xx": 100})
     new = sample(103.0, canary={"hrsp_2xx": 30, "hrsp_5xx": 3})
     assert window_counts(old, new)["canary"] == {
-        "requests": 33, "errors": 3, "responses": 33, "seconds": 3.0}
+        "requests": 33, "errors": 3, "faults": 0, "delayed": 0, "responses": 33, "seconds": 3.0}
 
 
 def test_reload_resets_even_counters_that_grew_past_the_old_value() -> None:
