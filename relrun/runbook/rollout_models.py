@@ -206,7 +206,7 @@ class Fault(StrictModel):
         description="For `crash`: the name given to the service control, as in your deploy "
         "steps (`relrun_service_ctl crash canary`).",
     )
-    on: Literal["canary", "router"] = Field(
+    run_on: Literal["canary", "router"] = Field(
         default="canary",
         description="For `command`: run the steps on every canary host, or on the router host.",
     )

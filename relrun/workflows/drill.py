@@ -75,7 +75,7 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
     if kind in TRAFFIC_KINDS and via == "traffic":
         on = "router"  # the router in front of the canary servers injects it
     elif kind == "command":
-        on = declared.on
+        on = declared.run_on
     else:
         on = "canary"
     return DrillFault(

@@ -152,7 +152,7 @@ COMMAND_FAULT = """\
   fault:
     kind: command
     stage: Canary 30%
-    on: router
+    run_on: router
     inject:
       - name: mark
         argv: [python3, -c, "import pathlib,sys; pathlib.Path(sys.argv[1]).write_text('x')", MARK]
