@@ -318,6 +318,20 @@ def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
     return commands
 
 
+def _deploy_env(runbook: Runbook) -> dict[str, Any]:
+    """The deploy steps' environment, for the service control a ``crash`` fault calls.
+
+    The service control is the deploy's (``relrun_service_ctl``), so it gets what the
+    deploy steps give it (e.g. where the environment's state lives), from each host.
+    """
+    env: dict[str, Any] = {}
+    for step in runbook.deploy.steps if runbook.deploy else []:
+        env.update(unsafe_tree(dict(step.env)))
+        for env_name, var in step.env_from_vars.items():
+            env[env_name] = "{{ hostvars[item]['" + var + "'] | default('') }}"
+    return env
+
+
 def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
     """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
 
@@ -349,6 +363,9 @@ def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
     steps = fault.inject if action == "inject" else fault.revert
     if steps:
         args["commands"] = _fault_steps(steps)
+    service_env = _deploy_env(runbook)
+    if service_env and action == "inject":
+        args["service_env"] = service_env
     return {
         "name": name,
         f"{C}.fault": args,

@@ -97,6 +97,8 @@ def recover(
                     "relrun_launch_dir": str(Path.cwd()),
                     # The dead run's id: its rollback acts as the owner of its lease.
                     "relrun_run_id": str(dead.get("run_id") or header.get("run_id") or ""),
+                    # A drill's fault is reverted by the rollback's cleanup step.
+                    **({"relrun_drill": header["drill"]} if header.get("drill") else {}),
                 },
                 envvars=env.envvars,
                 tags="rollback",

@@ -57,6 +57,18 @@ class DrillFault:
     on: str = "canary"  # where the fault task runs: "router" (traffic layer) or "canary"
 
 
+def drill_vars(fault: DrillFault) -> dict[str, Any]:
+    """The playbook's ``relrun_drill``: which fault, at which stage, injected where."""
+    return {
+        "kind": fault.kind,
+        "value": fault.value,
+        "stage": fault.stage_index,
+        "via": fault.via,
+        "status": fault.status,
+        "on": fault.on,
+    }
+
+
 @dataclass(frozen=True)
 class Environment:
     """Where a release runs: the inventory, and what identifies the environment."""
@@ -214,6 +226,9 @@ def _run(
     """
     header = context.header()
     header["run_id"] = run_id
+    if fault is not None:
+        # In the journal: `relrun recover`, after a kill -9, must revert this fault too.
+        header["drill"] = drill_vars(fault)
     write_handbook(context.run_dir, context.loaded)
     journal = JournalWriter(context.run_dir / "journal.jsonl", header)
     try:
@@ -278,14 +293,7 @@ def _run_journaled(
         "relrun_run_id": header["run_id"],
     }
     if fault is not None:
-        extravars["relrun_drill"] = {
-            "kind": fault.kind,
-            "value": fault.value,
-            "stage": fault.stage_index,
-            "via": fault.via,
-            "status": fault.status,
-            "on": fault.on,
-        }
+        extravars["relrun_drill"] = drill_vars(fault)
     flag = CancelFlag(on_signal=on_signal)
     started = time.time()
     runs = _Runs(context.playbook_text, inventory.path, run_dir, extravars, env.envvars, bus)

@@ -189,3 +189,24 @@ def test_command_fault_is_reverted_when_the_release_promotes(tmp_path: Path) -> 
     assert report["fault_injected_at"] is not None, output
     # The fault did not hurt the canary: no rollback to prove, the drill fails (exit 1).
     assert proc.returncode == 1, output
+
+
+def test_crash_goes_through_the_service_control_behind_haproxy(
+    shop_behind_haproxy: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """`crash` kills the shop through the inventory's service control (no pid matching)."""
+    _, inventory, log = shop_behind_haproxy
+    reports = tmp_path / "reports"
+    proc = relrun(
+        "drill", str(SHOP), "-i", str(inventory), "--traffic-log", str(log),
+        "--fault", "crash", "--report-dir", str(reports), cwd=tmp_path,
+    )
+    output = proc.stdout + proc.stderr
+    report = _report(reports)
+    trigger = report["trigger"]
+    assert isinstance(trigger, dict)
+    assert trigger["reason"] in {"health_check", "error_rate"}, output
+    assert report["fault_injected_at"] is not None, output
+    assert _steps(report) == ALL_PASSED
+    assert proc.returncode == 0, output
+    assert json.loads(log.read_text().splitlines()[-1])  # the load went on

@@ -32,3 +32,12 @@ def test_sandbox_and_fleet_configs_share_the_lossless_defaults() -> None:
     assert "map(/run/relrun-faults.map)" in fleet
     assert "bind fd@7" in sandbox
     assert "server canary-1 10.231.1.11:0 disabled weight 0" in fleet
+
+
+def test_docs_give_the_fault_fragment_the_set_ups_use() -> None:
+    """docs/haproxy.md's fragment is the generated one, line for line."""
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "haproxy.md").read_text()
+    rules = haproxy_faults.backend_rules(Path("/etc/haproxy/relrun-faults.map"))
+    for line in [*rules.splitlines(), *haproxy_faults.table_section().splitlines()]:
+        assert line in docs, line
+    assert haproxy_faults.global_lines(Path("/usr/share/relrun/relrun-faults.lua")) in docs

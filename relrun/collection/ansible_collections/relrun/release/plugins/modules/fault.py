@@ -34,6 +34,7 @@ options:
   state_dir: {description: The sandbox state directory on the host, for via=app., type: path, default: ""}
   service_ctl: {description: The host's service-control command line, for crash., type: str, default: ""}
   service: {description: The service name given to the service control., type: str, default: canary}
+  service_env: {description: Environment of the service control (the deploy steps')., type: dict, default: {}}
   commands: {description: "Commands of a C(command) fault: argv or shell, env, chdir, timeout.", type: list, elements: dict, default: []}
 """
 
@@ -180,7 +181,8 @@ def _show(argv: list[str] | str) -> str:
 def _crash(p: dict[str, Any]) -> list[str]:
     if not p["service_ctl"]:
         raise FaultError("crash needs relrun_service_ctl on the canary hosts (its `crash NAME`)")
-    _run([*shlex.split(p["service_ctl"]), "crash", p["service"]], {}, None, 30)
+    env = {str(k): str(v) for k, v in (p["service_env"] or {}).items()}
+    _run([*shlex.split(p["service_ctl"]), "crash", p["service"]], env, None, 30)
     return [p["service"]]
 
 
@@ -234,6 +236,7 @@ def main() -> None:
             "state_dir": {"type": "path", "default": ""},
             "service_ctl": {"type": "str", "default": ""},
             "service": {"type": "str", "default": "canary"},
+            "service_env": {"type": "dict", "default": {}},
             "commands": {"type": "list", "elements": "dict", "default": []},
         },
         supports_check_mode=True,
