@@ -26,8 +26,9 @@ from relrun.runbook.check_models import (
     SseCheck,
 )
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.rollout_models import ROLLBACK_STEPS, Fault
+from relrun.runbook.rollout_models import Fault
 from relrun.runbook.schema import Runbook
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 _KIND_WORDS = {
     "health": "health check",

@@ -10,6 +10,7 @@ from typing import Any
 from relrun.report.checks import CheckResult, junit_cases, latency_summary, parse_check_results
 from relrun.report.files import write_atomic, write_json
 from relrun.run.events import Event, TaskResult
+from relrun.runbook.steps import StepKind, parse_task
 
 BUILD_ACTION = "relrun.release.build"
 SCAN_ACTION = "relrun.release.scan"
@@ -28,9 +29,10 @@ def check_runs(events: Iterable[Event]) -> list[dict[str, Any]]:
         if event.status == "unreachable" and not results:
             message = str(event.result.get("msg", "host unreachable"))
             results = parse_check_results({"failed": True, "msg": message})
+        ref = parse_task(event.task)
         runs.append(
             {
-                "phase": event.task.split(":", 1)[-1].strip(),
+                "phase": ref.name if ref.kind is StepKind.API_CHECK else event.task,
                 "host": event.host,
                 "passed": event.status == "ok",
                 "checks": [r.model_dump(mode="json") for r in results],
@@ -53,20 +55,21 @@ def build_results(events: Iterable[Event]) -> list[dict[str, Any]]:
     for event in events:
         if not isinstance(event, TaskResult) or event.action != BUILD_ACTION:
             continue
-        if not event.task.startswith("Build "):
+        ref = parse_task(event.task)
+        if ref.kind is not StepKind.BUILD:
             continue  # deploy, cleanup and hook steps use the same module
         if event.status == "skipped":
             continue
         record = dict(event.result.get("build") or {})
         if event.status == "unreachable":
             record.update(
-                name=event.task.split("/", 1)[-1],
+                name=ref.name,
                 status="unreachable",
                 message=str(event.result.get("msg", "host unreachable")),
             )
         elif not record:
             record = {
-                "name": event.task.split("/", 1)[-1],
+                "name": ref.name,
                 "status": "failed",
                 "message": str(event.result.get("msg", "")),
             }

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from relrun.report.view import ROLLBACK_STEPS
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 WIDTH = 960
 LEFT = 72

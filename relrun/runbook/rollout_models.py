@@ -13,9 +13,6 @@ from relrun.runbook.types import Name, Seconds
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
-ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
-
-
 class Step(Command):
     """A named command run on hosts (deploy, cleanup, hooks)."""
 

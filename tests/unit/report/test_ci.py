@@ -7,6 +7,7 @@ from pathlib import Path
 from relrun.report.ci import write_ci_reports
 from relrun.report.journal import JournalWriter, read_journal
 from relrun.run.events import Event, TaskResult
+from relrun.runbook.steps import StepRef
 
 
 def result(
@@ -14,7 +15,7 @@ def result(
 ) -> TaskResult:
     return TaskResult(
         play="Gates",
-        task=f"Build 1/{name}",
+        task=StepRef.build(1, name).task,
         action="relrun.release.build",
         host=host,
         status=status,  # type: ignore[arg-type]
