@@ -12,7 +12,7 @@ from typing import Any
 
 from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
-from relrun.runbook.rollout_models import Analysis, Stage, Step, Traffic
+from relrun.runbook.rollout_models import Analysis, Stage, Step, Traffic, merged_analysis
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
     OUTCOME_IN_RESCUE,
@@ -209,14 +209,6 @@ def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]
         "action": action,
         **extra,
     }
-
-
-def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
-    """The stage's analysis: the defaults with the stage's overrides applied."""
-    if stage.analysis is None:
-        return defaults
-    changes = stage.analysis.model_dump(exclude_none=True)
-    return defaults.model_copy(update=changes)
 
 
 def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
+from relrun.run.samples import Sample, parse_samples
 from relrun.runbook.steps import (
     ROLLBACK_STEPS,
     RollbackStep,
@@ -32,10 +33,7 @@ class StageFacts(BaseModel):
     started: float | None = None
     ended: float | None = None
     status: str = "not_started"  # passed | breached | failed | interrupted | not_started
-    samples: list[dict[str, Any]] = Field(default_factory=list)
-    max_error_rate: float | None = None
-    max_p95_ms: float | None = None
-    requests: int = 0
+    samples: list[Sample] = Field(default_factory=list)
 
 
 class StepFacts(BaseModel):
@@ -223,13 +221,7 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                         facts.fault_injected_at = facts.fault_injected_at or item["injected_at"]
                         facts.fault_hit += item.get("hit", [])
             if ref.action is StageAction.ANALYSIS:
-                samples = list(event.result.get("samples") or [])
-                stage.samples = samples
-                rates = [s["error_rate"] for s in samples if s.get("error_rate") is not None]
-                p95s = [s["p95_ms"] for s in samples if s.get("p95_ms") is not None]
-                stage.max_error_rate = max(rates) if rates else None
-                stage.max_p95_ms = max(p95s) if p95s else None
-                stage.requests = max((s.get("requests", 0) for s in samples), default=0)
+                stage.samples = parse_samples(event.result.get("samples"))
                 stage.ended = event.time
                 stage.status = "passed" if event.status == "ok" else "breached"
             if event.status in {"failed", "unreachable"} and facts.trigger is None:
@@ -267,6 +259,11 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                 step.details.update(
                     drained=event.result["drained"], in_flight=event.result.get("in_flight")
                 )
+    for stage in facts.stages:
+        if stage.status == "running":
+            # Its analysis never reported: the run was cut short (signal, crash, lost host)
+            # while the stage baked.
+            stage.status = "interrupted"
     for step in steps.values():
         if step.started is not None and step.ended is not None:
             step.seconds = round(step.ended - step.started, 3)

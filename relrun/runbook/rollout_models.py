@@ -205,3 +205,11 @@ class Drill(StrictModel):
         if self.fault.kind == "error_rate" and self.fault.value > 1:
             raise ValueError("an error_rate fault's value is a share between 0 and 1")
         return self
+
+
+def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
+    """The stage's analysis: the defaults with the stage's overrides applied."""
+    if stage.analysis is None:
+        return defaults
+    changes = stage.analysis.model_dump(exclude_none=True)
+    return defaults.model_copy(update=changes)

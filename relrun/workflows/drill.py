@@ -17,7 +17,8 @@ from relrun.run.lock import environment_id
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.schema import Runbook
 from relrun.workflows.context import new_run_dir
-from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
+from relrun.workflows.lifecycle import ReleaseResult
+from relrun.workflows.release import DrillFault, Environment, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
 KINDS = ("error_rate", "latency", "crash", "none")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from relrun.report.facts import collect_facts
+from relrun.report.verdict import release_verdict
 from relrun.run.events import Event, Note, TaskResult, TaskStarted
 from relrun.runbook.steps import ROLLBACK_STEPS, RollbackStep, StageAction, StepRef
-from relrun.workflows.verdict import release_verdict
 
 STEPS = ROLLBACK_STEPS
 C = RollbackStep.CLEANUP
