@@ -19,6 +19,7 @@ from relrun.paths import relrun_state_dir
 from relrun.run.events import EventBus, RunFinished, RunStarted, TaskResult, TaskStarted
 from relrun.run.runner import RunOutcome, RunSpec
 from relrun.runbook.steps import StageAction, StepRef
+from tests.agreement import assert_signals_agree
 from tests.helpers import ROOT
 
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")
@@ -88,7 +89,8 @@ def test_a_crashed_release_is_reported_and_exits_3(
     reports = tmp_path / "reports"
     code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
     assert code == 3
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert_signals_agree(reports, code, out + err)
     assert f"relrun: error: {said}; reports in {reports}" in err
     assert "relrun recover -i" in err and "Traceback" not in err
     report = json.loads((reports / "release.json").read_text())
