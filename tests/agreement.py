@@ -12,13 +12,16 @@ from relrun.report.record import RunRecord
 from relrun.report.rundocs import load_run_documents
 
 
-def assert_signals_agree(run_dir: Path, exit_code: int, console: str | None) -> RunRecord:
+def assert_signals_agree(
+    run_dir: Path, exit_code: int, console: str | None, history_db: Path | None = None
+) -> RunRecord:
     """Check every report of the run in ``run_dir`` against its exit code; return its record.
 
     Args:
         run_dir: the run directory.
         exit_code: what the relrun process exited with.
         console: its standard output and error (None: not captured).
+        history_db: the history the run was recorded in (default: this process's).
     """
     docs = load_run_documents(run_dir)  # the record validates
     run = docs.run
@@ -39,7 +42,7 @@ def assert_signals_agree(run_dir: Path, exit_code: int, console: str | None) -> 
     assert f"— {run.verdict.upper()}" in markdown_document(docs).splitlines()[0]
 
     where = str(run_dir.resolve())
-    rows = [r for r in list_runs(default_db_path(), limit=None) if r.run_dir == where]
+    rows = [r for r in list_runs(default_db_path(history_db), limit=None) if r.run_dir == where]
     assert rows, "the run is not in the history"
     assert (rows[-1].verdict, rows[-1].exit_code) == (run.verdict, exit_code)
 
