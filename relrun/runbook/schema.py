@@ -15,7 +15,15 @@ from relrun.runbook.check_models import ApiChecksSection
 from relrun.runbook.load_models import LoadMix, SandboxSection
 from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
 from relrun.runbook.notify_models import Notify
-from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
+from relrun.runbook.rollout_models import (
+    Analysis,
+    Deploy,
+    Drill,
+    Rollback,
+    Rollout,
+    Traffic,
+    merged_analysis,
+)
 from relrun.runbook.scan_models import ScanSection
 
 
@@ -56,6 +64,11 @@ class Runbook(StrictModel):
         description="The load generator's request mix in the private sandbox; default the "
         "demo API's mix.",
     )
+
+    def stage_analyses(self) -> dict[str, Analysis]:
+        """Each stage's effective analysis (the defaults with its overrides), by stage name."""
+        stages = self.rollout.stages if self.rollout else []
+        return {stage.name: merged_analysis(self.analysis, stage) for stage in stages}
 
     def default_drill_stage(self) -> str | None:
         """The stage a drill breaks when not told otherwise: the runbook's, else the second.

@@ -75,7 +75,7 @@ def test_parse_fault_resolves_where_each_kind_runs(tmp_path: Path) -> None:
     assert crash.on == "canary"
     with pytest.raises(InputError, match="no `inject` steps"):
         parse_fault(shop, "command", None)
-    with pytest.raises(InputError, match=r"share in \(0, 1\]"):
+    with pytest.raises(InputError, match="value is a share between 0 and 1"):
         parse_fault(shop, "abort=2", None)
     command = load_runbook(_command_runbook(tmp_path)).runbook
     assert parse_fault(command, None, None).on == "router"
