@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from relrun.cli.app import app
-from relrun.errors import EXIT_FAILED, EXIT_OK
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError
 from relrun.runbook.scan_models import ScanSection
 from relrun.scan import run_scan
 from relrun.scan.baseline import write_baseline
@@ -80,7 +80,10 @@ def scan(
         section = section.model_copy(update={"fail_on": fail_on.value})
     result = run_scan(path, section, baseline)
     if output_dir is not None:
-        write_scan_reports(scan_json(result), output_dir)
+        try:
+            write_scan_reports(scan_json(result), output_dir)
+        except OSError as err:
+            raise InputError(f"--output-dir {output_dir}: cannot write: {err.strerror}") from None
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(scan_json(result), indent=2, sort_keys=True))
     elif output_format is OutputFormat.sarif:
@@ -94,7 +97,10 @@ def scan(
         for line in format_audit(result):
             typer.echo(line, err=output_format is not OutputFormat.text)
     if new_baseline is not None:
-        count = write_baseline(result, new_baseline)
+        try:
+            count = write_baseline(result, new_baseline)
+        except OSError as err:
+            raise InputError(f"cannot write {new_baseline}: {err.strerror}") from None
         typer.echo(
             f"relrun: wrote {count} baseline entries to {new_baseline}; give each its reason",
             err=True,

@@ -7,6 +7,7 @@ against it, and tears it down, whatever happens.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
 KINDS = ("error_rate", "latency", "crash", "none")
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
 
 
 def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
@@ -45,10 +49,11 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
         kind, _, raw = fault.partition("=")
         if kind not in KINDS:
             raise InputError(f"--fault: unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        try:
-            value = float(raw) if raw else 0.0
-        except ValueError:
-            raise InputError(f"--fault: {raw!r} is not a number") from None
+        # ASCII digits only: float() also takes other scripts' digits (Arabic-Indic "0.5"), "1_0"
+        # and "1e3", none of which a person means as the fault's value.
+        if raw and not _ASCII_NUMBER.fullmatch(raw):
+            raise InputError(f"--fault: {raw!r} is not a number (write digits 0-9, e.g. 0.5)")
+        value = float(raw) if raw else 0.0
         if not math.isfinite(value):
             raise InputError(f"--fault: {raw!r} is not a finite number")
         if kind in {"crash", "none"} and raw:
