@@ -91,6 +91,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> PathKey:
     path: list[str | int] = []
     current = data
     for index, part in enumerate(loc):
+        if part == "[key]":
+            continue  # a mapping key's own error: it is reported at the key
         last = index == len(loc) - 1
         if _has(current, part):
             current = current[part]

@@ -6,13 +6,13 @@ fields' descriptions are the source of ``docs/runbook.md`` (``relrun schema --ma
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import ApiChecksSection
-from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
+from relrun.runbook.models import Build, Metadata, ScalarVar, Targets, VarName
 from relrun.runbook.notify_models import Notify
 from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
 from relrun.runbook.scan_models import ScanSection
@@ -24,10 +24,13 @@ class Runbook(StrictModel):
     api_version: Literal["relrun/v1"] = Field(alias="apiVersion", description="Schema version.")
     kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
     metadata: Metadata
-    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarVar] = Field(
+    vars: dict[VarName, ScalarVar] = Field(
         default_factory=dict,
         description="Variables for template fields (literal values; runbook vars win over "
-        "inventory vars of the same name).",
+        "inventory vars of the same name). Connection, privilege and Ansible variables "
+        "(`ansible_*`, `become*`, `connection`, `remote_user`, `port`, `environment` and "
+        "Ansible's magic names) are refused: how Ansible reaches a host and as whom comes "
+        "from the inventory only. Values are literals, never templated.",
     )
     targets: Targets = Field(default_factory=Targets)
     scan: ScanSection | None = Field(
