@@ -144,6 +144,9 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
     # names, and rendering drops them again, so the inventory's settings always win.
     settable = {k: v for k, v in runbook.vars.items() if reserved_var(k) is None}
     common_vars.update(unsafe_tree(settable))
+    if runbook.secrets:
+        # Read by the controller's redactor (relrun.run.redact), which sees the playbook.
+        common_vars["relrun_secret_vars"] = sorted(set(runbook.secrets))
     gate_checks, verify_checks = check_tasks(runbook)
     candidates = (
         gates_play(runbook),

@@ -6,7 +6,7 @@ fields' descriptions are the source of ``docs/runbook.md`` (``relrun schema --ma
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -31,6 +31,16 @@ class Runbook(StrictModel):
         "(`ansible_*`, `become*`, `connection`, `remote_user`, `port`, `environment` and "
         "Ansible's magic names) are refused: how Ansible reaches a host and as whom comes "
         "from the inventory only. Values are literals, never templated.",
+    )
+    secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list,
+        description="Names of variables whose values are secret, whatever the names look "
+        "like: inventory variables (also those a step reads through `env_from_vars`), "
+        "this runbook's `vars` and controller environment variables. Their values are "
+        "masked (`***`), also base64- or URL-encoded, in every event, journal, report, "
+        "history record and Ansible artifact. Values of names that look secret "
+        "(`*password*`, `*token*`, `*secret*`, …) and passwords inside URLs are masked "
+        "without being listed.",
     )
     targets: Targets = Field(default_factory=Targets)
     scan: ScanSection | None = Field(
