@@ -13,7 +13,7 @@ import typer
 from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.cli.output import write_output
-from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem, printable
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
@@ -46,7 +46,8 @@ def validate(
         except InputError as err:
             problems.extend(err.problems or [Problem(str(path), 1, 1, err.message)])
             continue
-        typer.echo(f"{path}: ok ({loaded.runbook.metadata.name} {loaded.runbook.metadata.version})")
+        meta = loaded.runbook.metadata
+        typer.echo(printable(f"{path}: ok ({meta.name} {meta.version})"))
     if problems:
         raise InputError(problems)
     return EXIT_OK

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import InputError, Problem
+from relrun.errors import InputError, Problem, printable
 from relrun.runbook.yamlpos import load_yaml, read_text
 
 MAX_INVENTORY_BYTES = 4 << 20
@@ -70,10 +73,16 @@ def load_inventory(path: Path | str, run_scripts: bool = True) -> Inventory:
                 return plugins
             return [p for p in plugins if getattr(p, "NAME", "") != "script"]
 
+    said = io.StringIO()
     try:
-        manager = _Manager(loader=DataLoader(), sources=[str(file.resolve())])
+        # Ansible's warnings quote group and host names as written: shown escaped.
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(said):
+            manager = _Manager(loader=DataLoader(), sources=[str(file.resolve())])
     except AnsibleError as err:
         raise InputError([Problem(shown, 1, 1, f"invalid inventory: {err.message}")]) from None
+    finally:
+        if said.getvalue():
+            sys.stderr.write(printable(said.getvalue(), keep_newlines=True))
     if not run_scripts and os.access(file, os.X_OK) and not manager.hosts:
         raise InputError(
             [
