@@ -238,3 +238,13 @@ def test_render_to_dash_is_standard_output(
     assert run_cli(app, ["render", str(FLAGSHIP), "-o", "-"]) == 0
     assert capsys.readouterr().out.startswith("# Rendered by relrun")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_zero_second_bake_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = FLAGSHIP.read_text(encoding="utf-8")
+    first = next(line for line in text.splitlines() if line.strip().startswith("bake:"))
+    runbook = flagship_with(tmp_path, first, first.split("bake:")[0] + "bake: 0s")
+    assert run_cli(app, ["validate", str(runbook)]) == 2
+    err = capsys.readouterr().err
+    assert f"{runbook}:{line_of(runbook, 'bake: 0s')}:" in err
+    assert "(at rollout.stages[0].bake)" in err
