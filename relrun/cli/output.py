@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from relrun.errors import InputError
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 
 
 def write_output(output: Path | None, text: str) -> None:

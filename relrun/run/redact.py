@@ -26,7 +26,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 import yaml
 
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 
 PRIVATE = 0o600  # scrubbed artifacts stay readable by their owner only
 MASK = "***"
