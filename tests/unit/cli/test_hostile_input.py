@@ -248,3 +248,19 @@ def test_a_zero_second_bake_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert f"{runbook}:{line_of(runbook, 'bake: 0s')}:" in err
     assert "(at rollout.stages[0].bake)" in err
+
+
+def test_a_state_dir_that_is_a_file_is_bad_input_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by bench/bench_chaos.py (state-dir-is-a-file): NotADirectoryError, exit 1.
+    from relrun.errors import InputError
+    from relrun.run.lock import environment_lock
+
+    taken = tmp_path / "state"
+    taken.write_text("not a directory\n", encoding="utf-8")
+    monkeypatch.setenv("RELRUN_STATE_DIR", str(taken))
+    with pytest.raises(InputError) as caught, environment_lock("env", {"kind": "drill"}):
+        pass
+    assert caught.value.exit_code == 2
+    assert "Not a directory" in caught.value.message
