@@ -162,6 +162,8 @@ def _scrub(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         run = match.group(0)
         longest = max((len(p) for p in _PIECES.findall(run)), default=0)
+        if longest < 16 and run.startswith("//") and match.string.endswith(":", 0, match.start()):
+            return run  # the host and path of a URL
         if longest >= 10 and shannon_entropy(run) >= 3.5 and any(c.isdigit() for c in run):
             return redact(run)
         return run

@@ -81,6 +81,9 @@ def scan_go(path: str, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
                                         meta={"sink": name, "source": "os.Environ()"}))
             continue
         for env in _GETENV.finditer(args):
+            before, after = args[: env.start()].rstrip(), args[env.end():].lstrip()
+            if before.endswith("len(") or after.startswith(("!=", "==")):
+                continue  # a length or a comparison prints no secret
             if is_secret_name(env.group(1)):
                 what = f'os.Getenv("{env.group(1)}")'
                 findings.append(new_finding("secret-logged", path, text, sink.start(),

@@ -238,7 +238,7 @@ def scan_providers(path: str, text: str) -> list[Finding]:
     if "github_pat_" in text:
         _prefixed(c, _GITHUB_PAT, "github-token", "GitHub fine-grained token", None, 4.0)
     if "glpat-" in text:
-        _prefixed(c, _GITLAB, "gitlab-token", "GitLab personal access token", None, 3.5)
+        _prefixed(c, _GITLAB, "gitlab-token", "GitLab personal access token")
     if "xox" in text:
         _prefixed(c, _SLACK, "slack-token", "Slack token", None, 3.0)
     if "hooks.slack.com" in text:

@@ -33,6 +33,9 @@ AUTH_RE = re.compile(
 _EXAMPLE_KEYS = (b"secret", b"your-256-bit-secret", b"your-secret", b"key", b"my-secret",
                  b"secret-key", b"your-512-bit-secret", b"your-384-bit-secret")
 _HMAC = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+# sha256 of tokens that documentation prints as examples (Django REST framework's
+# "Authorization: Token …" example), so that the example itself is not a finding.
+_KNOWN_EXAMPLES = frozenset({"5cc1e9113bbaa7040c4e0fbe80ea6aa743e34add380c596abe5fe584ece883ec"})
 _SEQUENCES = ("0123456", "1234567", "abcdefg", "qwerty", "xxxxxx", "000000")
 
 
@@ -172,6 +175,8 @@ def scan_tokens(path: str, text: str) -> list[Finding]:
             scheme, token = match.group(1), match.group(2)
             start = match.start(2)
             if any(a <= start < b for a, b in jwt_spans) or _truncated(text, match.end()):
+                continue
+            if hashlib.sha256(token.encode()).hexdigest() in _KNOWN_EXAMPLES:
                 continue
             real = (basic_credential(token) is not None if scheme.lower() == "basic"
                     else is_opaque_token(token))
