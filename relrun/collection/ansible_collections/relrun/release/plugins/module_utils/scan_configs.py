@@ -27,6 +27,8 @@ URL_PASSWORD = re.compile(
     r"|oracle|couchdb|https?|ftps?|sftp|smtp|imaps?|ldaps?|nats|kafka|clickhouse)"
     r"(?:\+[a-z0-9]+)?://)([A-Za-z0-9._~%!$&'()*+,;=\-]*):([^@\s/'\"`]{1,200})@([A-Za-z0-9.\-_\[\]]+)"
 )
+# Cheap first pass: "://", user, ":", password, "@" with nothing in between that ends it.
+_URL_HINT = re.compile(r"://[^\s/@'\"`:]*:[^\s/@'\"`]+@")
 _DOC_HOSTS = ("example.com", "example.org", "example.net", "host", "hostname", "server",
               "your-host", "yourhost", "domain.com", "db.example")
 
@@ -51,7 +53,7 @@ def url_passwords(path: str, text: str) -> list[Finding]:
         ``url-password`` findings.
     """
     findings: list[Finding] = []
-    if "://" not in text or "@" not in text:
+    if "://" not in text or "@" not in text or _URL_HINT.search(text) is None:
         return findings
     lines = text.splitlines()
     for match in URL_PASSWORD.finditer(text):

@@ -58,8 +58,8 @@ _ENV_DUMP_HINT = re.compile(rb"environ\s*(?:[),}!:\]]|\.(?:items|copy|values|key
                             rb"|process\.env\s*[),}]|getenv\(\s*\)")
 # On lower-cased bytes: a literal assigned to a secret-named name (SECRET_KEY = "…").
 _ASSIGN_HINT = re.compile(
-    rb"(?:secret|passw|token|key|credential|jwt|pwd)\w*['\"]?\]?\s*(?::\s*[\w\[\]]+\s*)?=\s*"
-    rb"[rbuf]?['\"`]"
+    rb"(?m)^[ \t]*(?:(?:const|let|var|export)[ \t]+)*[\w.\[\]'\"]*(?:secret|passw|token|key"
+    rb"|credential|jwt|pwd)\w*['\"]?\]?[ \t]*(?::[^=\n]+)?=[ \t]*[rbuf]?['\"`]"
 )
 
 

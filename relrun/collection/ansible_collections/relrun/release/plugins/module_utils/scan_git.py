@@ -83,6 +83,15 @@ def ignored_filter(root: str) -> IgnoreFilter | None:
     if find_repo(root) is None:
         return None
     try:
+        # A root that git itself ignores (a virtualenv, a build output) was named on
+        # purpose: scan what it holds.
+        exe = shutil.which("git")
+        if exe is None:
+            return None
+        ignored = subprocess.run([exe, "-C", root, "check-ignore", "-q", "."],
+                                 capture_output=True, timeout=_TIMEOUT, check=False)
+        if ignored.returncode == 0:
+            return None
         out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     except (GitUnavailable, OSError, subprocess.TimeoutExpired):
         return None

@@ -469,16 +469,15 @@ def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -
         if isinstance(node, ast.Import | ast.ImportFrom):
             visitor.alias(node)
     for node in nodes:
-        if isinstance(node, ast.Assign):
+        kind = type(node)
+        if kind is ast.Assign:
             visitor.alias(node)
-            visitor.taint(node)
-        elif isinstance(node, ast.For | ast.comprehension):
-            visitor.loop(node)
-        elif isinstance(node, ast.ClassDef):
-            visitor.visit_ClassDef(node)
+            visitor.taint(node)  # type: ignore[arg-type]
+        elif kind is ast.For or kind is ast.comprehension:
+            visitor.loop(node)  # type: ignore[arg-type]
+        elif kind is ast.ClassDef:
+            visitor.visit_ClassDef(node)  # type: ignore[arg-type]
     for node in nodes:
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            visitor.hardcoded(node)
         handler = _HANDLERS.get(type(node))
         if handler is not None:
             handler(visitor, node)
@@ -487,6 +486,8 @@ def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -
 
 
 _HANDLERS: dict[type[ast.AST], Any] = {
+    ast.Assign: _Visitor.hardcoded,
+    ast.AnnAssign: _Visitor.hardcoded,
     ast.Import: _Visitor.visit_Import,
     ast.ImportFrom: _Visitor.visit_ImportFrom,
     ast.BoolOp: _Visitor.visit_BoolOp,

@@ -33,6 +33,8 @@ class Scalar:
 
 def strip_comment(text: str) -> str:
     """Remove a trailing ``#`` comment that is outside quotes."""
+    if "#" not in text:
+        return text.rstrip()
     quote = ""
     for i, ch in enumerate(text):
         if quote:
