@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from relrun.cli.app import app
-from relrun.errors import EXIT_FAILED, EXIT_OK
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
 from relrun.runbook.scan_models import ScanSection
 from relrun.scan import run_scan
 from relrun.scan.baseline import write_baseline
@@ -88,6 +88,8 @@ def scan(
     ),
 ) -> int:
     """Scan for forbidden imports, plaintext tokens and secret leaks (exit 1 on findings)."""
+    if since and not history:
+        raise InputError([Problem(str(path), 1, 1, "--since needs --history")])
     section = _section(runbook)
     if fail_on is not None:
         section = section.model_copy(update={"fail_on": fail_on.value})

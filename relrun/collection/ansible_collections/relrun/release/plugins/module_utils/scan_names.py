@@ -341,7 +341,10 @@ def looks_real(value: str) -> bool:
     return (classes >= 2 and entropy >= 2.5) or entropy >= 3.5
 
 
-_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[_\-./: ][A-Za-z]+)*")
+_WORDS_ONLY = re.compile(r"[_\-.]*[A-Za-z]+(?:[_\-./: ]+[A-Za-z]+)*[_\-.]*")
+# Regular expressions (TOKEN_RE = r"(?:…)\w+") and format strings are patterns; the
+# characters of a random key (Django's include !@#$%^&*(-_=+)) never spell these.
+_PATTERN = re.compile(r"\(\?|\\[wWsSdDbBAZ]|\[\^|\[[A-Za-z0-9]-[A-Za-z0-9]|\{\d*\}")
 _JWT_SHAPED = re.compile(r"e[yw][A-Za-z0-9_-]{8,}\.e[yw][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
 
@@ -349,7 +352,7 @@ def looks_real_literal(value: str) -> bool:
     """:func:`looks_real`, stricter for literals in code and configuration files.
 
     Identifiers and slugs made only of letters (``secret_leak``, ``X-Api-Key``, ``my.secret``),
-    URLs and paths, and JWT-shaped strings (the ``jwt-literal`` rule judges those) are not
+    regular expressions and format strings, URLs and paths, and JWT-shaped strings (the ``jwt-literal`` rule judges those) are not
     secret values even under a secret name.
 
     Args:
@@ -358,7 +361,7 @@ def looks_real_literal(value: str) -> bool:
     Returns:
         True when a reviewer would call it a real secret.
     """
-    if _WORDS_ONLY.fullmatch(value) or _JWT_SHAPED.fullmatch(value):
+    if _WORDS_ONLY.fullmatch(value) or _JWT_SHAPED.fullmatch(value) or _PATTERN.search(value):
         return False
     if value.startswith(("/", "./", "http://", "https://", "file:", "arn:", "projects/")):
         return False
