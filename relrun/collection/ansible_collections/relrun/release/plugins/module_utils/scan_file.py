@@ -262,8 +262,9 @@ _PRIORITY = {rule: index for index, rule in enumerate(RULES)}
 _PRIORITY.update({"jwt-literal": -3, "bearer-literal": -2})
 
 
-# Rules judged by the name and the look of a value: left out in tests and fixtures.
-_GENERIC_RULES = frozenset({"hardcoded-secret", "config-secret", "url-password"})
+# Left out in tests and fixtures: rules judged by the name and the look of a value, and
+# PEM private keys (test certificates and keys are fixtures of every TLS and JWT library).
+_GENERIC_RULES = frozenset({"hardcoded-secret", "config-secret", "url-password", "private-key"})
 _PROVIDER_RULES = ("aws-access-key", "aws-secret-key", "gcp-service-account",
                    "azure-storage-key", "azure-client-secret", "stripe-key", "github-token",
                    "gitlab-token", "slack-token", "slack-webhook", "npm-token", "pypi-token",

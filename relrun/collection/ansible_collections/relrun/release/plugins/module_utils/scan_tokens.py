@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .scan_findings import Finding, new_finding, shannon_entropy
+from .scan_names import looks_real
 
 # A JWS in compact form: base64url JSON header and payload ("{" encodes to "ey" or "ew"),
 # then a signature that may be empty (alg "none"). Five-part JWEs are not matched.
@@ -124,8 +125,6 @@ def basic_credential(value: str) -> str | None:
     user, sep, password = decoded.partition(":")
     if not sep or not decoded.isprintable():
         return None
-    from .scan_names import looks_real  # local: scan_names imports nothing from here
-
     return decoded if looks_real(password) and password != user else None
 
 
