@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def _echo_status(st: control.SandboxStatus) -> None:
     typer.echo(f"admin token: {st.admin_token_file}")
 
 
+def _at_least(option: str, value: float, least: float) -> None:
+    """Refuse a non-finite number or one below ``least`` as bad input (exit 2)."""
+    if not (math.isfinite(value) and value >= least):
+        raise InputError(f"{option}: expected a number of at least {least:g}, got {value:g}")
+
+
 @sandbox_app.command("up")
 def up(
     state_dir: Path | None = StateDir,
@@ -68,6 +75,8 @@ def up(
     ),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
+    _at_least("--heartbeat", heartbeat, 0.1)
+    _at_least("--rate", rate, 0.1)
     app_spec = None
     if app_stable is not None:
         app_spec = _app(app_stable, app_canary, health_path)
