@@ -16,6 +16,7 @@ from relrun.run.events import Handler
 from relrun.run.lock import environment_id
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.schema import Runbook
+from relrun.sandbox.settings import SandboxConfig
 from relrun.workflows.context import new_run_dir
 from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
 
@@ -77,6 +78,7 @@ def drill(
     say: Say | None = None,
     traffic_log: Path | None = None,
     rate: float = 20.0,
+    config: SandboxConfig | None = None,
 ) -> ReleaseResult:
     """Run a drill.
 
@@ -90,6 +92,7 @@ def drill(
         say: urgent operator messages.
         traffic_log: the load generator's log for an explicit inventory.
         rate: load generator requests per second (private sandbox only).
+        config: the private sandbox's settings (background noise); defaults when None.
 
     Returns:
         The drill's result.
@@ -111,7 +114,7 @@ def drill(
     if say:
         say(f"starting a sandbox in {state_dir}")
     try:
-        control.up(state_dir, rate=rate)
+        control.up(state_dir, rate=rate, config=config)
         env = Environment(
             inventory=SANDBOX_INVENTORY,
             lock_key=f"sandbox|{state_dir}",
