@@ -17,6 +17,14 @@ def detection_seconds(facts: Facts) -> float | None:
     return round(float(at) - facts.fault_injected_at, 3)
 
 
+def canary_out_seconds(facts: Facts) -> float | None:
+    """Breach detected → the analysis took the canary out of new traffic."""
+    at = (facts.trigger or {}).get("at")
+    if facts.canary_out_at is None or at is None:
+        return None
+    return round(facts.canary_out_at - float(at), 3)
+
+
 def rto_seconds(facts: Facts) -> float | None:
     """Fault injected (or, in a release, the breach) → all traffic on stable, confirmed."""
     start = facts.fault_injected_at or (facts.trigger or {}).get("at")
@@ -75,6 +83,7 @@ def run_report(
                     "max_p95_ms": s.max_p95_ms,
                     "max_window_requests": s.requests,
                 },
+                "analysis": s.analysis or None,
                 "samples": s.samples,
             }
             for s in facts.stages
@@ -82,6 +91,8 @@ def run_report(
         "trigger": facts.trigger,
         "fault_injected_at": facts.fault_injected_at,
         "detection_seconds": detection_seconds(facts),
+        "canary_out_at": facts.canary_out_at,
+        "detection_to_canary_out_seconds": canary_out_seconds(facts),
         "rollback": {
             "ran": facts.rollback_ran,
             "complete": facts.rollback_complete,

@@ -32,6 +32,9 @@ class StageFacts(BaseModel):
     max_error_rate: float | None = None
     max_p95_ms: float | None = None
     requests: int = 0
+    # The canary analysis' method (tests, alpha, tolerances), counts per version over the
+    # bake, decision, and whether it took the canary out of traffic at a breach.
+    analysis: dict[str, Any] = Field(default_factory=dict)
 
 
 class StepFacts(BaseModel):
@@ -64,6 +67,7 @@ class Facts(BaseModel):
     # ever given weight: an unreachable host whose canary never carried traffic is harmless.
     canary_servers: dict[str, list[str]] = Field(default_factory=dict)
     weighted: list[str] = Field(default_factory=list)
+    canary_out_at: float | None = None  # the analysis drained the canary at a breach
 
     def carried_no_traffic(self, host: str) -> bool:
         """Whether ``host`` runs canary servers and none of them was ever given weight."""
@@ -134,6 +138,8 @@ def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
             "stage": stage,
             "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
+            **{k: breach[k] for k in ("test", "counts", "e_value", "bound", "alpha")
+               if k in breach},
         }
     reason = "readiness" if result.task.startswith("Readiness") else "failed_check"
     return {
@@ -225,6 +231,15 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                 stage.max_error_rate = max(rates) if rates else None
                 stage.max_p95_ms = max(p95s) if p95s else None
                 stage.requests = max((s.get("requests", 0) for s in samples), default=0)
+                out = event.result.get("canary_out") or {}
+                stage.analysis = {
+                    "method": event.result.get("method"),
+                    "totals": event.result.get("totals"),
+                    "decision": event.result.get("decision"),
+                    "canary_out": out or None,
+                }
+                if out.get("done") and out.get("at") and facts.canary_out_at is None:
+                    facts.canary_out_at = float(out["at"])
                 stage.ended = event.time
                 stage.status = "passed" if event.status == "ok" else "breached"
             if event.status in {"failed", "unreachable"} and facts.trigger is None:
