@@ -283,6 +283,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             f"{C}.traffic": _traffic_args(
                 runbook, "split", percent=stage.weight, **_lease_args(runbook)
             ),
+            "register": "relrun_shift",
         },
         {
             "name": f"{label}: drill fault",
@@ -305,6 +306,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 target="canary",
                 baseline=unsafe_tree(runbook.traffic.stable_servers),
                 react=True,
+                since="{{ relrun_shift.confirmed_at | default(0) }}",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
                 **_lease_args(runbook),

@@ -189,7 +189,13 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
             {"error": "injected fault"}, status=500, headers={"X-Fault": "injected"}
         )
     if noisy and config.noise_error_rate and state.rng.random() < config.noise_error_rate:
-        return web.json_response({"error": "background failure (sandbox noise)"}, status=500)
+        # Injected on purpose like a drill's fault, so the drill's traffic count does not
+        # call it a lost request: stable fails the same way.
+        return web.json_response(
+            {"error": "background failure (sandbox noise)"},
+            status=500,
+            headers={"X-Fault": "injected", "X-Fault-Kind": "noise"},
+        )
     return await handler(request)
 
 

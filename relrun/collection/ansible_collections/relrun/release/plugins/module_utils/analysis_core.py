@@ -588,11 +588,16 @@ def watch(
     keepalive: Callable[[], None] | None = None,
     baseline: list[str] | None = None,
     react: bool = False,
+    since: float | None = None,
 ) -> dict[str, Any]:
     """Judge ``names`` (against ``baseline``, when given) every ``interval`` for ``duration``.
 
     Stops at the first breach. With ``react``, a breach takes the canary out of new
-    traffic (see :func:`take_canary_out`) before this returns.
+    traffic (see :func:`take_canary_out`) before this returns. With ``since`` (epoch
+    seconds of this stage's traffic shift, on this host's clock), the first sample also
+    counts the requests and errors the router saw between the shift and the first
+    reading, so the few seconds before the module started are judged too; nothing from
+    before the shift is.
 
     ``keepalive`` runs before every sample (the dead man's switch renewal); what it raises
     ends the watch.
@@ -611,6 +616,9 @@ def watch(
     while True:
         if keepalive is not None:
             keepalive()
+        # Read the window since the shift first: a request in between is then lost to the
+        # tests, never counted twice.
+        seed = _window_since(driver, since) if judge_ is None and duration > 0 else None
         servers = driver.servers(window)
         now = round(time.time(), 3)
         missing = [n for n in names if n not in servers]
@@ -638,6 +646,8 @@ def watch(
                 servers[n]["state"] == "ready" and servers[n].get("weight", 0) > 0
                 for n in baseline or [] if n in servers
             )
+        if seed is not None:
+            point |= _seed(judge_, seed[0], seed[1], names, baseline)
         if duration <= 0 and point.get("baseline"):
             # One look (the check before a stage): judge the router's window counts.
             judge_.error_limit.update(window_requests + _probe_errors(probes),
@@ -662,6 +672,40 @@ def watch(
             return _outcome(judge_, samples, found, now, compare_note, driver, baseline, names,
                             health_path, timeout, react)
         time.sleep(min(interval, max(0.0, duration - elapsed)))
+
+
+def _window_since(
+    driver: Driver, since: float | None
+) -> tuple[dict[str, ServerInfo], float] | None:
+    if since is None:
+        return None
+    span = round(time.time() - since, 3)
+    if not 0.2 <= span <= 60:
+        return None  # a clock far off, or a shift long ago: start from the baseline alone
+    return driver.servers(span), span
+
+
+def _seed(
+    judge_: Judge, servers: dict[str, ServerInfo], span: float, names: list[str],
+    baseline: list[str] | None,
+) -> dict[str, Any]:
+    """Count the router's window since the shift as the bake's first interval (errors only)."""
+
+    def arm(which: list[str]) -> tuple[int, int]:
+        chosen = [servers[n] for n in which if n in servers]
+        return (sum(int(s.get("requests") or 0) for s in chosen),
+                sum(int(s.get("errors") or 0) for s in chosen))
+
+    n_c, x_c = arm(names)
+    n_s, x_s = arm(baseline or []) if judge_.compare else (0, 0)
+    judge_.error_limit.update(n_c, x_c)
+    if judge_.error_compare is not None:
+        judge_.error_compare.update(n_c, x_c, n_s, x_s)
+    point: dict[str, Any] = {"since_shift_s": round(span, 3),
+                             "canary": {"requests": n_c, "errors": x_c}}
+    if judge_.compare:
+        point["stable"] = {"requests": n_s, "errors": x_s}
+    return point | judge_._evidence()
 
 
 def _outcome(

@@ -44,6 +44,7 @@ options:
   latency_tolerance: {description: "Canary odds of a request above stable's p95 may be up to (1 + this) x stable's.", type: float, default: 1.0}
   baseline: {description: Stable servers to compare with; empty for the absolute limits alone., type: list, elements: str, default: []}
   react: {description: At a breach, drain the canary before returning., type: bool, default: false}
+  since: {description: "Epoch seconds of the stage's traffic shift: the first sample also counts the router's requests since then.", type: float}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
@@ -132,6 +133,7 @@ def main() -> None:
             "latency_tolerance": {"type": "float", "default": 1.0},
             "baseline": {"type": "list", "elements": "str", "default": []},
             "react": {"type": "bool", "default": False},
+            "since": {"type": "float"},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
         },
@@ -165,6 +167,7 @@ def main() -> None:
             keepalive=_keepalive(p["lease_file"], p["owner"]),
             baseline=p["baseline"] or None,
             react=p["react"],
+            since=p["since"] or None,
         )
     except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
         module.fail_json(msg=str(err), samples=[], lease_held=True)
