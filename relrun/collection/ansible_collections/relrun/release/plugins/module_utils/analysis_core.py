@@ -453,7 +453,9 @@ class Judge:
                 f"{s['errors']}/{s['requests']}: more than {1 + self.policy.error_tolerance:g}x "
                 f"stable's error odds ({stat}, {alpha})"
             )
-            return {"reason": "error_rate", "observed": _share(c), "threshold": _share(s),
+            # threshold stays the runbook's limit; the comparison's evidence is in counts.
+            return {"reason": "error_rate", "observed": _share(c),
+                    "threshold": self.policy.max_error_rate, "stable_error_rate": _share(s),
                     "test": name, "counts": counts, **ev, "alpha": self.policy.alpha,
                     "message": message}
         slow = self.latency_limit.x if self.latency_limit else 0
@@ -474,8 +476,8 @@ class Judge:
             f"{test.stable[1]}/{test.stable[0]} of stable's ({stat}, {alpha})"
         )
         return {"reason": "latency", "observed": _share({"errors": test.canary[1],
-                "requests": test.canary[0]}), "threshold": self.latency_threshold_ms,
-                "test": name, "counts": counts, **ev, "alpha": self.policy.alpha,
+                "requests": test.canary[0]}), "threshold": self.policy.max_p95_ms,
+                "stable_p95_ms": self.latency_threshold_ms, "test": name, "counts": counts, **ev, "alpha": self.policy.alpha,
                 "message": message}
 
 
@@ -625,10 +627,13 @@ def watch(
         probes = health(servers, names, health_path, timeout)
         if judge_ is None:
             stable_names = [n for n in baseline or [] if n in servers]
-            judge_ = Judge(policy, compare=bool(stable_names),
-                           latency=latency_kind(servers, names))
+            serving = [n for n in stable_names
+                       if servers[n]["state"] == "ready" and servers[n].get("weight", 0) > 0]
+            judge_ = Judge(policy, compare=bool(serving), latency=latency_kind(servers, names))
             if baseline is not None and not stable_names:
                 compare_note = "no stable server on the router: absolute limits alone decide"
+            elif baseline is not None and not serving:
+                compare_note = "stable takes no traffic (100% stage): absolute limits alone decide"
         canary = read_arm(servers, names)
         stable = read_arm(servers, baseline) if judge_.compare and baseline else None
         point: dict[str, Any] = {"time": now}
