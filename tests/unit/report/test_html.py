@@ -93,3 +93,27 @@ def test_markdown(tmp_path: Path) -> None:
     assert "| 2 | Blue-Green 50% | 50% | breached | 14.3% | 5.0% |" in text
     assert "a\\|b" in text
     assert "| 5 | cleanup | passed | 2.31 s |" in text
+
+
+def test_the_chart_draws_the_evidence_against_its_bound() -> None:
+    from relrun.report.svg import timeline_svg
+
+    run = {
+        "started": 0.0,
+        "ended": 10.0,
+        "stages": [
+            {
+                "name": "Blue-Green 25%",
+                "status": "breached",
+                "started": 1.0,
+                "ended": 4.0,
+                "samples": [
+                    {"time": 2.0, "evidence": {"error_limit": {"e_value": 20.0, "bound": 400.0}}},
+                    {"time": 3.0, "evidence": {"error_limit": {"e_value": 800.0, "bound": 400.0}}},
+                ],
+            }
+        ],
+    }
+    svg = timeline_svg(run, {})
+    assert 'data-series="evidence"' in svg
+    assert "bound 1/alpha: breach" in svg
