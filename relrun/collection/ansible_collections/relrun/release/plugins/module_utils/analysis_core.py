@@ -646,6 +646,8 @@ def watch(
         point["error_rate"] = round(window_errors / window_requests, 6) if window_requests else None
         point["p95_ms"] = max((p for p in p95s if p is not None), default=None)
         point["unhealthy"] = {n: w for n, w in probes.items() if w is not None}
+        point["missing"] = missing
+        point["probe_timeout_ms"] = round(timeout * 1000)
         if judge_.compare and stable is not None:
             point["stable_served"] = any(
                 servers[n]["state"] == "ready" and servers[n].get("weight", 0) > 0
