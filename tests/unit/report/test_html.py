@@ -96,24 +96,32 @@ def test_markdown(tmp_path: Path) -> None:
 
 
 def test_the_chart_draws_the_evidence_against_its_bound() -> None:
+    from relrun.report.record import RunRecord
     from relrun.report.svg import timeline_svg
 
-    run = {
-        "started": 0.0,
-        "ended": 10.0,
-        "stages": [
-            {
-                "name": "Blue-Green 25%",
-                "status": "breached",
-                "started": 1.0,
-                "ended": 4.0,
-                "samples": [
-                    {"time": 2.0, "evidence": {"error_limit": {"e_value": 20.0, "bound": 400.0}}},
-                    {"time": 3.0, "evidence": {"error_limit": {"e_value": 800.0, "bound": 400.0}}},
-                ],
-            }
-        ],
-    }
-    svg = timeline_svg(run, {})
+    def look(t: float, e: float) -> dict[str, object]:
+        return {"time": t, "evidence": {"error_limit": {"e_value": e, "bound": 400.0}}}
+
+    record = RunRecord.model_validate(
+        {
+            "kind": "drill",
+            "verdict": "pass",
+            "state": "rolled_back",
+            "exit_code": 0,
+            "started": 0.0,
+            "ended": 10.0,
+            "stages": [
+                {
+                    "index": 2,
+                    "name": "Blue-Green 25%",
+                    "status": "breached",
+                    "started": 1.0,
+                    "ended": 4.0,
+                    "samples": [look(2.0, 20.0), look(3.0, 800.0)],
+                }
+            ],
+        }
+    )
+    svg = timeline_svg(record)
     assert 'data-series="evidence"' in svg
     assert "bound 1/alpha: breach" in svg
