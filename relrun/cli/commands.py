@@ -209,10 +209,14 @@ def status(inventory: Path = InventoryOpt) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
+    from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
 
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
+    fired = incidents(inventory)
+    for incident in fired:
+        typer.echo(incident.describe())
     running = holder(key)
     if running:
         typer.echo(
@@ -227,6 +231,8 @@ def status(inventory: Path = InventoryOpt) -> int:
             f"stopped before finishing; reports in {dead.get('run_dir')}\n"
             f"finish its rollback with: relrun recover -i {inventory}"
         )
+        return EXIT_FAILED
+    if fired:
         return EXIT_FAILED
     typer.echo("idle: no release is running and none was left unfinished")
     return EXIT_OK
