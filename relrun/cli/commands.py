@@ -211,12 +211,20 @@ def status(inventory: Path = InventoryOpt) -> int:
     from relrun.run.inventory import load_inventory
     from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
+    from relrun.workflows.drill import dead_private_drills
 
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
     fired = incidents(inventory)
     for incident in fired:
         typer.echo(incident.describe())
+    for dead_drill in dead_private_drills():
+        typer.echo(
+            f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
+            f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
+            f"the lease and the next `relrun drill` clears it; reports in "
+            f"{dead_drill.get('run_dir')}"
+        )
     running = holder(key)
     if running:
         typer.echo(

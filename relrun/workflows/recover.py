@@ -24,6 +24,7 @@ from relrun.run.active import clear_active, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
+from relrun.run.rescue import working_dir
 from relrun.run.runner import RunSpec, scrub_earlier_runs
 from relrun.runbook.loader import LoadedRunbook
 from relrun.workflows.context import playbook_sha256
@@ -73,8 +74,20 @@ def recover(
     record = {"kind": "recover", "runbook": name, "run_dir": str(run_dir)}
     with environment_lock(key, record):
         _scrub_dead_run(run_dir, playbook_text, inventory_path.resolve(), env.envvars, tell)
-        journal = JournalWriter(run_dir / "journal.jsonl", {**header, "recovery": time.time()})
-        bus = EventBus([journal] + ([progress] if progress else []))
+        # A full disk (or a run directory gone) must not stop the rollback: its files and
+        # the reports then go to a fallback directory, which is named.
+        where = working_dir(run_dir)
+        if where != run_dir:
+            tell(f"{run_dir} cannot be written: the rollback's files and reports go to {where}")
+        recovered: list[Event] = []
+        handlers: list[Handler] = [recovered.append]
+        journal: JournalWriter | None = None
+        try:
+            journal = JournalWriter(where / "journal.jsonl", {**header, "recovery": time.time()})
+            handlers.append(journal)
+        except OSError as err:
+            tell(f"no journal for the recovery ({err}); the rollback runs anyway")
+        bus = EventBus(handlers + ([progress] if progress else []))
         try:
             bus.emit(
                 Note(
@@ -100,15 +113,16 @@ def recover(
                 },
                 envvars=env.envvars,
                 tags="rollback",
+                artifacts_dir=where,
             )
             run_uninterrupted(spec, bus, tell)
         finally:
-            journal.close()
-        events = earlier + journal.events
+            if journal is not None:
+                journal.close()
+        events = earlier + recovered
         facts = collect_facts(events)
         header["ended"] = time.time()
         header.setdefault("run_kind", kind)
-        ci = write_ci_reports(run_dir, header, events)
         if facts.rollback_complete:
             verdict, code = "fail", EXIT_OK
             reasons = [f"recovered: the {kind} was cut short and is now rolled back"]
@@ -127,11 +141,16 @@ def recover(
             None,
             {"recovered": True},
         )
-        write_run_report(run_dir, kind, report)
-        finish_run(run_dir, runbook.loaded.runbook.notify if runbook else None)
+        ci: dict[str, Path] = {}
+        try:
+            ci = write_ci_reports(where, header, events)
+            write_run_report(where, kind, report)
+            finish_run(where, runbook.loaded.runbook.notify if runbook else None)
+        except OSError as err:  # the rollback's outcome matters more than its report
+            tell(f"could not write the recovery's reports in {where}: {err}")
         if facts.rollback_complete:
             clear_active(key)
-    return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
+    return ReleaseResult(where, verdict, code, reasons, ci, report, facts.unreachable)
 
 
 def _scrub_dead_run(
