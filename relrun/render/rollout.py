@@ -376,7 +376,7 @@ def _guarded(number: int, step: str, tasks: list[Task], always: list[Task] | Non
     if number > ROLLBACK_STEPS.index("drain") + 1:
         stop = [
             {
-                "name": f"Rollback {number}/5 {step}: not run, no stable server is healthy",
+                "name": f"Rollback {number}/5 {step}: stop here if no stable server is healthy",
                 "ansible.builtin.fail": {
                     "msg": "not run: the rollback stopped, no stable server is healthy "
                     "(traffic stays on the canary, which serves users)"

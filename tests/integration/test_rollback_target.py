@@ -56,7 +56,7 @@ def test_stable_dead_mid_release_keeps_traffic_on_the_serving_canary(
     data = yaml.safe_load(QUICK.read_text(encoding="utf-8"))
     rollout = data["rollout"]
     rollout["stages"][0]["bake"] = "6s"
-    rollback = {**data["rollback"], "lease": "5s"}
+    rollback = {**data["rollback"], "lease": "15s"}
     path = runbook(tmp_path, "stable-dies", rollout=rollout, rollback=rollback)
     reports = tmp_path / "reports"
     proc = start_relrun(

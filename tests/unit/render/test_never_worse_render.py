@@ -101,7 +101,7 @@ def test_the_rollback_gives_traffic_only_to_healthy_stable_servers(tmp_path: Pat
             assert (args["health_path"], args["health_status"]) == ("/healthz", 204)
         verify = module_args(tasks["Rollback 4/5 verify: stable alone is healthy"])
         assert verify["carrying_only"] is True and verify["health_path"] == "/healthz"
-        stop = tasks["Rollback 5/5 cleanup: not run, no stable server is healthy"]
+        stop = tasks["Rollback 5/5 cleanup: stop here if no stable server is healthy"]
         assert stop["when"] == "relrun_stable_down | default(false)"
     arm = module_args(by_name(plays, "Rollout")["Dead man's switch: arm (lease 15s)"])
     assert arm["health_path"] == "/healthz"
