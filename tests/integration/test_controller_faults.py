@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -122,3 +123,23 @@ def test_recover_works_with_the_disk_still_full(
     assert servers(sandbox)["canary"] == (0, "maint")
     report = json.loads((fallback / "reports" / "release.json").read_text())
     assert report["state"] == "recovered"
+
+
+def test_a_run_directory_deleted_mid_stage_still_rolls_back(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "doomed" / "reports"
+    fallback = tmp_path / "fallback"
+    env = {**env_for(sandbox), "RELRUN_FALLBACK_DIR": str(fallback)}
+    proc = relrun(
+        ["release", variant(tmp_path, "8s"), "-i", str(INVENTORY), "--report-dir", str(reports)],
+        env, tmp_path,
+    )
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    shutil.rmtree(tmp_path / "doomed")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err
+    assert f"was rolled back; reports in {fallback / 'reports'}" in err
+    report = json.loads((fallback / "reports" / "release.json").read_text())
+    assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
+    assert servers(sandbox)["canary"] == (0, "maint")
