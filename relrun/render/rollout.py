@@ -101,18 +101,22 @@ def _preflight_passed(runbook: Runbook) -> Task:
     next play's hosts, whatever ``any_errors_fatal`` says: without this, a router that did
     not answer its preflight still saw the canary deployed, with no way to move traffic.
     """
-    hosts = "groups['" + runbook.targets.router + "']"  # a checked group name
-    failed = (
-        hosts + " | reject('in', " + hosts + " | map('extract', hostvars) | selectattr('"
-        + PREFLIGHT_PASSED + "', 'defined') | map(attribute='inventory_hostname') | list) | list"
-    )
+    # A checked group name; double quotes inside, so the YAML needs no escaping.
+    hosts = 'groups["' + runbook.targets.router + '"]'
     return {
         "name": "Preflight: every router host passed it (nothing is deployed otherwise)",
         "ansible.builtin.assert": {
-            "that": ["(" + failed + ") | length == 0"],
-            "fail_msg": "the preflight did not pass on router host(s) {{ (" + failed
-            + ") | join(', ') }}: nothing was deployed and no traffic moved",
+            "that": ["relrun_preflight_missing | length == 0"],
+            "fail_msg": "the preflight did not pass on router host(s) "
+            "{{ relrun_preflight_missing | join(', ') }}: nothing was deployed and no "
+            "traffic moved",
             "quiet": True,
+        },
+        "vars": {
+            "relrun_routers": "{{ " + hosts + ' | map("extract", hostvars) }}',
+            "relrun_routers_ok": '{{ relrun_routers | selectattr("' + PREFLIGHT_PASSED
+            + '", "defined") | map(attribute="inventory_hostname") }}',
+            "relrun_preflight_missing": "{{ " + hosts + " | difference(relrun_routers_ok) }}",
         },
         "run_once": True,
     }
