@@ -13,11 +13,11 @@ import typer
 from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
-    from relrun.workflows.release import ReleaseResult
+    from relrun.workflows.lifecycle import ReleaseResult
 
 RunbookArg = typer.Argument(
     ..., help="The runbook YAML file.", show_default=False, metavar="RUNBOOK"
