@@ -82,7 +82,7 @@ def test_a_full_disk_mid_stage_rolls_back_first_and_reports_elsewhere(
         ["release", variant(tmp_path, "8s"), "-i", str(INVENTORY), "--report-dir", str(reports)],
         env, tmp_path,
     )
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=300)
     fill(small_disk)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
@@ -109,7 +109,7 @@ def test_recover_works_with_the_disk_still_full(
         ["release", variant(tmp_path, "120s"), "-i", str(INVENTORY), "--report-dir", str(reports)],
         env, tmp_path,
     )
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=300)
     proc.kill()
     proc.communicate(timeout=60)
     fill(small_disk)
@@ -135,7 +135,7 @@ def test_a_run_directory_deleted_mid_stage_still_rolls_back(
         ["release", variant(tmp_path, "8s"), "-i", str(INVENTORY), "--report-dir", str(reports)],
         env, tmp_path,
     )
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=300)
     shutil.rmtree(tmp_path / "doomed")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err

@@ -71,7 +71,7 @@ def test_a_drill_killed_with_9_leaves_no_sandbox_behind(tmp_path: Path) -> None:
     runbook = tmp_path / "slow.yml"  # a lease a loaded machine cannot outrun
     runbook.write_text(Path(SLOW).read_text().replace("lease: 5s", "lease: 20s"))
     proc = start_relrun(["drill", str(runbook), "--report-dir", str(reports)], state, tmp_path)
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=300)
     assert len(processes_of(sandbox)) >= 5  # reaper, router, stable, canary, load generator
     (lease_file,) = sandbox.glob("relrun-deadman-*.json")
     watcher = int(json.loads(lease_file.read_text())["pid"])

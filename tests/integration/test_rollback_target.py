@@ -62,7 +62,7 @@ def test_stable_dead_mid_release_keeps_traffic_on_the_serving_canary(
     proc = start_relrun(
         ["release", path, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
     )
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=300)
     assert control.crash_server("stable", sandbox)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 3, out + err
