@@ -15,7 +15,7 @@ from relrun.render.rollout import deploy_play, preflight_play, rollback_play, ro
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.models import Build, Command
+from relrun.runbook.models import Build, Command, reserved_var
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import StepRef
 
@@ -148,7 +148,13 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
             }
         )
     }
-    common_vars.update(unsafe_tree(dict(runbook.vars)))
+    # Play vars override the inventory's: the schema refuses connection and privilege
+    # names, and rendering drops them again, so the inventory's settings always win.
+    settable = {k: v for k, v in runbook.vars.items() if reserved_var(k) is None}
+    common_vars.update(unsafe_tree(settable))
+    if runbook.secrets:
+        # Read by the controller's redactor (relrun.run.redact), which sees the playbook.
+        common_vars["relrun_secret_vars"] = sorted(set(runbook.secrets))
     gate_checks, verify_checks = check_tasks(runbook)
     candidates = (
         gates_play(runbook),

@@ -234,7 +234,7 @@ def execute(
     guard.chmod(0o700)
     baked.private_data_dir.chmod(0o700)
     bus.emit(RunStarted(label=spec.label, playbook=str(baked.playbook)))
-    redactor = run_redactor(spec.playbook_text, spec.inventory)
+    redactor = run_redactor(spec.playbook_text, spec.inventory, {**os.environ, **spec.envvars})
 
     def on_event(raw: dict[str, Any]) -> bool:
         # Scrubbed in place first: ansible-runner writes this same dict to job_events/.

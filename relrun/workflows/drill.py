@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from relrun.workflows.lifecycle import ReleaseResult
 from relrun.workflows.release import DrillFault, Environment, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
 
 
 def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
@@ -52,10 +56,11 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             raise InputError(
                 f"--fault: unknown kind {kind!r} (one of {', '.join(FAULT_KINDS)})"
             )
-        try:
-            value = float(raw) if raw else 0.0
-        except ValueError:
-            raise InputError(f"--fault: {raw!r} is not a number") from None
+        # ASCII digits only: float() also takes other scripts' digits (Arabic-Indic "0.5"),
+        # "1_0" and "1e3", none of which a person means as the fault's value.
+        if raw and not _ASCII_NUMBER.fullmatch(raw):
+            raise InputError(f"--fault: {raw!r} is not a number (write digits 0-9, e.g. 0.5)")
+        value = float(raw) if raw else 0.0
         if not math.isfinite(value):
             raise InputError(f"--fault: {raw!r} is not a finite number")
         if kind in {"crash", "none"} and raw:
