@@ -46,6 +46,7 @@ options:
   react: {description: At a breach, drain the canary before returning., type: bool, default: false}
   since: {description: "Epoch seconds of the stage's traffic shift: the first sample also counts the router's requests since then.", type: float}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
+  carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
 """
@@ -134,6 +135,7 @@ def main() -> None:
             "baseline": {"type": "list", "elements": "str", "default": []},
             "react": {"type": "bool", "default": False},
             "since": {"type": "float"},
+            "carrying_only": {"type": "bool", "default": False},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
         },
@@ -156,9 +158,16 @@ def main() -> None:
     )
     try:
         driver = make_driver(p["driver"], p["connection"])
+        servers = p["servers"]
+        if p["carrying_only"]:
+            # The rollback's verify judges what users reach: a dead stable server left
+            # without traffic by the switch is not the stable version's health.
+            known = driver.servers(1)
+            carrying = [n for n in servers if known.get(n, {}).get("weight", 0) > 0]
+            servers = carrying or servers
         outcome = watch(
             driver,
-            p["servers"],
+            servers,
             policy,
             p["duration"],
             p["interval"],
