@@ -156,12 +156,27 @@ def drill(
     traffic_log: Path | None = typer.Option(
         None, "--traffic-log", help="Load generator log of the environment (with -i)."
     ),
+    rate: float = typer.Option(
+        20.0, "--rate", help="Private sandbox: load generator requests per second."
+    ),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Private sandbox: background share of failing user requests, "
+        "on both versions (injected faults add to it).",
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Private sandbox: median of a heavy-tailed (lognormal) "
+        "latency added to user requests on both versions.",
+    ),
 ) -> int:
     """Rehearse the release with an injected fault and prove the rollback works."""
+    from relrun.sandbox.settings import noise_config
     from relrun.workflows.drill import drill as run_drill
 
+    config = noise_config(noise_errors, noise_latency)
     return _with_progress(
-        lambda shown: run_drill(runbook, inventory, report_dir, fault, at, shown, _say, traffic_log)
+        lambda shown: run_drill(
+            runbook, inventory, report_dir, fault, at, shown, _say, traffic_log, rate, config
+        )
     )
 
 
@@ -205,10 +220,22 @@ def status(inventory: Path = InventoryOpt) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
+    from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
+    from relrun.workflows.drill import dead_private_drills
 
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
+    fired = incidents(inventory)
+    for incident in fired:
+        typer.echo(incident.describe())
+    for dead_drill in dead_private_drills():
+        typer.echo(
+            f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
+            f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
+            f"the lease and the next `relrun drill` clears it; reports in "
+            f"{dead_drill.get('run_dir')}"
+        )
     running = holder(key)
     if running:
         typer.echo(
@@ -223,6 +250,8 @@ def status(inventory: Path = InventoryOpt) -> int:
             f"stopped before finishing; reports in {dead.get('run_dir')}\n"
             f"finish its rollback with: relrun recover -i {inventory}"
         )
+        return EXIT_FAILED
+    if fired:
         return EXIT_FAILED
     typer.echo("idle: no release is running and none was left unfinished")
     return EXIT_OK

@@ -14,7 +14,7 @@ from relrun.runbook.load_models import LoadMix, SandboxApp
 from relrun.sandbox import control
 from relrun.sandbox.layout import ENV_STATE_DIR
 from relrun.sandbox.requestmix import load_mix
-from relrun.sandbox.settings import SandboxConfig
+from relrun.sandbox.settings import noise_config
 
 sandbox_app = typer.Typer(help="Start, control and stop the local sandbox environment.")
 app.add_typer(sandbox_app, name="sandbox")
@@ -73,6 +73,12 @@ def up(
     mix: Path | None = typer.Option(
         None, "--mix", help="The load generator's request mix (YAML/JSON, docs/own-service.md)."
     ),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Background share of user requests failing, every version."
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Median of a heavy-tailed (lognormal) added latency."
+    ),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
     _at_least("--heartbeat", heartbeat, 0.1)
@@ -82,7 +88,9 @@ def up(
         app_spec = _app(app_stable, app_canary, health_path)
     elif app_canary is not None:
         raise InputError("--app-canary needs --app-stable")
-    config = SandboxConfig(heartbeat_s=heartbeat, app=app_spec)
+    config = noise_config(noise_errors, noise_latency, heartbeat_s=heartbeat).model_copy(
+        update={"app": app_spec}
+    )
     st = control.up(
         state_dir,
         rate=rate,

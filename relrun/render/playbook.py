@@ -99,14 +99,21 @@ def gates_play(runbook: Runbook) -> Play | None:
 def check_tasks(runbook: Runbook) -> tuple[list[Task], list[Task]]:
     """The API check tasks: against the canary (gate) and against stable (verify).
 
+    Each check runs where its ``run_in`` says, so a check of what only the new version
+    has never runs against stable.
+
     Inside the rollout they run on the router's play, delegated to the first host of the
     checks' group, so a failed check lands in the rollout's rescue: the rollback.
     """
     section = runbook.api_checks
     if section is None:
         return [], []
-    gate = render_check_tasks(section, phase="gate", base_url_var="relrun_canary_url")
-    verify = render_check_tasks(section, phase="verify", base_url_var="relrun_stable_url")
+    gate = render_check_tasks(
+        section, phase="gate", base_url_var="relrun_canary_url", only="gate"
+    )
+    verify = render_check_tasks(
+        section, phase="verify", base_url_var="relrun_stable_url", only="verify"
+    )
     if runbook.rollout is not None:
         where = "{{ groups['" + section.host_group + "'][0] }}"
         for task in (*gate, *verify):

@@ -85,10 +85,13 @@ class HeldLock:
         self._write()
 
     def _write(self) -> None:
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(json.dumps(self._record))
-        self._handle.flush()
+        # The flock is the lock; the record only tells others who holds it. A full disk
+        # must not stop the run (or the recovery) that holds it.
+        with contextlib.suppress(OSError):
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.write(json.dumps(self._record))
+            self._handle.flush()
 
 
 @contextlib.contextmanager

@@ -22,7 +22,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .fault_injectors import TABLE, parse_table
-from .haproxy_history import COUNTERS, DELAYED, INJECTED, Sample, SampleStore, window_counts
+from .haproxy_history import (
+    COUNTERS,
+    DELAYED,
+    ERROR_COUNTERS,
+    INJECTED,
+    RESPONSE_COUNTERS,
+    Sample,
+    SampleStore,
+    window_counts,
+)
 from .haproxy_runtime import (
     admin_state,
     check_name,
@@ -169,6 +178,7 @@ class HAProxyDriver:
                 # HAProxy itself delayed responses (a traffic fault) after the server's
                 # answer: rtime stops at that answer, ttime includes the delay.
                 rtime = str(max(to_int(rtime), to_int(row.get("ttime"))))
+            totals = current["servers"].get(name, {})
             result[name] = {
                 "name": name,
                 "address": server_address(entry.get("srv_addr", ""), entry.get("srv_port", "")),
@@ -181,6 +191,17 @@ class HAProxyDriver:
                 "error_rate": round(errors / requests, 6) if requests else 0.0,
                 "p95_ms": float(rtime) if requests and rtime not in (None, "") else None,
                 "window_seconds": win["seconds"],
+                "total_requests": sum(totals.get(k, 0) for k in (*RESPONSE_COUNTERS, *ERROR_COUNTERS)),
+                "total_errors": sum(
+                    totals.get(k, 0) for k in ("hrsp_5xx", *ERROR_COUNTERS, INJECTED)
+                ),
+                # rtime is an average of the slot's last 1024 responses, kept across a
+                # redeploy: the analysis uses it only once enough responses are fresh.
+                "latency": {
+                    "kind": "average",
+                    "average_ms": float(rtime) if rtime not in (None, "") else None,
+                    "responses": totals.get("stot", 0),
+                },
                 "status": row.get("status"),
             }
         return result
