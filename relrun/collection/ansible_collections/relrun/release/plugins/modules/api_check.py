@@ -55,7 +55,8 @@ options:
         type: path
       from_file:
         description:
-          - JSON file with C({"username", "password"}) or
+          - >-
+            JSON file with C({"username", "password"}) or
             C({"users": [{"username", "password"}, ...]}) (the relrun sandbox's
             C(secrets/users.json)); with C(username) set, that user's entry is used.
         type: path

@@ -17,7 +17,7 @@ description:
     the deploy, no watcher) and C(arm) fail, touching nothing, while another owner holds
     the lease (claimed or armed, and not expired); the result then has C(lease_held=true).
     Renewals by another owner never extend the lease. C(disarm) ends only the owner's
-    lease, unless I(force) (a rollback's disarm: all traffic is on stable after it).
+    lease, unless I(force) (a rollback's disarm, after which all traffic is on stable).
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
 author: relrun developers
