@@ -170,7 +170,8 @@ def wait_ready(
         DriverError: not ready within ``timeout``; says which server and why.
     """
     import urllib.error
-    import urllib.request
+
+    from ansible.module_utils.urls import open_url
 
     deadline = time.monotonic() + timeout
     started = time.monotonic()
@@ -183,7 +184,7 @@ def wait_ready(
                 problems[name] = "not registered with the router"
                 continue
             try:
-                with urllib.request.urlopen(f"http://{address}{path}", timeout=2) as response:
+                with open_url(f"http://{address}{path}", timeout=2, use_proxy=False) as response:
                     got = response.status
             except urllib.error.HTTPError as err:
                 got = err.code

@@ -15,7 +15,8 @@ description:
     rollback's verify step).
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   driver: {description: The router kind., type: str, default: sandbox, choices: [sandbox, haproxy]}
   connection: {description: "Driver settings from inventory (sandbox: state_dir; haproxy: socket, backend, history_dir, timeout).", type: dict, required: true}

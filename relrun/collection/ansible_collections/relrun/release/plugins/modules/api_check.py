@@ -18,7 +18,7 @@ description:
   - Uses only the Python standard library (http.client, hmac, json, threading).
 version_added: "0.1.0"
 author:
-  - relrun developers
+  - relrun developers (@relrun)
 options:
   base_url:
     description: Base URL of the API; check paths are relative to it.
@@ -119,7 +119,7 @@ checks:
     latency_p50_ms: {description: Median latency over the check's requests., type: float}
     latency_p95_ms: {description: 95th percentile latency over the check's requests., type: float}
     duration_ms: {description: Wall time of the whole check., type: float}
-    message: {description: C(ok), or what was expected and what came back., type: str}
+    message: {description: "C(ok), or what was expected and what came back.", type: str}
 summary:
   description: Counts, and the names of failed required checks.
   returned: always

@@ -14,7 +14,8 @@ description:
     of every file matching the artifact patterns.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   name:
     description: Build name, used in results.
@@ -131,7 +132,8 @@ def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
     )
     timed_out = False
     deadline = started + params["timeout"]
-    assert proc.stdout is not None
+    if proc.stdout is None:  # cannot happen with stdout=PIPE; keeps the type checker honest
+        raise RuntimeError("no pipe for the build's output")
     os.set_blocking(proc.stdout.fileno(), False)
     buffer = b""
     while True:

@@ -48,7 +48,7 @@ notes:
   - "Suppress a finding inline with a comment C(relrun: allow RULE [fp=PREFIX] -- REASON)."
   - A C(.relrun-scan-ignore) file at O(path) lists glob patterns to leave out.
 author:
-  - relrun developers
+  - relrun developers (@relrun)
 """
 
 EXAMPLES = r"""

@@ -12,7 +12,8 @@ description:
     the router back until it confirms each change.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   driver:
     description: The router kind.
