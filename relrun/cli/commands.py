@@ -31,14 +31,19 @@ def validate(
         ..., help="Runbook files.", show_default=False, metavar="RUNBOOK"
     ),
     inventory: Path | None = typer.Option(
-        None, "-i", "--inventory", help="Also check the target groups exist in this inventory."
+        None,
+        "-i",
+        "--inventory",
+        help="Also check the target groups, and the variables their hosts need, in this inventory.",
     ),
 ) -> int:
     """Check runbooks; print every problem as FILE:LINE:COL and exit 2 if there is any."""
     from relrun.run.inventory import load_inventory
     from relrun.runbook.loader import load_runbook
+    from relrun.workflows.release import inventory_problems
 
-    groups = load_inventory(inventory).groups if inventory else None
+    loaded_inventory = load_inventory(inventory) if inventory else None
+    groups = loaded_inventory.groups if loaded_inventory else None
     problems: list[Problem] = []
     for path in runbooks:
         try:
@@ -46,6 +51,11 @@ def validate(
         except InputError as err:
             problems.extend(err.problems or [Problem(str(path), 1, 1, err.message)])
             continue
+        if loaded_inventory is not None:
+            missing = inventory_problems(loaded, loaded_inventory)
+            if missing:
+                problems.extend(missing)
+                continue
         typer.echo(f"{path}: ok ({loaded.runbook.metadata.name} {loaded.runbook.metadata.version})")
     if problems:
         raise InputError(problems)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ansible.module_utils.urls import open_url
 
 from .traffic_drivers import Driver, ServerInfo
 
@@ -35,7 +36,7 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
     if not address:
         return "no address"
     try:
-        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
             response.read()
             return None
     except urllib.error.HTTPError as err:

@@ -137,8 +137,8 @@ class ManifestScanner:
             strings = [(t.value, t.start) for t in lex(text, "kotlin") if t.kind == "str"]
             fallback = None
         except LexError as err:
-            strings = [(m.group(1), m.start(1)) for m in re.finditer(r"[\"']([^\"'\n]+)[\"']",
-                                                                        text)]
+            quoted = re.finditer(r"[\"']([^\"'\n]+)[\"']", text)
+            strings = [(m.group(1), m.start(1)) for m in quoted]
             fallback = str(err)
         found = []
         for value, offset in strings:

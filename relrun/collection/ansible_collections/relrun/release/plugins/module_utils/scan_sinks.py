@@ -29,7 +29,7 @@ def is_sink_name(name: str) -> bool:
     """
     if name in _PRINTS:
         return True
-    receiver, _, method = name.rpartition(".")
+    receiver, _dot, method = name.rpartition(".")
     if not receiver or method not in _LOG_METHODS:
         return False
     last = receiver.rsplit(".", 1)[-1].lower()

@@ -131,7 +131,7 @@ fail_on:
   returned: always
   type: str
 failing:
-  description: Number of findings at or above O(policy.fail_on).
+  description: Number of findings at or above C(policy.fail_on).
   returned: always
   type: int
 """
