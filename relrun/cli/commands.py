@@ -6,13 +6,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relrun.cli import errors
 from relrun.cli.app import app
-from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
+from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem
 from relrun.report.files import write_atomic
 
 if TYPE_CHECKING:
@@ -36,15 +36,23 @@ def validate(
         "--inventory",
         help="Also check the target groups, and the variables their hosts need, in this inventory.",
     ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> int:
     """Check runbooks; print every problem as FILE:LINE:COL and exit 2 if there is any."""
     from relrun.run.inventory import load_inventory
     from relrun.runbook.loader import load_runbook
     from relrun.workflows.release import inventory_problems
 
-    loaded_inventory = load_inventory(inventory) if inventory else None
+    try:
+        loaded_inventory = load_inventory(inventory) if inventory else None
+    except InputError as err:
+        if not as_json:
+            raise
+        typer.echo(json.dumps(validation_document([], err.problems), indent=2))
+        return EXIT_BAD_INPUT
     groups = loaded_inventory.groups if loaded_inventory else None
     problems: list[Problem] = []
+    valid: list[dict[str, str]] = []
     for path in runbooks:
         try:
             loaded = load_runbook(path, groups)
@@ -56,10 +64,36 @@ def validate(
             if missing:
                 problems.extend(missing)
                 continue
-        typer.echo(f"{path}: ok ({loaded.runbook.metadata.name} {loaded.runbook.metadata.version})")
+        meta = loaded.runbook.metadata
+        valid.append({"file": str(path), "name": meta.name, "version": meta.version})
+        if not as_json:
+            typer.echo(f"{path}: ok ({meta.name} {meta.version})")
+    if as_json:
+        typer.echo(json.dumps(validation_document(valid, problems), indent=2))
+        return EXIT_BAD_INPUT if problems else EXIT_OK
     if problems:
         raise InputError(problems)
     return EXIT_OK
+
+
+def validation_document(valid: list[dict[str, str]], problems: list[Problem]) -> dict[str, Any]:
+    """``relrun validate --json``: the valid runbooks and every problem, positioned."""
+    return {
+        "format": 1,
+        "ok": not problems,
+        "runbooks": valid,
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "message": p.message,
+                "path": p.path,
+                "text": str(p),
+            }
+            for p in problems
+        ],
+    }
 
 
 @app.command()
@@ -77,12 +111,20 @@ def schema(
 
 
 @app.command()
-def plan(runbook: Path = RunbookArg) -> int:
+def plan(
+    runbook: Path = RunbookArg,
+    as_json: bool = typer.Option(False, "--json", help="The plan as one JSON document."),
+) -> int:
     """Say what a release of RUNBOOK will do, in order, in plain words."""
     from relrun.render.documents import render_plan
+    from relrun.render.plan import plan_data
     from relrun.runbook.loader import load_runbook
 
-    sys.stdout.write(render_plan(load_runbook(runbook)))
+    loaded = load_runbook(runbook)
+    if as_json:
+        typer.echo(json.dumps(plan_data(loaded), indent=2))
+    else:
+        sys.stdout.write(render_plan(loaded))
     return EXIT_OK
 
 
@@ -215,7 +257,10 @@ def recover(inventory: Path = InventoryOpt) -> int:
 
 
 @app.command()
-def status(inventory: Path = InventoryOpt) -> int:
+def status(
+    inventory: Path = InventoryOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
@@ -224,13 +269,20 @@ def status(inventory: Path = InventoryOpt) -> int:
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
     running = holder(key)
+    dead = None if running else incomplete_run(key)
+    if as_json:
+        state = "running" if running else "incomplete" if dead else "idle"
+        found = running or dead or {}
+        run = {k: found.get(k) for k in ("kind", "runbook", "pid", "run_dir")} if found else None
+        document = {"format": 1, "state": state, "inventory": str(inventory), "run": run}
+        typer.echo(json.dumps(document, indent=2))
+        return EXIT_FAILED if dead else EXIT_OK
     if running:
         typer.echo(
             f"running: {running.get('kind')} of {running.get('runbook')} "
             f"(pid {running.get('pid')}), reports in {running.get('run_dir')}"
         )
         return EXIT_OK
-    dead = incomplete_run(key)
     if dead:
         typer.echo(
             f"incomplete: a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) "
