@@ -87,7 +87,11 @@ def test_shell_completion_completes_commands(tmp_path: Path) -> None:
         "COMP_CWORD": "1",
     }
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("relrun"))], env=env, capture_output=True, text=True, timeout=60,
+        [str(Path(sys.executable).with_name("relrun"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
