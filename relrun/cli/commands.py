@@ -17,7 +17,7 @@ from relrun.report.files import write_atomic
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
-    from relrun.workflows.release import ReleaseResult
+    from relrun.workflows.lifecycle import ReleaseResult
 
 RunbookArg = typer.Argument(
     ..., help="The runbook YAML file.", show_default=False, metavar="RUNBOOK"

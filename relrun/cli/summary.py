@@ -1,67 +1,65 @@
-"""End-of-run summaries printed to standard output."""
+"""End-of-run summaries printed to standard output: a view of the run record."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from relrun.workflows.release import ReleaseResult
+from relrun.workflows.lifecycle import ReleaseResult
 
 
 def print_release(result: ReleaseResult) -> None:
-    """Print the verdict, the builds table and where the reports are."""
+    """Print the builds table, stages, rollback, the verdict and where the reports are."""
     console = Console(highlight=False, soft_wrap=True)
-    builds = result.ci.get("builds", [])
-    if builds:
+    ci = result.ci
+    if ci is not None and ci.builds:
         table = Table(title="Builds", title_justify="left")
         for column in ("build", "host", "status", "seconds", "artifacts"):
             table.add_column(column)
-        for build in builds:
+        for build in ci.builds:
             table.add_row(
-                str(build.get("name")),
-                str(build.get("host")),
-                str(build.get("status")),
-                f"{build.get('seconds', 0):.1f}",
-                str(len(build.get("artifacts", []))),
+                build.name,
+                build.host,
+                build.status,
+                f"{build.seconds or 0:.1f}",
+                str(len(build.artifacts)),
             )
         console.print(table)
-    for run in result.ci.get("api_checks", []):
-        latency = run.get("latency", {})
-        passed = sum(1 for c in run["checks"] if c["passed"])
+    for run in ci.api_checks if ci is not None else []:
+        latency = run.latency
+        passed = sum(1 for c in run.checks if c.passed)
         console.print(
-            f"API checks ({run['phase']}): {passed}/{len(run['checks'])} passed"
-            + (f", p50 {latency['p50_ms']:.0f} ms" if latency.get("p50_ms") is not None else "")
-            + (f", p95 {latency['p95_ms']:.0f} ms" if latency.get("p95_ms") is not None else "")
+            f"API checks ({run.phase}): {passed}/{len(run.checks)} passed"
+            + (f", p50 {latency.p50_ms:.0f} ms" if latency.p50_ms is not None else "")
+            + (f", p95 {latency.p95_ms:.0f} ms" if latency.p95_ms is not None else "")
         )
-        for failed in (c for c in run["checks"] if not c["passed"]):
-            console.print(f"  - {failed['name']}: {failed.get('message') or 'failed'}")
-    report = result.report
-    for stage in report.get("stages", []):
-        metrics = stage.get("metrics", {})
-        rate = metrics.get("max_error_rate")
-        p95 = metrics.get("max_p95_ms")
-        console.print(
-            f"stage {stage['index']} {stage['name']} ({stage.get('weight')}%): {stage['status']}"
-            + (f", max error rate {rate:.1%}" if rate is not None else "")
-            + (f", max p95 {p95:.0f} ms" if p95 is not None else "")
-        )
-    rollback = report.get("rollback") or {}
-    if rollback.get("ran"):
-        steps = ", ".join(
-            f"{s['name']} {s['status']} ({s['seconds'] or 0:.2f}s)" for s in rollback["steps"]
-        )
-        console.print(f"rollback: {steps}")
-    for key, label in (("detection_seconds", "detection"), ("rto_seconds", "RTO")):
-        if report.get(key) is not None:
-            console.print(f"{label}: {report[key]:.2f}s")
-    traffic = report.get("traffic")
-    if traffic:
-        console.print(
-            f"traffic: {traffic['requests']} requests, served by {traffic['served_by']}, "
-            f"{traffic['injected_failures']} injected failures, {traffic['lost']} lost"
-        )
+        for failed in (c for c in run.checks if not c.passed):
+            console.print(f"  - {failed.name}: {failed.message or 'failed'}")
+    record = result.report
+    if record is not None:
+        for stage in record.stages:
+            rate, p95 = stage.observed.peak_error_rate, stage.observed.peak_p95_ms
+            console.print(
+                f"stage {stage.index} {stage.name} ({stage.weight}%): {stage.status}"
+                + (f", peak error rate {rate:.1%}" if rate is not None else "")
+                + (f", peak p95 {p95:.0f} ms" if p95 is not None else "")
+            )
+        if record.rollback.ran:
+            steps = ", ".join(
+                f"{s.name} {s.status} ({s.seconds or 0:.2f}s)" for s in record.rollback.steps
+            )
+            console.print(f"rollback: {steps}")
+        for value, label in ((record.detection_seconds, "detection"), (record.rto_seconds, "RTO")):
+            if value is not None:
+                console.print(f"{label}: {value:.2f}s")
+        traffic = record.traffic
+        if traffic is not None:
+            console.print(
+                f"traffic: {traffic.requests} requests, served by {traffic.served_by}, "
+                f"{traffic.injected_failures} injected failures, {traffic.lost} lost"
+            )
     colour = "green" if result.verdict == "pass" else "red"
-    console.print(f"verdict: [{colour}]{result.verdict}[/{colour}]")
+    console.print(f"verdict: [{colour}]{result.verdict}[/{colour}] (exit {result.exit_code})")
     for reason in result.reasons:
         console.print(f"  - {reason}")
     console.print(f"reports: {result.run_dir}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from relrun.render.yamlout import unsafe_tree
 from relrun.runbook.check_models import ApiChecksSection, Credentials
+from relrun.runbook.steps import StepRef
 
 COLLECTION = "relrun.release"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -66,7 +67,7 @@ def render_check_tasks(
     args["base_dir"] = BASE_DIR
     return [
         {
-            "name": f"API check: {phase}",
+            "name": StepRef.api_check(phase).task,
             f"{COLLECTION}.{module}": args,
             "register": f"relrun_checks_{phase}",
             # The checks probe one API; running them per host would only repeat them.

@@ -6,7 +6,8 @@ from typing import Any
 
 from relrun.render.documents import describe_command, jinja_env
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.rollout_models import ROLLBACK_STEPS, Step
+from relrun.runbook.rollout_models import Step
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 _STEP_TEXT = {
     "stop_deployment": "Halt the rollout: no further stage starts; pending deploy work stops. "

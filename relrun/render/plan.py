@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from relrun.render.rollout import merged_analysis
 from relrun.runbook.check_models import (
     AnyCheck,
     ApiChecksSection,
@@ -26,8 +25,9 @@ from relrun.runbook.check_models import (
     SseCheck,
 )
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.rollout_models import ROLLBACK_STEPS, Fault
+from relrun.runbook.rollout_models import Fault, merged_analysis
 from relrun.runbook.schema import Runbook
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 _KIND_WORDS = {
     "health": "health check",

@@ -17,6 +17,7 @@ from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
 from relrun.runbook.models import Build, Command
 from relrun.runbook.schema import Runbook
+from relrun.runbook.steps import StepRef
 
 Task = dict[str, Any]
 Play = dict[str, Any]
@@ -65,7 +66,7 @@ def build_task(index: int, build: Build) -> Task:
         args["artifacts"] = unsafe_tree(build.artifacts)
     args["required"] = build.required
     return {
-        "name": f"Build {index + 1}/{build.name}",
+        "name": StepRef.build(index + 1, build.name).task,
         f"{COLLECTION}.build": args,
         "register": f"relrun_build_{index}",
     }

@@ -12,8 +12,16 @@ from typing import Any
 
 from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
-from relrun.runbook.rollout_models import ROLLBACK_STEPS, Analysis, Stage, Step, Traffic
+from relrun.runbook.rollout_models import Analysis, Stage, Step, Traffic, merged_analysis
 from relrun.runbook.schema import Runbook
+from relrun.runbook.steps import (
+    OUTCOME_IN_RESCUE,
+    OUTCOME_STANDALONE,
+    ROLLBACK_STEPS,
+    RollbackStep,
+    StageAction,
+    StepRef,
+)
 
 Task = dict[str, Any]
 Play = dict[str, Any]
@@ -96,7 +104,7 @@ def deploy_play(runbook: Runbook) -> Play | None:
     if runbook.deploy is None or not runbook.deploy.steps:
         return None
     tasks = [
-        step_task(f"Deploy {i + 1}/{step.name}", step)
+        step_task(StepRef.deploy(i + 1, step.name).task, step)
         for i, step in enumerate(runbook.deploy.steps)
     ]
     return {
@@ -203,14 +211,6 @@ def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]
     }
 
 
-def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
-    """The stage's analysis: the defaults with the stage's overrides applied."""
-    if stage.analysis is None:
-        return defaults
-    changes = stage.analysis.model_dump(exclude_none=True)
-    return defaults.model_copy(update=changes)
-
-
 def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
     return {
@@ -248,7 +248,10 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
     assert runbook.traffic is not None
     count = len(runbook.rollout.stages) if runbook.rollout else 0
-    label = f"Stage {index + 1}/{count} {stage.name}"
+
+    def name(action: StageAction, **extra: Any) -> str:
+        return StepRef.stage(index + 1, count, stage.name, action, **extra).task
+
     analysis = merged_analysis(runbook.analysis, stage)
     stable_check = _analysis_args(
         runbook,
@@ -262,19 +265,19 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         **_lease_args(runbook),
     )
     return [
-        reachable_task(runbook, f"{label}: app hosts reachable"),
+        reachable_task(runbook, name(StageAction.REACHABLE)),
         {
-            "name": f"{label}: stable is healthy",
+            "name": name(StageAction.STABLE_CHECK),
             f"{C}.analysis": stable_check,
         },
         {
-            "name": f"{label}: shift {stage.weight}% to canary",
+            "name": name(StageAction.SHIFT, weight=stage.weight),
             f"{C}.traffic": _traffic_args(
                 runbook, "split", percent=stage.weight, **_lease_args(runbook)
             ),
         },
         {
-            "name": f"{label}: drill fault",
+            "name": name(StageAction.FAULT),
             f"{C}.fault": {
                 "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] }}",
                 "servers": unsafe_tree(runbook.traffic.canary_servers),
@@ -286,7 +289,7 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             "when": f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
         },
         {
-            "name": f"{label}: analysis for {stage.bake:g}s",
+            "name": name(StageAction.ANALYSIS, bake=stage.bake),
             f"{C}.analysis": _analysis_args(
                 runbook,
                 analysis,
@@ -300,14 +303,14 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     ]
 
 
-def _guarded(number: int, step: str, tasks: list[Task], always: list[Task] | None = None) -> Task:
+def _guarded(step: RollbackStep, tasks: list[Task], always: list[Task] | None = None) -> Task:
     """One rollback step: its tasks in a block; a failure is recorded and the rollback goes on."""
     guarded: Task = {
-        "name": f"Rollback {number}/5 {step}",
+        "name": StepRef.rollback(step).task,
         "block": tasks,
         "rescue": [
             {
-                "name": f"Rollback {number}/5 {step}: record failure",
+                "name": StepRef.rollback_failure(step).task,
                 "ansible.builtin.set_fact": {
                     "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['"
                     + step
@@ -330,7 +333,10 @@ def _disarm_after_rollback(runbook: Runbook) -> Task:
     that owned it refuses to move traffic again.
     """
     task = deadman_task(
-        runbook, "Rollback 5/5 cleanup: disarm the dead man's switch", "disarm", force=True
+        runbook,
+        StepRef.rollback(RollbackStep.CLEANUP, "disarm the dead man's switch").task,
+        "disarm",
+        force=True,
     )
     task["when"] = "'switch_traffic' not in (relrun_rollback_failed | default([]))"
     return task
@@ -349,30 +355,37 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
     assert runbook.traffic is not None
     options = runbook.rollback
     hooks = options.hooks
-    steps: dict[str, list[Task]] = {
-        "stop_deployment": [
+    def name(step: RollbackStep, detail: str) -> str:
+        return StepRef.rollback(step, detail).task
+
+    steps: dict[RollbackStep, list[Task]] = {
+        RollbackStep.STOP_DEPLOYMENT: [
             {
-                "name": "Rollback 1/5 stop_deployment: no further stage starts; record the state",
+                "name": name(
+                    RollbackStep.STOP_DEPLOYMENT, "no further stage starts; record the state"
+                ),
                 f"{C}.traffic": _traffic_args(runbook, "status"),
             },
         ],
-        "drain": [
+        RollbackStep.DRAIN: [
             {
-                "name": "Rollback 2/5 drain: canary takes no new requests, in-flight ones finish",
+                "name": name(
+                    RollbackStep.DRAIN, "canary takes no new requests, in-flight ones finish"
+                ),
                 f"{C}.traffic": _traffic_args(
                     runbook, "drain", timeout=options.drain.timeout, **_lease_args(runbook)
                 ),
             },
         ],
-        "switch_traffic": [
+        RollbackStep.SWITCH_TRAFFIC: [
             {
-                "name": "Rollback 3/5 switch_traffic: all traffic to stable",
+                "name": name(RollbackStep.SWITCH_TRAFFIC, "all traffic to stable"),
                 f"{C}.traffic": _traffic_args(runbook, "switch", **_lease_args(runbook)),
             },
         ],
-        "verify": [
+        RollbackStep.VERIFY: [
             {
-                "name": "Rollback 4/5 verify: stable alone is healthy",
+                "name": name(RollbackStep.VERIFY, "stable alone is healthy"),
                 f"{C}.analysis": _analysis_args(
                     runbook,
                     runbook.analysis,
@@ -386,32 +399,32 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
             },
             *(check_tasks if options.verify.api_checks else []),
         ],
-        "cleanup": [
+        RollbackStep.CLEANUP: [
             *[
                 step_task(
-                    f"Rollback 5/5 cleanup: {s.name}", s, delegate_group=runbook.targets.canary
+                    name(RollbackStep.CLEANUP, s.name), s, delegate_group=runbook.targets.canary
                 )
                 for s in options.cleanup.steps
             ],
             {
-                "name": "Rollback 5/5 cleanup: canary servers to maintenance",
+                "name": name(RollbackStep.CLEANUP, "canary servers to maintenance"),
                 f"{C}.traffic": _traffic_args(runbook, "maint"),
             },
         ],
     }
     tasks: list[Task] = []
-    for number, step in enumerate(ROLLBACK_STEPS, start=1):
+    for step in ROLLBACK_STEPS:
         body = [
-            step_task(f"Rollback {number}/5 {step}: hook {h.name}", h)
+            step_task(StepRef.rollback_hook(step, h.name).task, h)
             for h in hooks.get(f"before_{step}", [])  # type: ignore[call-overload]
         ]
         body += steps[step]
         body += [
-            step_task(f"Rollback {number}/5 {step}: hook {h.name}", h)
+            step_task(StepRef.rollback_hook(step, h.name).task, h)
             for h in hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
         ]
-        always = [_disarm_after_rollback(runbook)] if step == "cleanup" else None
-        tasks.append(_guarded(number, step, body, always))
+        always = [_disarm_after_rollback(runbook)] if step is RollbackStep.CLEANUP else None
+        tasks.append(_guarded(step, body, always))
     return tasks
 
 
@@ -448,7 +461,7 @@ def rollout_play(
     if readiness is not None:
         block.append(
             {
-                "name": "Readiness: canary servers answer their health check",
+                "name": StepRef.readiness().task,
                 f"{C}.traffic": _traffic_args(
                     runbook,
                     "ready",
@@ -468,7 +481,7 @@ def rollout_play(
     rescue = [
         _held_stop(),
         *rollback_tasks(runbook, verify_checks),
-        {"name": "Rollback: release failed", "ansible.builtin.fail": {"msg": OUTCOME}},
+        {"name": OUTCOME_IN_RESCUE, "ansible.builtin.fail": {"msg": OUTCOME}},
     ]
     return {
         "name": "Rollout",
@@ -506,7 +519,7 @@ def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
             _guard_check(runbook),
             *rollback_tasks(runbook, verify_checks),
             {
-                "name": "Rollback: outcome",
+                "name": OUTCOME_STANDALONE,
                 "ansible.builtin.fail": {"msg": OUTCOME},
                 "when": "relrun_rollback_failed is defined",
             },

@@ -1,22 +1,27 @@
 """What happened in a release, read from the journal's events: stages, trigger, rollback.
 
 Pure functions over events; the drill report and the exit-code decision both use them.
-Task names are the contract with the renderer: ``Stage i/n NAME: …``, ``Rollback k/5 STEP…``.
+Task names are read through the step grammar (:mod:`relrun.runbook.steps`), the one the
+renderer names them with.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
-
-ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
-_STAGE = re.compile(r"^Stage (\d+)/(\d+) (.+?): (.+)$")
-_ROLLBACK = re.compile(r"^Rollback (\d)/5 ([a-z_]+)(?:: (.*))?$")
+from relrun.run.samples import Sample, parse_samples
+from relrun.runbook.steps import (
+    ROLLBACK_STEPS,
+    RollbackStep,
+    StageAction,
+    StepKind,
+    StepRef,
+    parse_task,
+)
 
 
 class StageFacts(BaseModel):
@@ -28,10 +33,7 @@ class StageFacts(BaseModel):
     started: float | None = None
     ended: float | None = None
     status: str = "not_started"  # passed | breached | failed | interrupted | not_started
-    samples: list[dict[str, Any]] = Field(default_factory=list)
-    max_error_rate: float | None = None
-    max_p95_ms: float | None = None
-    requests: int = 0
+    samples: list[Sample] = Field(default_factory=list)
 
 
 class StepFacts(BaseModel):
@@ -114,7 +116,7 @@ def unreachable_in(result: TaskResult) -> list[tuple[str, str]]:
     return []
 
 
-def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
+def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[str, Any]:
     breach = result.result.get("breach")
     if result.status == "unreachable":
         lost = unreachable_in(result) or [(result.host, "")]
@@ -135,7 +137,7 @@ def _trigger_from(result: TaskResult, stage: str | None) -> dict[str, Any]:
             "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
         }
-    reason = "readiness" if result.task.startswith("Readiness") else "failed_check"
+    reason = "readiness" if ref.kind is StepKind.READINESS else "failed_check"
     return {
         "reason": reason,
         "stage": stage,
@@ -179,18 +181,19 @@ def collect_facts(events: Iterable[Event]) -> Facts:
         if not isinstance(event, TaskStarted | TaskResult):
             continue
         task = event.task
-        if task.startswith("Deploy "):
+        ref = parse_task(task)
+        if ref.kind is StepKind.DEPLOY:
             facts.deploy_started = True
-        stage_match = _STAGE.match(task)
-        rollback_match = _ROLLBACK.match(task)
+        in_stage = ref.kind is StepKind.STAGE and ref.index is not None
         if isinstance(event, TaskStarted):
-            if stage_match and stage_match.group(4).startswith("shift"):
-                stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
+            if in_stage and ref.action is StageAction.SHIFT:
+                assert ref.index is not None
+                stage = _stage(facts, ref.index, ref.name)
                 stage.started = stage.started or event.time
                 stage.status = "running"
-            if rollback_match:
+            if ref.step is not None:
                 facts.rollback_ran = True
-                step = steps[rollback_match.group(2)]
+                step = steps[ref.step]
                 step.started = step.started or event.time
             continue
         # A TaskResult
@@ -204,48 +207,40 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                 facts.failures.append(f"host {host} unreachable ({task}): {why}")
             if not lost:
                 facts.failures.append(f"{task} @ {event.host}: {message}")
-        if stage_match:
-            stage = _stage(facts, int(stage_match.group(1)), stage_match.group(3))
-            what = stage_match.group(4)
-            if what.startswith("shift") and event.status == "ok":
+        if in_stage:
+            assert ref.index is not None
+            stage = _stage(facts, ref.index, ref.name)
+            if ref.action is StageAction.SHIFT and event.status == "ok":
                 for server, weight in (event.result.get("weights") or {}).items():
                     if weight and server not in facts.weighted:
                         facts.weighted.append(server)
-                stage.weight = int(what.split()[1].rstrip("%"))
-            if what == "drill fault" and event.status == "ok":
+                stage.weight = ref.weight
+            if ref.action is StageAction.FAULT and event.status == "ok":
                 for item in event.result.get("results", [event.result]):
                     if item.get("injected_at") and item.get("changed"):
                         facts.fault_injected_at = facts.fault_injected_at or item["injected_at"]
                         facts.fault_hit += item.get("hit", [])
-            if what.startswith("analysis"):
-                samples = list(event.result.get("samples") or [])
-                stage.samples = samples
-                rates = [s["error_rate"] for s in samples if s.get("error_rate") is not None]
-                p95s = [s["p95_ms"] for s in samples if s.get("p95_ms") is not None]
-                stage.max_error_rate = max(rates) if rates else None
-                stage.max_p95_ms = max(p95s) if p95s else None
-                stage.requests = max((s.get("requests", 0) for s in samples), default=0)
+            if ref.action is StageAction.ANALYSIS:
+                stage.samples = parse_samples(event.result.get("samples"))
                 stage.ended = event.time
                 stage.status = "passed" if event.status == "ok" else "breached"
             if event.status in {"failed", "unreachable"} and facts.trigger is None:
-                facts.trigger = _trigger_from(event, stage.name)
+                facts.trigger = _trigger_from(event, ref, stage.name)
                 stage.ended = stage.ended or event.time
                 if stage.status == "running":
                     stage.status = "failed"
         elif (
-            (task.startswith("Readiness") or task.startswith("API check"))
+            ref.kind in {StepKind.READINESS, StepKind.API_CHECK}
             and event.status in {"failed", "unreachable"}
-            and not rollback_match
             and facts.trigger is None
         ):
-            facts.trigger = _trigger_from(event, None)
-        elif task.startswith("Deploy ") and event.status in {"failed", "unreachable"}:
-            facts.trigger = facts.trigger or _trigger_from(event, None)
-        if rollback_match:
-            step = steps[rollback_match.group(2)]
+            facts.trigger = _trigger_from(event, ref, None)
+        elif ref.kind is StepKind.DEPLOY and event.status in {"failed", "unreachable"}:
+            facts.trigger = facts.trigger or _trigger_from(event, ref, None)
+        if ref.step is not None:
+            step = steps[ref.step]
             step.ended = event.time
-            detail = rollback_match.group(3) or ""
-            if detail.endswith("record failure") or event.status in {"failed", "unreachable"}:
+            if ref.records_failure or event.status in {"failed", "unreachable"}:
                 step.status = "failed"
                 if event.status != "ok":
                     step.details["error"] = (
@@ -258,12 +253,17 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                     step.details["router_unreachable"] = event.host in dict(lost)
             elif step.status != "failed":
                 step.status = "passed"
-            if rollback_match.group(2) == "switch_traffic" and event.result.get("confirmed_at"):
+            if ref.step is RollbackStep.SWITCH_TRAFFIC and event.result.get("confirmed_at"):
                 facts.switched_at = float(event.result["confirmed_at"])
-            if rollback_match.group(2) == "drain" and "drained" in event.result:
+            if ref.step is RollbackStep.DRAIN and "drained" in event.result:
                 step.details.update(
                     drained=event.result["drained"], in_flight=event.result.get("in_flight")
                 )
+    for stage in facts.stages:
+        if stage.status == "running":
+            # Its analysis never reported: the run was cut short (signal, crash, lost host)
+            # while the stage baked.
+            stage.status = "interrupted"
     for step in steps.values():
         if step.started is not None and step.ended is not None:
             step.seconds = round(step.ended - step.started, 3)

@@ -59,13 +59,29 @@ def finish_run(
     Returns:
         What was done, and what failed.
     """
-    result = FinishResult()
     try:
         docs = load_run_documents(run_dir)
     except Exception as err:  # no report at all: nothing else can be done
         log.warning("no reports to finish in %s: %s", run_dir, err)
-        result.errors.append(f"reports: {err}")
-        return result
+        return FinishResult(errors=[f"reports: {err}"])
+    return finish_documents(docs, runbook_notify, history_db)
+
+
+def finish_documents(
+    docs: RunDocuments, runbook_notify: Notify | None, history_db: Path | None = None
+) -> FinishResult:
+    """:func:`finish_run` for documents in hand (the record a run just built). Never raises.
+
+    Args:
+        docs: the run's documents (their ``run_dir`` is where the reports go).
+        runbook_notify: the runbook's ``notify`` section.
+        history_db: the history database.
+
+    Returns:
+        What was done, and what failed.
+    """
+    result = FinishResult()
+    run_dir = Path(docs.run_dir)
     _step(result, "report.html", lambda: _write(result, "html", run_dir / REPORT_NAME,
                                                  html_document(docs)))
     _step(result, "junit.xml", lambda: _write(result, "junit", run_dir / "junit.xml",

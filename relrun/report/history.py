@@ -178,7 +178,7 @@ def connect(db: Path | None = None, create: bool = True) -> Iterator[sqlite3.Con
 
 def run_id_of(docs: RunDocuments) -> str:
     """A stable id for a run: the start of the sha256 of its report."""
-    canonical = json.dumps(docs.run, sort_keys=True, default=str)
+    canonical = json.dumps(docs.run.to_json(), sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -199,7 +199,7 @@ def record_documents(docs: RunDocuments, db: Path | None = None) -> str:
         "id": run_id, "recorded_at": time.time(), "kind": docs.kind, "runbook": view.runbook,
         "runbook_version": view.version, "runbook_sha256": view.audit.runbook_sha256,
         "verdict": view.verdict, "state": view.state, "exit_code": view.exit_code,
-        "started": docs.run.get("started"), "ended": docs.run.get("ended"),
+        "started": docs.run.started, "ended": docs.run.ended,
         "detection_seconds": view.detection_seconds, "rto_seconds": view.rto_seconds,
         "rto_budget_seconds": view.rto_budget_seconds,
         "rollback_seconds": json.dumps(steps), "lost": view.lost,

@@ -49,13 +49,13 @@ def html_document(docs: RunDocuments) -> str:
             return "0"
         return f"{min(seconds / budget * 100, 100):.1f}"
 
-    seconds = (docs.run.get("traffic") or {}).get("per_second") or []
-    versions = sorted({v for s in seconds for v in (s.get("served_by") or {})})
+    seconds = docs.run.traffic.per_second if docs.run.traffic is not None else []
+    versions = sorted({v for s in seconds for v in s.served_by})
     template = jinja_env(autoescape=True).get_template("report.html.j2")
     return template.render(
         v=view,
         # A check run moved no traffic: it has no timeline, stages or rollback to show.
-        svg=None if view.checks_only else Markup(timeline_svg(docs.run, docs.thresholds)),
+        svg=None if view.checks_only else Markup(timeline_svg(docs.run)),
         script=Markup(script),  # our own file, allowed by its hash
         script_hash=f"sha256-{digest}",
         versions=[(v, VERSION_COLOURS[i % len(VERSION_COLOURS)]) for i, v in enumerate(versions)],

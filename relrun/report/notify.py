@@ -75,29 +75,27 @@ def summary_payload(
         JSON-ready data.
     """
     run = docs.run
-    runbook = run.get("runbook") or {}
-    verdict = str(run.get("verdict", "unknown"))
-    name = runbook.get("name", "")
     flag = " (RTO regression)" if regression else ""
     return {
         "source": f"relrun {__version__}",
-        "text": f"relrun {docs.kind} of {name} {runbook.get('version', '')}: {verdict}{flag}",
-        "runbook": {"name": name, "version": runbook.get("version"),
-                    "sha256": runbook.get("sha256")},
+        "text": f"relrun {docs.kind} of {run.runbook.name} {run.runbook.version}: "
+        f"{run.verdict}{flag}",
+        "runbook": {"name": run.runbook.name, "version": run.runbook.version,
+                    "sha256": run.runbook.sha256},
         "kind": docs.kind,
-        "verdict": verdict,
-        "state": run.get("state"),
-        "exit_code": run.get("exit_code"),
-        "reasons": list(run.get("reasons") or []),
+        "verdict": run.verdict,
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "reasons": list(run.reasons),
         "regression": regression,
-        "rto_seconds": run.get("rto_seconds"),
-        "rto_budget_seconds": run.get("rto_budget_seconds"),
-        "detection_seconds": run.get("detection_seconds"),
-        "lost": (run.get("traffic") or {}).get("lost"),
+        "rto_seconds": run.rto_seconds,
+        "rto_budget_seconds": run.rto_budget_seconds,
+        "detection_seconds": run.detection_seconds,
+        "lost": run.traffic.lost if run.traffic is not None else None,
         "run_id": run_id,
         "run_dir": docs.run_dir,
-        "started": run.get("started"),
-        "ended": run.get("ended"),
+        "started": run.started,
+        "ended": run.ended,
     }
 
 
@@ -154,7 +152,7 @@ def notify(
     except Exception as err:  # a missing report must not break the caller
         log.warning("notification not sent: %s", err)
         return NotifyResult(error=f"no report to summarise: {err}")
-    failed = docs.run.get("verdict") != "pass"
+    failed = docs.run.verdict != "pass"
     if not wanted(list(webhook.on), failed, regression):
         return NotifyResult(skipped=f"outcome not in on: {', '.join(webhook.on)}")
     url = (environ if environ is not None else os.environ).get(webhook.url_env, "")

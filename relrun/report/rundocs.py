@@ -1,19 +1,23 @@
-"""The JSON documents of one run, read once from its directory (or from the history store).
+"""The documents of one run, read and validated once from its directory (or the history).
 
 Every human report (HTML, Markdown, JUnit, the notification) is built from a
 :class:`RunDocuments`, so a report regenerated from the history database is the same as
-the one written into the run directory.
+the one written into the run directory. The run record carries its stages' limits; only
+documents written before it had a schema version take them from the rendered playbook.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+
+from relrun.report.record import CiRecord, RunRecord, upgrade
 
 RUN_KINDS = ("drill", "release", "rollback", "check")
 _ANALYSIS_TASK = re.compile(r"^Stage \d+/\d+ (.+?): analysis")
@@ -26,42 +30,37 @@ class RunDocuments:
     Attributes:
         kind: ``drill``, ``release``, ``rollback`` or ``check`` (``relrun check``: API
             checks only; no stages, no rollback, its ``target`` recorded).
-        run: the content of ``KIND.json``.
+        run: the run record (``KIND.json``).
         ci: ``ci.json`` (builds, API checks), if present.
-        scan: ``scan.json``, if present.
-        thresholds: per stage name, the canary analysis limits (``max_error_rate``,
-            ``max_p95_ms``) read from the rendered playbook; the run report does not repeat
-            them.
+        scan: ``scan.json`` (the scanner's own format), if present.
         run_dir: where the documents were read from (it may be gone later).
     """
 
     kind: str
-    run: dict[str, Any]
-    ci: dict[str, Any] | None = None
+    run: RunRecord
+    ci: CiRecord | None = None
     scan: dict[str, Any] | None = None
-    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     run_dir: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Everything, as one JSON-ready object (what the history store keeps)."""
         return {
             "kind": self.kind,
-            "run": self.run,
-            "ci": self.ci,
+            "run": self.run.to_json(),
+            "ci": self.ci.model_dump(mode="json") if self.ci is not None else None,
             "scan": self.scan,
-            "thresholds": self.thresholds,
             "run_dir": self.run_dir,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunDocuments:
-        """The inverse of :meth:`to_json`."""
+        """The inverse of :meth:`to_json` (also for documents stored by older versions)."""
+        run = upgrade(dict(data["run"]), data.get("thresholds"))
         return cls(
             kind=str(data["kind"]),
-            run=dict(data["run"]),
-            ci=data.get("ci"),
+            run=RunRecord.model_validate(run),
+            ci=_ci(data.get("ci")),
             scan=data.get("scan"),
-            thresholds=dict(data.get("thresholds") or {}),
             run_dir=str(data.get("run_dir") or ""),
         )
 
@@ -70,7 +69,16 @@ class RunDirError(Exception):
     """The directory holds no run report (no ``KIND.json`` for any of :data:`RUN_KINDS`)."""
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _ci(data: Any) -> CiRecord | None:
+    if not isinstance(data, dict):
+        return None
+    if "schema_version" not in data and "runbook" in data:
+        data = {k: v for k, v in data.items() if k in CiRecord.model_fields}
+    return CiRecord.model_validate(data)
+
+
+def read_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; None when missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -92,7 +100,7 @@ _PlaybookLoader.add_constructor("!unsafe", _unsafe)
 
 
 def stage_thresholds(playbook_text: str) -> dict[str, dict[str, float]]:
-    """The canary analysis limits per stage, from a rendered playbook.
+    """The canary analysis limits per stage, from a rendered playbook (older run documents).
 
     Args:
         playbook_text: the ``playbook.yml`` of the run.
@@ -140,23 +148,27 @@ def load_run_documents(run_dir: Path) -> RunDocuments:
 
     Raises:
         RunDirError: no ``drill.json``, ``release.json``, ``rollback.json`` or ``check.json``
-            there.
+            there, or one that is not a run record.
     """
     for kind in RUN_KINDS:
-        run = _read(run_dir / f"{kind}.json")
+        run = read_object(run_dir / f"{kind}.json")
         if run is not None:
             break
     else:
         raise RunDirError(f"{run_dir}: no drill.json, release.json, rollback.json or check.json")
+    if "schema_version" not in run:
+        try:
+            playbook = (run_dir / "playbook.yml").read_text(encoding="utf-8")
+        except OSError:
+            playbook = ""
+        run = upgrade(run, stage_thresholds(playbook))
     try:
-        thresholds = stage_thresholds((run_dir / "playbook.yml").read_text(encoding="utf-8"))
-    except OSError:
-        thresholds = {}
-    return RunDocuments(
-        kind=kind,
-        run=run,
-        ci=_read(run_dir / "ci.json"),
-        scan=_read(run_dir / "scan.json"),
-        thresholds=thresholds,
-        run_dir=str(run_dir.resolve()),
-    )
+        return RunDocuments(
+            kind=kind,
+            run=RunRecord.model_validate(run),
+            ci=_ci(read_object(run_dir / "ci.json")),
+            scan=read_object(run_dir / "scan.json"),
+            run_dir=str(run_dir.resolve()),
+        )
+    except ValidationError as err:
+        raise RunDirError(f"{run_dir / f'{kind}.json'}: not a relrun run record: {err}") from err

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from relrun.report.view import ROLLBACK_STEPS
+from relrun.report.record import RunRecord
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 WIDTH = 960
 LEFT = 72
@@ -227,16 +228,19 @@ def _marker(svg: ET.Element, name: str, at: float | None, axis: _Axis, top: floa
     _text(group, x + 3, top + 10, label, class_="marker-label")
 
 
-def timeline_svg(run: dict[str, Any], thresholds: dict[str, dict[str, float]]) -> str:
+def timeline_svg(record: RunRecord) -> str:
     """The timeline chart of a run.
 
     Args:
-        run: the run report (``drill.json`` / ``release.json`` / ``rollback.json``).
-        thresholds: per stage, the canary's analysis limits.
+        record: the run record.
 
     Returns:
         An ``<svg>`` element as text, to inline into HTML.
     """
+    run = record.to_json()
+    thresholds = {
+        s.name: s.limits.model_dump(exclude_none=True) for s in record.stages
+    }
     t0 = _num(run.get("started")) or 0.0
     t1 = max(_num(run.get("ended")) or t0 + 1.0, t0 + 1.0)
     axis = _Axis(t0, t1)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relrun.report.checks import CheckResult, LatencySummary, latency_summary
+from relrun.report.record import CiRecord, RunRecord, StepRecord
 from relrun.report.rundocs import RunDocuments
+from relrun.runbook.steps import ROLLBACK_STEPS
 
 NONE = "\u2013"  # an en dash: "no value", in tables
-ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class StageRow:
     seconds: float | None
     samples: int
     requests: int
-    max_error_rate: float | None
-    max_p95_ms: float | None
+    peak_error_rate: float | None
+    peak_p95_ms: float | None
     limit_error_rate: float | None
     limit_p95_ms: float | None
 
@@ -41,8 +42,8 @@ class StageRow:
     def observed_text(self) -> str:
         """``error rate 14.3% (limit 5.0%), p95 4.6 ms (limit 1000 ms)``."""
         return (
-            f"error rate {percent(self.max_error_rate)} (limit {percent(self.limit_error_rate)}), "
-            f"p95 {millis(self.max_p95_ms)} (limit {millis(self.limit_p95_ms)})"
+            f"error rate {percent(self.peak_error_rate)} (limit {percent(self.limit_error_rate)}), "
+            f"p95 {millis(self.peak_p95_ms)} (limit {millis(self.limit_p95_ms)})"
         )
 
 
@@ -160,6 +161,9 @@ class RunView:
     run_dir: str
     unreachable: list[str] = field(default_factory=list)
     target: str = ""  # a check run's target: router, canary or stable
+    run_id: str = ""
+    controller: str = ""  # the host relrun ran on
+    started_iso: str = ""  # ISO 8601, UTC, to the second (JUnit's timestamp)
 
     @property
     def checks_only(self) -> bool:
@@ -207,6 +211,14 @@ def seconds_text(value: float | None) -> str:
     return NONE if value is None else f"{value:.2f} s"
 
 
+def iso_time(value: float | None) -> str:
+    """An epoch as ``2026-11-26T04:00:37`` (UTC); empty for None."""
+    if value is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(float(value), tz=dt.UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
+
+
 def timestamp(value: Any) -> str:
     """An epoch as ``2026-11-26 04:00:37 UTC``; anything else as text."""
     if isinstance(value, int | float):
@@ -215,48 +227,37 @@ def timestamp(value: Any) -> str:
     return NONE if value is None else str(value)
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _stages(docs: RunDocuments) -> list[StageRow]:
-    rows: list[StageRow] = []
-    for stage in docs.run.get("stages") or []:
-        metrics = stage.get("metrics") or {}
-        limits = docs.thresholds.get(str(stage.get("name")), {})
-        start, end = _float(stage.get("started")), _float(stage.get("ended"))
-        rows.append(
-            StageRow(
-                index=int(stage.get("index", len(rows) + 1)),
-                name=str(stage.get("name", "")),
-                weight=stage.get("weight"),
-                status=str(stage.get("status", "not_started")),
-                seconds=round(end - start, 3) if start is not None and end is not None else None,
-                samples=int(metrics.get("samples") or 0),
-                requests=int(metrics.get("max_window_requests") or 0),
-                max_error_rate=_float(metrics.get("max_error_rate")),
-                max_p95_ms=_float(metrics.get("max_p95_ms")),
-                limit_error_rate=limits.get("max_error_rate"),
-                limit_p95_ms=limits.get("max_p95_ms"),
-            )
+def _stages(run: RunRecord) -> list[StageRow]:
+    return [
+        StageRow(
+            index=stage.index,
+            name=stage.name,
+            weight=stage.weight,
+            status=stage.status,
+            seconds=stage.seconds,
+            samples=stage.observed.samples,
+            requests=stage.observed.max_window_requests,
+            peak_error_rate=stage.observed.peak_error_rate,
+            peak_p95_ms=stage.observed.peak_p95_ms,
+            limit_error_rate=stage.limits.max_error_rate,
+            limit_p95_ms=stage.limits.max_p95_ms,
         )
-    return rows
+        for stage in run.stages
+    ]
 
 
-def _steps(run: dict[str, Any]) -> list[StepRow]:
-    rollback = run.get("rollback") or {}
-    if not rollback.get("ran"):
+def _steps(run: RunRecord) -> list[StepRow]:
+    if not run.rollback.ran:
         return []
-    by_name = {s.get("name"): s for s in rollback.get("steps") or []}
+    by_name = {s.name: s for s in run.rollback.steps}
     rows = []
-    for number, name in enumerate(ROLLBACK_STEPS, start=1):
-        step = by_name.get(name, {})
-        extra = {k: v for k, v in step.items() if k not in {"name", "status", "seconds"}}
-        detail = ", ".join(f"{k}: {_compact(v)}" for k, v in sorted(extra.items()))
-        rows.append(
-            StepRow(number, name, str(step.get("status", "not_run")),
-                    _float(step.get("seconds")), detail)
+    for step_name in ROLLBACK_STEPS:
+        step = by_name.get(step_name) or StepRecord(name=step_name)
+        extra = {"started": step.started, "ended": step.ended, **step.details()}
+        detail = ", ".join(
+            f"{k}: {_compact(v)}" for k, v in sorted(extra.items()) if v is not None
         )
+        rows.append(StepRow(step_name.number, str(step_name), step.status, step.seconds, detail))
     return rows
 
 
@@ -266,48 +267,39 @@ def _compact(value: Any) -> str:
     return str(value)
 
 
-def _builds(ci: dict[str, Any] | None) -> list[BuildRow]:
+def _builds(ci: CiRecord | None) -> list[BuildRow]:
     rows = []
-    for build in (ci or {}).get("builds") or []:
-        artifacts = [
-            Artifact(str(a.get("path", "")), a.get("size"), str(a.get("sha256", "")))
-            for a in build.get("artifacts") or []
-            if isinstance(a, dict)
-        ]
-        message = str(build.get("message") or "")
-        if build.get("status") != "passed" and build.get("output_tail"):
+    for build in ci.builds if ci is not None else []:
+        message = build.message
+        if not build.passed and build.output_tail:
             # The last line of output is usually the reason; the full tail is in ci.json.
-            tail = str(build["output_tail"]).strip().splitlines()[-1:]
+            tail = build.output_tail.strip().splitlines()[-1:]
             message = "; ".join([m for m in (message, *tail) if m])
-        if build.get("missing_artifacts"):
+        if build.missing_artifacts:
             message = (message + "; " if message else "") + "missing artifacts: " + ", ".join(
-                map(str, build["missing_artifacts"])
+                build.missing_artifacts
             )
         rows.append(
             BuildRow(
-                name=str(build.get("name", "")),
-                host=str(build.get("host", "")),
-                status=str(build.get("status", "")),
-                seconds=_float(build.get("seconds")),
-                required=bool(build.get("required", True)),
-                artifacts=artifacts,
+                name=build.name,
+                host=build.host,
+                status=build.status,
+                seconds=build.seconds,
+                required=build.required,
+                artifacts=[Artifact(a.path, a.size, a.sha256) for a in build.artifacts],
                 message=message,
             )
         )
     return rows
 
 
-def _checks(ci: dict[str, Any] | None) -> list[CheckRow]:
+def _checks(ci: CiRecord | None) -> list[CheckRow]:
     """Flatten ``ci.json``'s runs of checks (one per phase and host) into rows."""
-    rows = []
-    for run in (ci or {}).get("api_checks") or []:
-        if not isinstance(run, dict):
-            continue
-        phase, host = str(run.get("phase", "")), str(run.get("host", ""))
-        for check in run.get("checks") or []:
-            if isinstance(check, dict):
-                rows.append(CheckRow(phase, host, CheckResult.model_validate(check)))
-    return rows
+    return [
+        CheckRow(run.phase, run.host, check)
+        for run in (ci.api_checks if ci is not None else [])
+        for check in run.checks
+    ]
 
 
 def _scan(scan: dict[str, Any] | None) -> ScanView | None:
@@ -333,40 +325,40 @@ def _scan(scan: dict[str, Any] | None) -> ScanView | None:
     )
 
 
-def _audit(run: dict[str, Any]) -> Audit:
-    runbook = run.get("runbook") or {}
-    inventory = run.get("inventory") or {}
+def _audit(run: RunRecord) -> Audit:
     return Audit(
-        runbook_name=str(runbook.get("name", "")),
-        runbook_version=str(runbook.get("version", "")),
-        runbook_file=str(runbook.get("file", "")),
-        runbook_sha256=str(runbook.get("sha256", "")),
-        playbook_sha256=str(run.get("playbook_sha256") or ""),
-        tools={str(k): str(v) for k, v in (run.get("tools") or {}).items()},
-        operator=str(run.get("operator") or ""),
-        inventory_file=str(inventory.get("file", "")),
-        hosts=[str(h) for h in inventory.get("hosts") or []],
-        started=timestamp(run.get("started")),
-        ended=timestamp(run.get("ended")),
+        runbook_name=run.runbook.name,
+        runbook_version=run.runbook.version,
+        runbook_file=run.runbook.file,
+        runbook_sha256=run.runbook.sha256,
+        playbook_sha256=run.playbook_sha256 or "",
+        tools=dict(run.tools),
+        operator=run.operator or "",
+        inventory_file=run.inventory.file,
+        hosts=list(run.inventory.hosts),
+        started=timestamp(run.started),
+        ended=timestamp(run.ended),
     )
 
 
-def _fault(run: dict[str, Any]) -> str:
-    fault = run.get("fault")
-    if not fault:
+def fault_text(run: RunRecord) -> str:
+    """The drill's fault in words (``none`` outside drills)."""
+    fault = run.fault
+    if fault is None:
         return "none"
-    if fault.get("kind") == "none":
+    if fault.kind == "none":
         return "none injected"
-    return f"{fault.get('kind')}={fault.get('value')} at stage {fault.get('stage')}"
+    return f"{fault.kind}={fault.value:g} at stage {fault.stage}"
 
 
-def _trigger(run: dict[str, Any]) -> str:
-    trigger = run.get("trigger")
-    if not trigger:
+def trigger_text(run: RunRecord) -> str:
+    """What triggered the rollback, in words (``none`` if nothing did)."""
+    trigger = run.trigger
+    if trigger is None:
         return "none"
-    stage = f" at stage {trigger['stage']}" if trigger.get("stage") else ""
-    message = f": {trigger['message']}" if trigger.get("message") else ""
-    return f"{trigger.get('reason')}{stage}{message}"
+    stage = f" at stage {trigger.stage}" if trigger.stage else ""
+    message = f": {trigger.message}" if trigger.message else ""
+    return f"{trigger.reason}{stage}{message}"
 
 
 def run_view(docs: RunDocuments) -> RunView:
@@ -380,31 +372,32 @@ def run_view(docs: RunDocuments) -> RunView:
     """
     run = docs.run
     audit = _audit(run)
-    rollback = run.get("rollback") or {}
-    traffic = run.get("traffic") or {}
     return RunView(
         kind=docs.kind,
         runbook=audit.runbook_name,
         version=audit.runbook_version,
-        verdict=str(run.get("verdict", "unknown")),
-        state=str(run.get("state", "")),
-        exit_code=int(run.get("exit_code", 1)),
-        reasons=[str(r) for r in run.get("reasons") or []],
-        fault=_fault(run),
-        trigger=_trigger(run),
-        detection_seconds=_float(run.get("detection_seconds")),
-        rto_seconds=_float(run.get("rto_seconds")),
-        rto_budget_seconds=_float(run.get("rto_budget_seconds")),
-        rollback_ran=bool(rollback.get("ran")),
-        rollback_total_seconds=_float(rollback.get("total_seconds")),
-        lost=traffic.get("lost") if isinstance(traffic.get("lost"), int) else None,
-        stages=_stages(docs),
+        verdict=run.verdict,
+        state=run.state,
+        exit_code=run.exit_code,
+        reasons=list(run.reasons),
+        fault=fault_text(run),
+        trigger=trigger_text(run),
+        detection_seconds=run.detection_seconds,
+        rto_seconds=run.rto_seconds,
+        rto_budget_seconds=run.rto_budget_seconds,
+        rollback_ran=run.rollback.ran,
+        rollback_total_seconds=run.rollback.total_seconds,
+        lost=run.traffic.lost if run.traffic is not None else None,
+        stages=_stages(run),
         steps=_steps(run),
         builds=_builds(docs.ci),
         checks=_checks(docs.ci),
         scan=_scan(docs.scan),
         audit=audit,
         run_dir=docs.run_dir,
-        unreachable=[str(h) for h in run.get("unreachable_hosts") or []],
-        target=str(run.get("target") or ""),
+        unreachable=list(run.unreachable_hosts),
+        target=run.target or "",
+        run_id=run.run_id or "",
+        controller=run.controller or "",
+        started_iso=iso_time(run.started),
     )

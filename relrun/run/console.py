@@ -16,13 +16,48 @@ from rich.live import Live
 from rich.text import Text
 
 from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
+from relrun.run.samples import parse_samples, peaks
+from relrun.runbook.steps import ROLLED_BACK, StepKind, parse_task
 
 _MARK = {"ok": "ok", "failed": "FAILED", "unreachable": "UNREACHABLE", "skipped": "skipped"}
 
 
+class _Describer:
+    """Turns events into lines, remembering what changes their meaning.
+
+    The rollback's last task fails on purpose, so that ansible-playbook's own status says
+    the release did not go through; when its message is "rolled back" the rollback did
+    its job, so neither that task nor the run's ``failed`` status is shown as a failure.
+    The verdict, printed last, is the only word on whether the run passed.
+    """
+
+    def __init__(self) -> None:
+        self.rolled_back: set[str] = set()
+        self.label = ""
+
+    def __call__(self, event: Event) -> str | None:
+        if isinstance(event, RunStarted):
+            self.label = event.label
+            return f"run {event.label}: started"
+        outcome = isinstance(event, TaskResult) and (
+            parse_task(event.task).kind is StepKind.ROLLBACK_OUTCOME
+        )
+        if isinstance(event, TaskResult) and outcome:
+            message = str(event.result.get("msg", "")).strip()
+            if event.status == "failed" and message == ROLLED_BACK:
+                self.rolled_back.add(self.label)
+                return f"rollback outcome @ {event.host}: {ROLLED_BACK}"
+            return f"rollback outcome @ {event.host}: FAILED: {message}"
+        if isinstance(event, RunFinished):
+            if event.status == "successful":
+                return f"run {event.label}: playbook finished"
+            if event.label in self.rolled_back:
+                return f"run {event.label}: playbook finished after the rollback"
+            return f"run {event.label}: playbook stopped ({event.status}, rc {event.rc})"
+        return _describe(event)
+
+
 def _describe(event: Event) -> str | None:
-    if isinstance(event, RunStarted):
-        return f"run {event.label}: started"
     if isinstance(event, TaskStarted):
         return f"{event.task} ..."
     if isinstance(event, TaskResult):
@@ -37,8 +72,6 @@ def _describe(event: Event) -> str | None:
         ignored = " (ignored)" if event.ignored else ""
         took = f" [{event.duration:.1f}s]" if event.duration else ""
         return f"{event.task} @ {event.host}: {mark}{ignored}{took}{detail}"
-    if isinstance(event, RunFinished):
-        return f"run {event.label}: {event.status}"
     if isinstance(event, Note):
         return event.message
     return None
@@ -59,8 +92,8 @@ def _optional_failure(event: TaskResult) -> str | None:
     return f"build {build.get('name', '')} missing artifacts: {missing}".rstrip(": ")
 
 
-def _failed_style(event: Event) -> str:
-    if not isinstance(event, TaskResult):
+def _failed_style(event: Event, text: str) -> str:
+    if not isinstance(event, TaskResult) or text.endswith(f": {ROLLED_BACK}"):
         return ""
     if event.status in {"failed", "unreachable"}:
         return "red"
@@ -74,14 +107,12 @@ def _numbers(event: TaskResult) -> str:
         weights = ", ".join(f"{k}={v}" for k, v in sorted(result["weights"].items()))
         return f" (weights {weights})"
     if event.action == "relrun.release.analysis" and result.get("samples"):
-        samples = result["samples"]
-        rates = [s["error_rate"] for s in samples if s.get("error_rate") is not None]
-        p95s = [s["p95_ms"] for s in samples if s.get("p95_ms") is not None]
-        parts = [f"{len(samples)} samples"]
-        if rates:
-            parts.append(f"max error rate {max(rates):.1%}")
-        if p95s:
-            parts.append(f"max p95 {max(p95s):.0f} ms")
+        peak = peaks(parse_samples(result["samples"]))
+        parts = [f"{peak.samples} samples"]
+        if peak.peak_error_rate is not None:
+            parts.append(f"peak error rate {peak.peak_error_rate:.1%}")
+        if peak.peak_p95_ms is not None:
+            parts.append(f"peak p95 {peak.peak_p95_ms:.0f} ms")
         return f" ({', '.join(parts)})"
     if event.action == "relrun.release.traffic" and "drained" in result:
         return " (drained)" if result["drained"] else " (drain timeout: requests still in flight)"
@@ -94,10 +125,11 @@ class PlainProgress:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
+        self.describe = _Describer()
 
     def __call__(self, event: Event) -> None:
         """Print the event, if it is one a person would want to see."""
-        text = _describe(event)
+        text = self.describe(event)
         if text is None or isinstance(event, TaskStarted):
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
@@ -131,18 +163,19 @@ class LiveProgress:
         self.clock = clock
         self.started = clock()
         self.current = "starting"
+        self.describe = _Describer()
         self.live = Live(_Status(self), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def __call__(self, event: Event) -> None:
         """Update the view."""
-        text = _describe(event)
+        text = self.describe(event)
         if text is None:
             return
         if isinstance(event, TaskStarted):
             self.current = event.task
         else:
-            self.console.print(Text(text, style=_failed_style(event)))
+            self.console.print(Text(text, style=_failed_style(event, text)))
         self.live.refresh()
 
     def close(self) -> None:

@@ -13,9 +13,6 @@ from relrun.runbook.types import Name, Seconds
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
-ROLLBACK_STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
-
-
 class Step(Command):
     """A named command run on hosts (deploy, cleanup, hooks)."""
 
@@ -172,6 +169,25 @@ class Rollback(StrictModel):
 
 
 FaultKind = Literal["error_rate", "latency", "crash", "none"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("error_rate", "latency", "crash", "none")
+MAX_LATENCY_MS = 600_000.0
+
+
+def fault_value_problem(kind: str, value: float) -> str | None:
+    """What is wrong with a fault's value for its kind, if anything (runbook and ``--fault``).
+
+    Args:
+        kind: the fault kind.
+        value: its value (a share for ``error_rate``, milliseconds for ``latency``).
+
+    Returns:
+        The problem in words, or None when the value fits.
+    """
+    if kind == "error_rate" and not 0 < value <= 1:
+        return "an error_rate fault's value is a share between 0 and 1, e.g. 0.5"
+    if kind == "latency" and not 0 < value <= MAX_LATENCY_MS:
+        return f"a latency fault's value is milliseconds, above 0 and at most {MAX_LATENCY_MS:g}"
+    return None
 
 
 class Fault(StrictModel):
@@ -205,6 +221,15 @@ class Drill(StrictModel):
 
     @model_validator(mode="after")
     def _value_fits(self) -> Drill:
-        if self.fault.kind == "error_rate" and self.fault.value > 1:
-            raise ValueError("an error_rate fault's value is a share between 0 and 1")
+        problem = fault_value_problem(self.fault.kind, self.fault.value)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def merged_analysis(defaults: Analysis, stage: Stage) -> Analysis:
+    """The stage's analysis: the defaults with the stage's overrides applied."""
+    if stage.analysis is None:
+        return defaults
+    changes = stage.analysis.model_dump(exclude_none=True)
+    return defaults.model_copy(update=changes)

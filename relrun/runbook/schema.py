@@ -14,7 +14,15 @@ from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import ApiChecksSection
 from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
 from relrun.runbook.notify_models import Notify
-from relrun.runbook.rollout_models import Analysis, Deploy, Drill, Rollback, Rollout, Traffic
+from relrun.runbook.rollout_models import (
+    Analysis,
+    Deploy,
+    Drill,
+    Rollback,
+    Rollout,
+    Traffic,
+    merged_analysis,
+)
 from relrun.runbook.scan_models import ScanSection
 
 
@@ -46,6 +54,11 @@ class Runbook(StrictModel):
     rollback: Rollback = Field(default_factory=Rollback, description="The five-step rollback.")
     drill: Drill = Field(default_factory=Drill, description="What `relrun drill` injects.")
     notify: Notify | None = Field(default=None, description="Who hears about a run, and when.")
+
+    def stage_analyses(self) -> dict[str, Analysis]:
+        """Each stage's effective analysis (the defaults with its overrides), by stage name."""
+        stages = self.rollout.stages if self.rollout else []
+        return {stage.name: merged_analysis(self.analysis, stage) for stage in stages}
 
     def default_drill_stage(self) -> str | None:
         """The stage a drill breaks when not told otherwise: the runbook's, else the second.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import socket
 import time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -96,6 +97,7 @@ class RunContext:
             "playbook_sha256": playbook_sha256(self.playbook_text),
             "tools": tool_versions(),
             "operator": operator(),
+            "controller": socket.gethostname(),
             "inventory": {"file": str(self.inventory.path), "hosts": self.inventory.hosts},
             "started": time.time(),
         }

@@ -15,12 +15,13 @@ from relrun.errors import InputError
 from relrun.run.events import Handler
 from relrun.run.lock import environment_id
 from relrun.runbook.loader import load_runbook
+from relrun.runbook.rollout_models import FAULT_KINDS, fault_value_problem
 from relrun.runbook.schema import Runbook
 from relrun.workflows.context import new_run_dir
-from relrun.workflows.release import DrillFault, Environment, ReleaseResult, Say, run_release
+from relrun.workflows.lifecycle import ReleaseResult
+from relrun.workflows.release import DrillFault, Environment, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
-KINDS = ("error_rate", "latency", "crash", "none")
 
 
 def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
@@ -43,8 +44,10 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
     value = runbook.drill.fault.value
     if fault is not None:
         kind, _, raw = fault.partition("=")
-        if kind not in KINDS:
-            raise InputError(f"--fault: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        if kind not in FAULT_KINDS:
+            raise InputError(
+                f"--fault: unknown kind {kind!r} (one of {', '.join(FAULT_KINDS)})"
+            )
         try:
             value = float(raw) if raw else 0.0
         except ValueError:
@@ -53,10 +56,9 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             raise InputError(f"--fault: {raw!r} is not a finite number")
         if kind in {"crash", "none"} and raw:
             raise InputError(f"--fault: {kind} takes no value (write --fault {kind})")
-        if kind == "error_rate" and not 0 < value <= 1:
-            raise InputError("--fault: error_rate takes a share in (0, 1], e.g. error_rate=0.5")
-        if kind == "latency" and not 0 < value <= 600_000:
-            raise InputError("--fault: latency takes milliseconds, e.g. latency=6000")
+        problem = fault_value_problem(kind, value)
+        if problem is not None:  # the same rule as the runbook's drill.fault
+            raise InputError(f"--fault: {problem}")
     stages = runbook.rollout.stages
     names = [s.name for s in stages]
     default = runbook.default_drill_stage()

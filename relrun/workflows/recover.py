@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relrun.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, InputError, RelrunError
-from relrun.report.ci import write_ci_reports
-from relrun.report.drill import run_report, write_run_report
-from relrun.report.facts import collect_facts
-from relrun.report.finish import finish_run
+from relrun.errors import InputError, RelrunError
+from relrun.report.facts import Facts, collect_facts
 from relrun.report.journal import JournalWriter, read_journal
+from relrun.report.verdict import recover_verdict
 from relrun.run.active import clear_active, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
@@ -27,7 +25,8 @@ from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, scrub_earlier_runs
 from relrun.runbook.loader import LoadedRunbook
 from relrun.workflows.context import playbook_sha256
-from relrun.workflows.release import Environment, ReleaseResult, Say, _load
+from relrun.workflows.lifecycle import ReleaseResult, conclude
+from relrun.workflows.release import Environment, Say, _load, _traffic
 from relrun.workflows.rollback import run_uninterrupted
 
 
@@ -106,32 +105,27 @@ def recover(
             journal.close()
         events = earlier + journal.events
         facts = collect_facts(events)
-        header["ended"] = time.time()
         header.setdefault("run_kind", kind)
-        ci = write_ci_reports(run_dir, header, events)
-        if facts.rollback_complete:
-            verdict, code = "fail", EXIT_OK
-            reasons = [f"recovered: the {kind} was cut short and is now rolled back"]
-        else:
-            verdict, code = "fail", EXIT_ROLLBACK_FAILED
-            reasons = ["recovery incomplete"] + [
-                f"rollback step {s.name} did not pass"
-                for s in facts.rollback
-                if s.status != "passed"
-            ]
-        state = "recovered" if facts.rollback_complete else "rollback_incomplete"
-        report = run_report(
-            header,
-            facts,
-            {"verdict": verdict, "reasons": reasons, "state": state, "exit_code": code},
-            None,
-            {"recovered": True},
+        traffic = _recovered_traffic(dead, header, facts)
+        run_record, ci, _ = conclude(
+            run_dir, header, events, facts, recover_verdict(facts, kind),
+            runbook=runbook.loaded.runbook if runbook else None, traffic=traffic,
+            recovered=True,
         )
-        write_run_report(run_dir, kind, report)
-        finish_run(run_dir, runbook.loaded.runbook.notify if runbook else None)
         if facts.rollback_complete:
             clear_active(key)
-    return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
+    return ReleaseResult.of(run_dir, run_record, ci)
+
+
+def _recovered_traffic(
+    dead: dict[str, Any], header: dict[str, Any], facts: Facts
+) -> dict[str, Any] | None:
+    """The load generator's counts from the dead run's start to now, if it had a log."""
+    log = dead.get("traffic_log")
+    started = header.get("started") or dead.get("started")
+    if not log or not isinstance(started, int | float):
+        return None
+    return _traffic(Path(str(log)), float(started), time.time(), facts)
 
 
 def _scrub_dead_run(

@@ -26,12 +26,17 @@ from relrun.errors import (
     RollbackFailed,
     RunFailed,
 )
-from relrun.report.ci import build_results, write_ci_reports
-from relrun.report.drill import rto_seconds, run_report, write_run_report
+from relrun.report.ci import build_results
+from relrun.report.drill import rto_seconds
 from relrun.report.facts import Facts, collect_facts
-from relrun.report.files import write_atomic
-from relrun.report.finish import finish_run
 from relrun.report.journal import JournalWriter
+from relrun.report.record import Fault
+from relrun.report.verdict import (
+    crash_verdict,
+    drill_verdict,
+    release_verdict,
+    with_optional_failures,
+)
 from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import Event, EventBus, Handler, Note, TaskResult
 from relrun.run.inventory import Inventory, load_inventory, missing_variables
@@ -40,8 +45,7 @@ from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.runbook.loader import LoadedRunbook, load_runbook
 from relrun.workflows.context import RunContext, new_run_dir
-from relrun.workflows.handbook import write_handbook
-from relrun.workflows.verdict import Verdict, drill_verdict, release_verdict
+from relrun.workflows.lifecycle import ReleaseResult, conclude, open_run
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +68,6 @@ class Environment:
     lock_key: str
     envvars: dict[str, str] = field(default_factory=dict)
     traffic_log: Path | None = None
-
-
-@dataclass
-class ReleaseResult:
-    """What a release, drill or rollback did, for the CLI to summarise."""
-
-    run_dir: Path
-    verdict: str
-    exit_code: int
-    reasons: list[str] = field(default_factory=list)
-    ci: dict[str, Any] = field(default_factory=dict)
-    report: dict[str, Any] = field(default_factory=dict)
-    unreachable: list[str] = field(default_factory=list)
 
 
 Say = Callable[[str], None]
@@ -192,7 +183,6 @@ def run_release(
         refuse_if_incomplete(env.lock_key, env.inventory)
         run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
         lock.update(run_dir=str(run_dir))
-        write_atomic(run_dir / "playbook.yml", playbook_text)
         run_id = new_run_id(run_dir)
         mark_active(
             env.lock_key,
@@ -208,11 +198,12 @@ def run_release(
             },
         )
         context = RunContext(kind, loaded, inventory, run_dir, playbook_text)
-        verdict, ci, report, facts = _run(context, env, fault, progress, say, run_id)
-        clear_active(env.lock_key)
-    return ReleaseResult(
-        run_dir, verdict.verdict, verdict.exit_code, verdict.reasons, ci, report, facts.unreachable
-    )
+        result = _run(context, env, fault, progress, say, run_id)
+        if result.exit_code != EXIT_ROLLBACK_FAILED:
+            # Exit 3 leaves the marker: the environment needs a human, and `relrun status`
+            # says so until `relrun recover` (or a rollback) has finished the job.
+            clear_active(env.lock_key)
+    return result
 
 
 def _run(
@@ -222,7 +213,7 @@ def _run(
     progress: Handler | None,
     say: Say | None,
     run_id: str,
-) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
+) -> ReleaseResult:
     """Run the release in its directory, roll back on trouble, write every report.
 
     Raises:
@@ -231,10 +222,10 @@ def _run(
     """
     header = context.header()
     header["run_id"] = run_id
-    write_handbook(context.run_dir, context.loaded)
-    journal = JournalWriter(context.run_dir / "journal.jsonl", header)
+    opened = open_run(context, progress, header=header)
+    journal = opened.journal
     try:
-        return _run_journaled(context, header, journal, env, fault, progress, say)
+        return _run_journaled(context, header, opened.bus, journal, env, fault, say)
     except Exception as crash:  # any: a run that relrun could not finish is still reported
         journal.close()
         facts = collect_facts(journal.events)
@@ -270,16 +261,15 @@ def _run(
 def _run_journaled(
     context: RunContext,
     header: dict[str, Any],
+    bus: EventBus,
     journal: JournalWriter,
     env: Environment,
     fault: DrillFault | None,
-    progress: Handler | None,
     say: Say | None,
-) -> tuple[Verdict, dict[str, Path], dict[str, Any], Facts]:
+) -> ReleaseResult:
     """Everything of :func:`_run` that happens once the journal exists."""
     loaded, inventory, run_dir = context.loaded, context.inventory, context.run_dir
     kind = context.kind
-    bus = EventBus([journal] + ([progress] if progress else []))
     tell = say or (lambda text: None)
     record_canary_servers(bus, inventory)
 
@@ -309,8 +299,6 @@ def _run_journaled(
     finally:
         journal.close()
     ended = time.time()
-    header["ended"] = ended
-    ci = write_ci_reports(run_dir, header, journal.events)
     traffic = _traffic(env.traffic_log, started, ended, facts)
     lost = traffic["lost"] if traffic else None
     if kind == "drill":
@@ -322,32 +310,28 @@ def _run_journaled(
         verdict = release_verdict(
             facts, flag.cancelled, has_rollout=loaded.runbook.rollout is not None
         )
-    verdict = _with_optional_failures(verdict, journal.events)
-    extra: dict[str, Any] = {"rto_budget_seconds": loaded.runbook.rollback.rto_budget}
-    if fault is not None:
-        extra["fault"] = {"kind": fault.kind, "value": fault.value, "stage": fault.stage_name}
-    report = run_report(header, facts, _verdict_dict(verdict), traffic, extra)
-    write_run_report(run_dir, kind, report)
-    finished = finish_run(run_dir, loaded.runbook.notify)
+    verdict = with_optional_failures(verdict, _optional_failures(journal.events))
+    drilled = (
+        Fault(kind=fault.kind, value=fault.value, stage=fault.stage_name)
+        if fault is not None
+        else None
+    )
+    record, ci, finished = conclude(
+        run_dir, header, journal.events, facts, verdict, runbook=loaded.runbook,
+        traffic=traffic, fault=drilled,
+    )
     if finished.regression:
         tell(f"RTO regression: {finished.regression_why} (see relrun history --trend)")
-    return verdict, ci, report, facts
+    return ReleaseResult.of(run_dir, record, ci)
 
 
-def _with_optional_failures(verdict: Verdict, events: list[Event]) -> Verdict:
-    """A pass that skipped failed optional builds says so, rather than "all gates passed"."""
-    failed = [
+def _optional_failures(events: list[Event]) -> list[str]:
+    """``name @ host`` of every optional build that did not pass."""
+    return [
         f"{b['name']} @ {b['host']}"
         for b in build_results(events)
         if not b.get("required", True) and b.get("status") != "passed"
     ]
-    if not failed:
-        return verdict
-    note = "optional builds failed (not required, the release went on): " + ", ".join(failed)
-    reasons = [
-        "all required gates passed" if r == "all gates passed" else r for r in verdict.reasons
-    ]
-    return Verdict(verdict.verdict, verdict.exit_code, [*reasons, note], verdict.state)
 
 
 def _settled(facts: Facts) -> bool:
@@ -389,14 +373,12 @@ def _report_crash(
     """
     run_dir, kind = context.run_dir, context.kind
     what = err.message if isinstance(err, RelrunError) else f"{type(err).__name__}: {err}"
-    reasons = [f"relrun crashed: {what}", *notes]
-    verdict = {"verdict": "fail", "reasons": reasons, "state": "crashed", "exit_code": code}
+    verdict = crash_verdict(what, code, notes)
     try:
-        header["ended"] = time.time()
-        write_ci_reports(run_dir, header, journal.events)
-        report = run_report(header, facts, verdict, None, {"crash": what})
-        write_run_report(run_dir, kind, report)
-        finish_run(run_dir, context.loaded.runbook.notify)
+        conclude(
+            run_dir, header, journal.events, facts, verdict, runbook=context.loaded.runbook,
+            crash=what,
+        )
     except Exception as report_err:  # the crash is the news, not a failed report about it
         log.warning("no report for the crashed %s in %s: %s", kind, run_dir, report_err)
     return what
@@ -491,15 +473,6 @@ def refuse_if_incomplete(environment: str, inventory: Path) -> None:
             f"before finishing; its reports are in {dead.get('run_dir')}. Finish its rollback "
             f"first: relrun recover -i {inventory}"
         )
-
-
-def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "verdict": verdict.verdict,
-        "reasons": verdict.reasons,
-        "state": verdict.state,
-        "exit_code": verdict.exit_code,
-    }
 
 
 def _current_stage(facts: Facts) -> str | None:

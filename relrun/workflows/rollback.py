@@ -7,7 +7,6 @@ play runs here. Both are idempotent: rolling back twice is safe.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -21,26 +20,17 @@ from relrun.errors import (
     RollbackFailed,
     RunFailed,
 )
-from relrun.report.ci import write_ci_reports
-from relrun.report.drill import run_report, write_run_report
 from relrun.report.facts import collect_facts
-from relrun.report.files import write_atomic
-from relrun.report.finish import finish_run
-from relrun.report.journal import JournalWriter
+from relrun.report.record import RunRecord
+from relrun.report.verdict import rollback_verdict
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.lock import environment_id, environment_lock, holder
 from relrun.run.procfs import pid_alive
 from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.workflows.context import RunContext, new_run_dir
-from relrun.workflows.handbook import write_handbook
-from relrun.workflows.release import (
-    Environment,
-    ReleaseResult,
-    Say,
-    _load,
-    record_canary_servers,
-)
+from relrun.workflows.lifecycle import ReleaseResult, conclude, open_run
+from relrun.workflows.release import Environment, Say, _load, record_canary_servers
 
 
 def run_uninterrupted(spec: RunSpec, bus: EventBus, tell: Say) -> None:
@@ -93,14 +83,11 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
     run_dir = Path(str(running.get("run_dir")))
     report_file = run_dir / f"{running.get('kind')}.json"
     try:
-        report = json.loads(report_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        report = RunRecord.model_validate_json(report_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         raise RollbackFailed(f"the release ended without a report in {run_dir}") from None
     # A release stopped before anything moved had nothing to roll back.
-    complete = bool(report.get("rollback", {}).get("complete")) or report.get("state") in {
-        "interrupted",
-        "gates_failed",
-    }
+    complete = report.rollback.complete or report.state in {"interrupted", "gates_failed"}
     reasons = [f"the running {running.get('kind')} rolled back; report in {report_file}"]
     if complete:
         return ReleaseResult(run_dir, "pass", EXIT_OK, reasons, report=report)
@@ -156,11 +143,9 @@ def rollback(
     with environment_lock(env.lock_key, record) as lock:  # before the directory: see release
         run_dir = new_run_dir(report_dir, "rollback", loaded.runbook.metadata.name)
         lock.update(run_dir=str(run_dir))
-        write_atomic(run_dir / "playbook.yml", playbook_text)
-        header = RunContext("rollback", loaded, inventory, run_dir, playbook_text).header()
-        write_handbook(run_dir, loaded)
-        journal = JournalWriter(run_dir / "journal.jsonl", header)
-        bus = EventBus([journal] + ([progress] if progress else []))
+        context = RunContext("rollback", loaded, inventory, run_dir, playbook_text)
+        opened = open_run(context, progress)
+        header, journal, bus = opened.header, opened.journal, opened.bus
         record_canary_servers(bus, inventory)
         try:
             bus.emit(
@@ -191,22 +176,8 @@ def rollback(
             run_uninterrupted(spec, bus, tell)
         finally:
             journal.close()
-    header["ended"] = time.time()
     facts = collect_facts(journal.events)
-    ci = write_ci_reports(run_dir, header, journal.events)
-    if facts.rollback_complete:
-        verdict, code, reasons = "pass", EXIT_OK, ["all five rollback steps passed"]
-    else:
-        failed = [s.name for s in facts.rollback if s.status != "passed"] or ["all"]
-        verdict, code = "fail", EXIT_ROLLBACK_FAILED
-        reasons = [f"rollback step {n} did not pass" for n in failed] + facts.failures[:3]
-    state = "rolled_back" if facts.rollback_complete else "rollback_incomplete"
-    report = run_report(
-        header,
-        facts,
-        {"verdict": verdict, "reasons": reasons, "state": state, "exit_code": code},
-        None,
+    run_record, ci, _ = conclude(
+        run_dir, header, journal.events, facts, rollback_verdict(facts), runbook=loaded.runbook
     )
-    write_run_report(run_dir, "rollback", report)
-    finish_run(run_dir, loaded.runbook.notify)
-    return ReleaseResult(run_dir, verdict, code, reasons, ci, report, facts.unreachable)
+    return ReleaseResult.of(run_dir, run_record, ci)

@@ -25,6 +25,11 @@ def env_for(state: Path) -> dict[str, str]:
 STARTED: list[subprocess.Popen[str]] = []
 
 
+def history_db(state: Path) -> Path:
+    """The history database of the relrun processes started by :func:`env_for`."""
+    return state.parent / "relrun-state" / "history.db"
+
+
 def start_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from relrun.cli import main; main()", *args],

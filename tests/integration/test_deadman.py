@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from relrun.sandbox import control
+from tests.agreement import assert_signals_agree
 from tests.helpers import ROOT
-from tests.integration.sandbox_env import INVENTORY, run_relrun, start_relrun, wait_for_journal
+from tests.integration.sandbox_env import (
+    INVENTORY,
+    history_db,
+    run_relrun,
+    start_relrun,
+    wait_for_journal,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +93,10 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     assert report["trigger"]["reason"] == "controller_lost"
     assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
     assert [s["name"] for s in report["stages"]] == ["Canary 10%"]
+    record = assert_signals_agree(
+        reports, 0, recovered.stdout + recovered.stderr, history_db(sandbox)
+    )
+    assert record.traffic is not None and record.traffic.requests > 0  # carried, like a run's
     servers = {s.name: s for s in control.status(sandbox).servers}
     assert (servers["canary"].weight, servers["canary"].state) == (0, "maint")
     after = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)

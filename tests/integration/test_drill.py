@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agreement import assert_signals_agree
 from tests.helpers import ROOT, relrun
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,7 @@ def test_error_rate_fault_rolls_back_and_the_drill_passes(tmp_path: Path) -> Non
     ):
         assert (tmp_path / "reports" / name).is_file(), name
     assert "verdict: pass" in output
+    assert_signals_agree(tmp_path / "reports", code, output)
 
 
 def test_no_fault_promotes_and_cannot_prove_the_rollback(tmp_path: Path) -> None:
@@ -93,6 +95,7 @@ def test_no_fault_promotes_and_cannot_prove_the_rollback(tmp_path: Path) -> None
     assert "could not prove the rollback" in " ".join(report["reasons"])  # type: ignore[arg-type]
     assert [s["status"] for s in report["stages"]] == ["passed"] * 3  # type: ignore[union-attr]
     assert report["rollback"]["ran"] is False  # type: ignore[index]
+    assert_signals_agree(tmp_path / "reports", code, output)
 
 
 def test_crash_is_caught_by_health_and_loses_no_request(tmp_path: Path) -> None:
@@ -111,6 +114,12 @@ def test_latency_fault_trips_the_p95_threshold(tmp_path: Path) -> None:
     assert report["trigger"]["threshold"] == 1000  # type: ignore[index]
     assert steps(report) == ALL_PASSED
     assert report["traffic"]["lost"] == 0  # type: ignore[index]
+    record = assert_signals_agree(tmp_path / "reports", code, output)
+    # The breach is the canary slower than the bound: its stage shows it, not 2 ms.
+    (breached,) = [s for s in record.stages if s.status == "breached"]
+    assert breached.observed.peak_p95_ms is not None
+    assert breached.limits.max_p95_ms is not None
+    assert breached.observed.peak_p95_ms > breached.limits.max_p95_ms
 
 
 def test_bad_fault_argument_is_exit_2(tmp_path: Path) -> None:
@@ -161,6 +170,7 @@ def test_failed_api_check_rolls_back_before_traffic_moves(tmp_path: Path) -> Non
     ci = json.loads((reports / "ci.json").read_text())
     gate = next(run for run in ci["api_checks"] if run["phase"] == "gate")
     assert {c["name"]: c["passed"] for c in gate["checks"]} == {"health": True, "still-v1": False}
+    assert_signals_agree(reports, proc.returncode, proc.stdout + proc.stderr)
 
 
 def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> None:
@@ -182,3 +192,4 @@ def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> 
     assert steps["switch_traffic"] == "passed" and steps["cleanup"] == "failed", steps
     lease = json.loads((reports / "sandbox" / "relrun-deadman-api.json").read_text())
     assert lease["state"] == "disarmed", lease
+    assert_signals_agree(reports, proc.returncode, proc.stdout + proc.stderr)

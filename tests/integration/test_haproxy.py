@@ -83,7 +83,7 @@ def test_release_without_fault_reaches_full_canary(env: Env, tmp_path: Path) -> 
     assert stable["weight"] == 0
     assert canary["address"] is not None
     # The analysis read real counters: the last stage saw canary requests.
-    assert report["stages"][-1]["metrics"]["max_window_requests"] > 0
+    assert report["stages"][-1]["observed"]["max_window_requests"] > 0
 
 
 def drill(env: Env, runbook: str, reports: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -68,7 +68,7 @@ def test_builds_run_and_reports_are_written(tmp_path: Path) -> None:
     assert artifact["sha256"] == hashlib.sha256(b"built\n").hexdigest()
     assert (docs["status"], docs["rc"], docs["output_tail"]) == ("failed", 3, "no docs today")
     junit = ET.parse(reports / "junit.xml").getroot()
-    names = [c.get("name") for c in junit.iter("testcase")]
+    names = [c.get("name") for c in junit.findall("testsuite[@name='gates']/testcase")]
     assert names == ["dev @ localhost", "docs @ localhost"]
     assert (reports / "playbook.yml").read_text().startswith("# Rendered by relrun")
     assert (reports / "journal.jsonl").is_file()

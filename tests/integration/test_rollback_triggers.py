@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from relrun.sandbox import control
+from tests.agreement import assert_signals_agree
 from tests.helpers import ROOT
 from tests.integration.sandbox_env import (
     INVENTORY,
+    history_db,
     run_relrun,
     start_relrun,
     wait_for_journal,
@@ -47,6 +49,12 @@ def test_sigterm_mid_stage_rolls_back_then_exits_130(sandbox: Path, tmp_path: Pa
     assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
     assert servers(sandbox)["canary"] == (0, "maint")
     assert servers(sandbox)["stable"][1] == "ready"
+    record = assert_signals_agree(reports, proc.returncode, out + err, history_db(sandbox))
+    # The RTO runs from the interrupt to the moment all traffic was confirmed on stable.
+    assert record.rto_seconds is not None and record.switched_at is not None
+    assert record.trigger is not None and record.trigger.at is not None
+    assert record.rto_seconds == round(record.switched_at - record.trigger.at, 3)
+    assert [s.status for s in record.stages] == ["interrupted"]
 
 
 def test_manual_rollback_from_another_terminal(sandbox: Path, tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from relrun.report.drill import run_report, write_run_report
+from relrun.report.drill import build_record, write_run_report
 from relrun.report.facts import Facts
 from relrun.report.finish import finish_run
 from relrun.report.history import list_runs, trend
 from relrun.report.markdown import markdown_document
 from relrun.report.rundocs import load_run_documents
+from relrun.report.verdict import Verdict
 from tests.unit.report.reportdata import ERROR_RATE, drill_doc, write_drill
 from tests.unit.report.test_junit import check_structure
 
@@ -33,12 +34,7 @@ def check_run(tmp_path: Path, name: str = "check") -> Path:
         )
     }
     header["run_kind"] = "check"
-    verdict = {
-        "verdict": "pass",
-        "reasons": ["every required check passed"],
-        "state": "checks_passed",
-        "exit_code": 0,
-    }
+    verdict = Verdict("pass", 0, ["every required check passed"], "checks_passed")
     directory = tmp_path / name
     directory.mkdir()
     ci = json.loads((ERROR_RATE / "ci.json").read_text())
@@ -47,7 +43,7 @@ def check_run(tmp_path: Path, name: str = "check") -> Path:
         run["phase"] = "check"
     (directory / "ci.json").write_text(json.dumps(ci))
     write_run_report(
-        directory, "check", run_report(header, Facts(), verdict, None, {"target": "canary"})
+        directory, build_record(header, Facts(), verdict, runbook=None, target="canary")
     )
     return directory
 
@@ -80,13 +76,14 @@ def test_finish_run_writes_the_reports_of_a_check_run(tmp_path: Path) -> None:
 
     root = ET.fromstring((directory / "junit.xml").read_text())
     check_structure(root)
-    assert [s.get("name") for s in root] == ["gates"]
+    assert [s.get("name") for s in root] == ["gates", "verdict"]
     cases = {c.get("name"): c for c in root.iter("testcase")}
     assert list(cases) == [
         "send message @ sandbox-build",
         "list messages (v1 format) @ sandbox-build",
+        "relrun check verdict",
     ]
-    assert {c.get("classname") for c in cases.values()} == {"gates.api_checks.check"}
+    assert {c.get("classname") for c in list(cases.values())[:2]} == {"gates.api_checks.check"}
     assert cases["list messages (v1 format) @ sandbox-build"].find("skipped") is not None
 
     (recorded,) = list_runs(db)

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from relrun.report.ci import write_ci_reports
 from relrun.report.journal import JournalWriter, read_journal
+from relrun.report.junit import junit_from_documents
+from relrun.report.record import RunRecord
+from relrun.report.rundocs import RunDocuments
 from relrun.run.events import Event, TaskResult
+from relrun.runbook.steps import StepRef
 
 
 def result(
@@ -14,7 +18,7 @@ def result(
 ) -> TaskResult:
     return TaskResult(
         play="Gates",
-        task=f"Build 1/{name}",
+        task=StepRef.build(1, name).task,
         action="relrun.release.build",
         host=host,
         status=status,  # type: ignore[arg-type]
@@ -63,7 +67,8 @@ EVENTS: list[Event] = [
 def test_ci_json_and_junit(tmp_path: Path) -> None:
     report = write_ci_reports(tmp_path, {"runbook": {"name": "demo"}}, EVENTS)
     data = json.loads((tmp_path / "ci.json").read_text())
-    assert data == report
+    assert data == report.model_dump(mode="json")
+    assert not (tmp_path / "junit.xml").exists()  # one writer: the run's, once judged
     assert [(b["name"], b["host"], b["status"]) for b in data["builds"]] == [
         ("dev", "h1", "passed"),
         ("docs", "h1", "failed"),
@@ -72,8 +77,10 @@ def test_ci_json_and_junit(tmp_path: Path) -> None:
     ]
     assert data["summary"] == {
         "builds": 4, "builds_failed": 3, "required_failed": 2, "api_checks_failed": 0}
-    root = ET.parse(tmp_path / "junit.xml").getroot()
-    suite = root.find("testsuite")
+    record = RunRecord(kind="release", verdict="fail", state="gates_failed", exit_code=1)
+    docs = RunDocuments(kind="release", run=record, ci=report, run_dir=str(tmp_path))
+    root = ET.fromstring(junit_from_documents(docs))
+    suite = root.find("testsuite[@name='gates']")
     assert suite is not None
     assert suite.get("failures") == "2"
     cases = {c.get("name"): c for c in suite.iter("testcase")}

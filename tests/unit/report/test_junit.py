@@ -42,21 +42,41 @@ def check_structure(root: ET.Element) -> None:
 def test_one_suite_per_phase(tmp_path: Path) -> None:
     root = ET.fromstring(junit_document(run_dir(tmp_path)))
     check_structure(root)
-    assert [s.get("name") for s in root] == ["gates", "stages", "rollback"]
-    gates, stages, rollback = list(root)
-    assert [c.get("classname") for c in gates] == [
+    assert [s.get("name") for s in root] == ["gates", "stages", "rollback", "verdict"]
+    gates, stages, rollback, verdict = list(root)
+    assert [c.get("classname") for c in gates.findall("testcase")] == [
         "gates.scan", "gates.builds", "gates.builds", "gates.api_checks.gate",
         "gates.api_checks.gate"]
+    # A passing drill: its breach is what the drill asked for, not a failure.
     breached = stages.findall("testcase")[1]
+    assert breached.find("failure") is None
+    assert breached.findtext("system-out") == (
+        "breached, as the drill asked: error rate 14.3% (limit 5.0%), p95 4.6 ms (limit 1000 ms)")
+    assert [c.get("name") for c in rollback.findall("testcase")] == [
+        "1. stop_deployment", "2. drain", "3. switch_traffic", "4. verify", "5. cleanup",
+        "RTO within budget"]
+    assert rollback.findall("testcase")[1].get("time") == "0.303"
+    (case,) = verdict.findall("testcase")
+    assert case.get("name") == "relrun drill verdict" and case.find("failure") is None
+    assert root.get("failures") == "0"  # verdict pass: no failure anywhere
+
+
+def test_a_release_breach_is_a_failure(tmp_path: Path) -> None:
+    directory = run_dir(tmp_path)
+    run = json.loads((directory / "drill.json").read_text())
+    run.update(kind="release", verdict="fail", exit_code=1, state="rolled_back")
+    (directory / "release.json").write_text(json.dumps(run))
+    (directory / "drill.json").unlink()
+    root = ET.fromstring(junit_document(directory))
+    check_structure(root)
+    breached = root.findall("testsuite[@name='stages']/testcase")[1]
     failure = breached.find("failure")
     assert failure is not None
     assert failure.get("message") == (
         "breached: error rate 14.3% (limit 5.0%), p95 4.6 ms (limit 1000 ms)")
-    assert [c.get("name") for c in rollback] == [
-        "1. stop_deployment", "2. drain", "3. switch_traffic", "4. verify", "5. cleanup",
-        "RTO within budget"]
-    assert rollback.findall("testcase")[1].get("time") == "0.303"
-    assert root.get("failures") == "1"
+    verdict = root.find("testsuite[@name='verdict']/testcase/failure")
+    assert verdict is not None and verdict.get("type") == "rolled_back"
+    assert root.get("failures") == "2"
 
 
 def test_failed_rollback_step_and_scan_gate(tmp_path: Path) -> None:
@@ -64,6 +84,7 @@ def test_failed_rollback_step_and_scan_gate(tmp_path: Path) -> None:
     run = json.loads((directory / "drill.json").read_text())
     run["rollback"]["steps"][3]["status"] = "failed"
     run["rto_seconds"] = 25.0
+    run.update(verdict="fail", exit_code=3, state="rollback_incomplete")
     (directory / "drill.json").write_text(json.dumps(run))
     scan = json.loads((directory / "scan.json").read_text())
     scan["failing"] = 2
@@ -75,6 +96,7 @@ def test_failed_rollback_step_and_scan_gate(tmp_path: Path) -> None:
     assert failed["RTO within budget"] is not None
     assert failed["security scan"] is not None
     assert "imports_positive.py:2:1" in (failed["security scan"].get("message") or "")
+    assert failed["relrun drill verdict"] is not None
     assert root.get("failures") == "4"
 
 
@@ -88,5 +110,8 @@ def test_finish_run_rewrites_junit(tmp_path: Path) -> None:
     root = ET.fromstring(after)
     check_structure(root)
     assert [c.get("name") for c in root.iter("testcase")] == [
-        "1. Canary 10% (10%)", "2. Blue-Green 50% (50%)", "3. Full 100% (100%)"]
+        "1. Canary 10% (10%)", "2. Blue-Green 50% (50%)", "3. Full 100% (100%)",
+        "relrun drill verdict"]
+    # --fault none promoted: nothing failed on its way, but the drill proved nothing.
+    assert root.get("failures") == "1"
     assert root.find("testsuite[@name='rollback']").get("tests") == "0"  # type: ignore[union-attr]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from relrun.report.facts import collect_facts
+from relrun.report.verdict import release_verdict
 from relrun.run.events import Event, Note, TaskResult, TaskStarted
-from relrun.workflows.verdict import release_verdict
+from relrun.runbook.steps import ROLLBACK_STEPS, RollbackStep, StageAction, StepRef
 
-STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+STEPS = ROLLBACK_STEPS
+C = RollbackStep.CLEANUP
 
 
 def ok(task: str, host: str = "lb-1", **result: Any) -> list[Event]:
@@ -20,9 +22,9 @@ def ok(task: str, host: str = "lb-1", **result: Any) -> list[Event]:
 
 def rollback(cleanup_unreachable: str | None) -> list[Event]:
     events: list[Event] = []
-    for number, step in enumerate(STEPS[:4], start=1):
-        events += ok(f"Rollback {number}/5 {step}: work")
-    task = "Rollback 5/5 cleanup: stop-canary"
+    for step in STEPS[:4]:
+        events += ok(StepRef.rollback(step, "work").task)
+    task = StepRef.rollback(C, "stop-canary").task
     if cleanup_unreachable is None:
         events += ok(task)
     else:
@@ -43,16 +45,16 @@ def rollback(cleanup_unreachable: str | None) -> list[Event]:
                 },
             )
         )
-        events += ok("Rollback 5/5 cleanup: record failure")
+        events += ok(StepRef.rollback_failure(C).task)
     return events
 
 
 def stage_one(weights: dict[str, int]) -> list[Event]:
     return [
-        *ok("Stage 1/2 Canary 10%: shift 10% to canary", weights=weights),
+        *ok(StepRef.stage(1, 2, "Canary 10%", StageAction.SHIFT, weight=10).task, weights=weights),
         TaskResult(
             play="Rollout",
-            task="Stage 1/2 Canary 10%: analysis for 5s",
+            task=StepRef.stage(1, 2, "Canary 10%", StageAction.ANALYSIS, bake=5).task,
             action="relrun.release.analysis",
             host="lb-1",
             status="failed",

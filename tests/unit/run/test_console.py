@@ -9,6 +9,7 @@ from rich.console import Console
 
 from relrun.run.console import LiveProgress, PlainProgress
 from relrun.run.events import TaskResult, TaskStarted
+from relrun.runbook.steps import StepRef
 
 
 def build_result(required: bool, status: str, rc: int) -> TaskResult:
@@ -16,7 +17,7 @@ def build_result(required: bool, status: str, rc: int) -> TaskResult:
     build["required"] = required
     return TaskResult(
         play="Gates",
-        task="Build 2/docs",
+        task=StepRef.build(2, "docs").task,
         action="relrun.release.build",
         host="build1",
         status="ok",  # an optional build's task does not fail

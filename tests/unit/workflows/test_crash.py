@@ -18,11 +18,14 @@ from relrun.errors import RunFailed
 from relrun.paths import relrun_state_dir
 from relrun.run.events import EventBus, RunFinished, RunStarted, TaskResult, TaskStarted
 from relrun.run.runner import RunOutcome, RunSpec
+from relrun.runbook.steps import StageAction, StepRef
+from tests.agreement import assert_signals_agree
 from tests.helpers import ROOT
 
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")
 INVENTORY = str(ROOT / "inventories" / "sandbox.yml")
-SHIFT = "Stage 1/3 Canary 10%: shift 10% to canary"
+SHIFT = StepRef.stage(1, 3, "Canary 10%", StageAction.SHIFT, weight=10).task
+DEPLOY = StepRef.deploy(1, "start-canary").task
 
 
 def moving_release(fail_in: str, error: Exception) -> Any:
@@ -32,7 +35,7 @@ def moving_release(fail_in: str, error: Exception) -> Any:
         if spec.label == fail_in == "rollback":
             raise error
         bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
-        for task in ("Deploy 1/start-canary", SHIFT):
+        for task in (DEPLOY, SHIFT):
             bus.emit(TaskStarted(play="Rollout", task=task, action="x"))
             bus.emit(TaskResult(play="Rollout", task=task, action="x", host="router", status="ok"))
         if fail_in == "release":
@@ -40,7 +43,7 @@ def moving_release(fail_in: str, error: Exception) -> Any:
         bus.emit(
             TaskResult(
                 play="Rollout",
-                task="Stage 1/3 Canary 10%: analysis",
+                task=StepRef.stage(1, 3, "Canary 10%", StageAction.ANALYSIS, bake=3).task,
                 action="x",
                 host="router",
                 status="failed",
@@ -86,7 +89,8 @@ def test_a_crashed_release_is_reported_and_exits_3(
     reports = tmp_path / "reports"
     code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
     assert code == 3
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert_signals_agree(reports, code, out + err)
     assert f"relrun: error: {said}; reports in {reports}" in err
     assert "relrun recover -i" in err and "Traceback" not in err
     report = json.loads((reports / "release.json").read_text())
@@ -125,9 +129,9 @@ def test_an_error_after_the_release_promoted_owes_no_recovery(
     def promoted(spec: RunSpec, bus: EventBus, cancelled: Any = None) -> RunOutcome:
         bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
         for task in (
-            "Deploy 1/start-canary",
-            "Stage 1/1 Full 100%: shift 100% to canary",
-            "Stage 1/1 Full 100%: analysis for 2s",
+            DEPLOY,
+            StepRef.stage(1, 1, "Full 100%", StageAction.SHIFT, weight=100).task,
+            StepRef.stage(1, 1, "Full 100%", StageAction.ANALYSIS, bake=2).task,
         ):
             bus.emit(TaskStarted(play="Rollout", task=task, action="x"))
             bus.emit(TaskResult(play="Rollout", task=task, action="x", host="router", status="ok"))

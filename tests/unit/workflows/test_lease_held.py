@@ -18,6 +18,7 @@ from relrun.cli import app
 from relrun.cli.errors import run_cli
 from relrun.run.events import EventBus, RunFinished, RunStarted, TaskResult, TaskStarted
 from relrun.run.runner import RunOutcome, RunSpec
+from relrun.runbook.steps import StepRef
 from tests.helpers import ROOT
 
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")
@@ -37,8 +38,9 @@ def test_a_refused_arm_ends_the_release_without_any_rollback(
         runs.append(spec)
         bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
         done = {"play": "Rollout", "action": "x", "host": "router"}
-        bus.emit(TaskStarted(play="Deploy canary", task="Deploy 1/start-canary", action="x"))
-        bus.emit(TaskResult(**{**done, "play": "Deploy canary"}, task="Deploy 1/x", status="ok"))
+        deploy = StepRef.deploy(1, "start-canary").task
+        bus.emit(TaskStarted(play="Deploy canary", task=deploy, action="x"))
+        bus.emit(TaskResult(**{**done, "play": "Deploy canary"}, task=deploy, status="ok"))
         arm = "Dead man's switch: arm (lease 15s)"
         bus.emit(TaskStarted(play="Rollout", task=arm, action="x"))
         result = {"msg": HELD, "lease_held": True}

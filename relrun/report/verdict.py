@@ -1,4 +1,7 @@
-"""From facts to a verdict and an exit code, for releases, drills and rollbacks."""
+"""From facts to a verdict and an exit code: the one place every kind of run is judged.
+
+Release, drill, rollback, recover and check, and a run relrun could not finish.
+"""
 
 from __future__ import annotations
 
@@ -181,3 +184,66 @@ def drill_verdict(
     if failed:
         return Verdict("fail", EXIT_FAILED, failed + reasons, state)
     return Verdict("pass", EXIT_OK, ["rollback proven: " + reasons[0], *reasons[1:]], state)
+
+
+def rollback_verdict(facts: Facts) -> Verdict:
+    """Verdict of ``relrun rollback``: all five steps passed (0), else exit 3."""
+    if facts.rollback_complete:
+        return Verdict("pass", EXIT_OK, ["all five rollback steps passed"], "rolled_back")
+    failed = [s.name for s in facts.rollback if s.status != "passed"] or ["all"]
+    reasons = [f"rollback step {n} did not pass" for n in failed] + facts.failures[:3]
+    return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, "rollback_incomplete")
+
+
+def recover_verdict(facts: Facts, kind: str) -> Verdict:
+    """Verdict of ``relrun recover``: the dead run's rollback finished (0), else exit 3.
+
+    The recovery is what the command did, and it succeeded when every step passed: the
+    environment is back on stable. The record's ``state: recovered`` keeps the fact that
+    the run itself was cut short.
+    """
+    if facts.rollback_complete:
+        return Verdict(
+            "pass",
+            EXIT_OK,
+            [f"recovered: the {kind} was cut short and is now rolled back"],
+            "recovered",
+        )
+    reasons = ["recovery incomplete"] + [
+        f"rollback step {s.name} did not pass" for s in facts.rollback if s.status != "passed"
+    ]
+    return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, "rollback_incomplete")
+
+
+def check_verdict(ran: bool, status: str, failed: list[str]) -> Verdict:
+    """Verdict of ``relrun check``.
+
+    Args:
+        ran: ansible-playbook ended successfully.
+        status: how it ended (for the reason when it did not).
+        failed: ``name: why`` of every required check that failed.
+    """
+    if ran and not failed:
+        return Verdict("pass", EXIT_OK, ["every required check passed"], "checks_passed")
+    if failed:
+        return Verdict("fail", EXIT_FAILED, failed, "checks_failed")
+    return Verdict(
+        "fail", EXIT_FAILED, [f"the checks did not run: ansible-playbook ended {status}"],
+        "checks_not_run",
+    )
+
+
+def crash_verdict(what: str, code: int, notes: list[str]) -> Verdict:
+    """Verdict of a run relrun itself could not finish."""
+    return Verdict("fail", code, [f"relrun crashed: {what}", *notes], "crashed")
+
+
+def with_optional_failures(verdict: Verdict, failed: list[str]) -> Verdict:
+    """A pass that skipped failed optional builds says so, rather than "all gates passed"."""
+    if not failed:
+        return verdict
+    note = "optional builds failed (not required, the release went on): " + ", ".join(failed)
+    reasons = [
+        "all required gates passed" if r == "all gates passed" else r for r in verdict.reasons
+    ]
+    return Verdict(verdict.verdict, verdict.exit_code, [*reasons, note], verdict.state)
