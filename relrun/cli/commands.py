@@ -13,7 +13,7 @@ import typer
 from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler

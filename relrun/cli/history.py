@@ -11,7 +11,7 @@ import typer
 
 from relrun.cli.app import app
 from relrun.errors import EXIT_FAILED, EXIT_OK, InputError
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 from relrun.report.history import (
     HistoryError,
     HistoryRun,

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from relrun.fsutil import write_json
 from relrun.report.checks import latency_summary, parse_check_results
-from relrun.report.files import write_json
 from relrun.report.record import (
     BuildRecord,
     CheckRun,

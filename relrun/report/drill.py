@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from relrun.fsutil import write_json
 from relrun.report.facts import Facts
-from relrun.report.files import write_json
 from relrun.report.record import (
     Fault,
     InventoryId,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 from relrun.report.history import record_documents, record_notification, regression_of
 from relrun.report.html import REPORT_NAME, html_document
 from relrun.report.junit import junit_from_documents

@@ -16,8 +16,8 @@ from pathlib import Path
 from markupsafe import Markup
 
 from relrun import __version__
+from relrun.fsutil import write_atomic
 from relrun.render.documents import jinja_env
-from relrun.report.files import write_atomic
 from relrun.report.rundocs import RunDocuments, load_run_documents
 from relrun.report.svg import VERSION_COLOURS, timeline_svg
 from relrun.report.view import millis, percent, run_view, seconds_text

@@ -20,8 +20,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relrun.fsutil import write_atomic
 from relrun.report.checks import junit_cases
-from relrun.report.files import write_atomic
 from relrun.report.rundocs import RunDocuments, load_run_documents
 from relrun.report.view import CheckRow, RunView, run_view, seconds_text
 

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from relrun.fsutil import write_json
 from relrun.paths import relrun_state_dir
-from relrun.report.files import write_json
 from relrun.run.lock import environment_key
 from relrun.run.procfs import pid_alive
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 
 PRIVATE = 0o600  # scrubbed artifacts stay readable by their owner only
 MASK = "***"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.fsutil import write_atomic
 from relrun.paths import user_state_home
-from relrun.report.files import write_atomic
 
 ENV_STATE_DIR = "RELRUN_SANDBOX_DIR"
 

@@ -10,7 +10,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.s
     load_baseline,
 )
 from relrun.errors import InputError, Problem
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 from relrun.scan.result import ScanResult
 
 

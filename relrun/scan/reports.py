@@ -11,7 +11,7 @@ from relrun import __version__
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
     scan_findings,
 )
-from relrun.report.files import write_atomic
+from relrun.fsutil import write_atomic
 from relrun.scan.result import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

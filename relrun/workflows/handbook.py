@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relrun.fsutil import write_atomic, write_json
 from relrun.render.handbook import handbook_data, handbook_markdown
-from relrun.report.files import write_atomic, write_json
 from relrun.runbook.loader import LoadedRunbook
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relrun.fsutil import write_atomic
 from relrun.report.ci import write_ci_reports
 from relrun.report.drill import build_record, write_run_report
 from relrun.report.facts import Facts
-from relrun.report.files import write_atomic
 from relrun.report.finish import FinishResult, finish_documents
 from relrun.report.journal import JournalWriter
 from relrun.report.record import CiRecord, Fault, RunRecord

@@ -1,4 +1,8 @@
-"""Atomic file writes: a report is either the old one, or the new one, never half."""
+"""Atomic file writes, below every layer: a file is the old one or the new one, never half.
+
+Every layer writes through here (run markers, scrubbed artifacts, the sandbox, scan and run
+reports), so it belongs to none of them.
+"""
 
 from __future__ import annotations
 
