@@ -39,3 +39,23 @@ def test_ansible_doc_renders_the_module(module: str) -> None:
     assert doc["doc"]["short_description"]
     assert doc["examples"].strip(), "every module carries EXAMPLES"
     assert doc["return"], "every module documents what it returns"
+
+
+@pytest.mark.parametrize(
+    ("module", "fragment_options"),
+    [
+        ("api_check", {"validate_certs", "ca_path", "client_cert", "client_key", "use_proxy"}),
+        ("traffic", {"driver", "connection"}),
+    ],
+)
+def test_shared_options_come_from_doc_fragments(module: str, fragment_options: set[str]) -> None:
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH)}
+    done = subprocess.run(
+        [str(ANSIBLE_DOC), "-t", "module", "--json", f"relrun.release.{module}"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    options = json.loads(done.stdout)[f"relrun.release.{module}"]["doc"]["options"]
+    assert fragment_options <= options.keys()
+    source = (MODULES_DIR / f"{module}.py").read_text(encoding="utf-8")
+    assert "extends_documentation_fragment" in source

@@ -14,19 +14,9 @@ description:
 version_added: "0.1.0"
 author:
   - relrun developers (@relrun)
+extends_documentation_fragment:
+  - relrun.release.router
 options:
-  driver:
-    description: The router kind.
-    type: str
-    choices: [sandbox, haproxy]
-    default: sandbox
-  connection:
-    description:
-      - Driver settings from inventory, one dict for every driver; each reads its keys.
-      - For C(sandbox), C(state_dir). For C(haproxy), C(socket) (stats socket path or
-        host:port, level admin), C(backend), and optionally C(history_dir) and C(timeout).
-    type: dict
-    required: true
   stable:
     description: Stable server names.
     type: list
