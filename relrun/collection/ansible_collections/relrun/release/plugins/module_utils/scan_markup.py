@@ -79,7 +79,7 @@ def notebook_cells(text: str) -> list[tuple[str, list[int]]] | None:
                 probe += 1
             line = probe + 1 if probe < len(lines) else start + 1
             start = probe if probe < len(lines) else start
-            for _ in range(max(part.count("\n"), 1) if not part.endswith("\n") else
+            for _line in range(max(part.count("\n"), 1) if not part.endswith("\n") else
                            part.count("\n")):
                 mapping.append(line)
         cursor = max(cursor + 1, start)
