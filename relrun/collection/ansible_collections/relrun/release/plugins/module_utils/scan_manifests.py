@@ -240,7 +240,7 @@ def _setup_cfg(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
     if parser.has_option("options", "install_requires"):
         specs += parser.get("options", "install_requires").splitlines()
     if parser.has_section("options.extras_require"):
-        for _, value in parser.items("options.extras_require"):
+        for _extra, value in parser.items("options.extras_require"):
             specs += value.splitlines()
     found = []
     for spec in specs:
