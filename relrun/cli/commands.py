@@ -12,8 +12,8 @@ import typer
 
 from relrun.cli import errors
 from relrun.cli.app import app
-from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem
-from relrun.fsutil import write_atomic
+from relrun.cli.output import write_output
+from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem, printable
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
@@ -44,7 +44,7 @@ def validate(
     from relrun.workflows.release import inventory_problems
 
     try:
-        loaded_inventory = load_inventory(inventory) if inventory else None
+        loaded_inventory = load_inventory(inventory, run_scripts=False) if inventory else None
     except InputError as err:
         if not as_json:
             raise
@@ -67,7 +67,7 @@ def validate(
         meta = loaded.runbook.metadata
         valid.append({"file": str(path), "name": meta.name, "version": meta.version})
         if not as_json:
-            typer.echo(f"{path}: ok ({meta.name} {meta.version})")
+            typer.echo(printable(f"{path}: ok ({meta.name} {meta.version})"))
     if as_json:
         typer.echo(json.dumps(validation_document(valid, problems), indent=2))
         return EXIT_BAD_INPUT if problems else EXIT_OK
@@ -131,7 +131,9 @@ def plan(
 @app.command()
 def render(
     runbook: Path = RunbookArg,
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write here (atomically); - or none: stdout."
+    ),
     check: Path | None = typer.Option(
         None,
         "--check",
@@ -156,14 +158,7 @@ def render(
             return EXIT_FAILED
         typer.echo(f"{check}: up to date")
         return EXIT_OK
-    if output is not None:
-        try:
-            write_atomic(output, text)
-        except OSError as err:
-            problem = Problem(str(output), 1, 1, f"cannot write: {err.strerror}")
-            raise InputError([problem]) from None
-    else:
-        sys.stdout.write(text)
+    write_output(output, text)
     return EXIT_OK
 
 
@@ -264,10 +259,22 @@ def status(
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
+    from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
+    from relrun.workflows.drill import dead_private_drills
 
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
+    fired = incidents(inventory)
+    for incident in [] if as_json else fired:
+        typer.echo(incident.describe())
+    for dead_drill in [] if as_json else dead_private_drills():
+        typer.echo(
+            f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
+            f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
+            f"the lease and the next `relrun drill` clears it; reports in "
+            f"{dead_drill.get('run_dir')}"
+        )
     running = holder(key)
     dead = None if running else incomplete_run(key)
     if as_json:
@@ -289,6 +296,8 @@ def status(
             f"stopped before finishing; reports in {dead.get('run_dir')}\n"
             f"finish its rollback with: relrun recover -i {inventory}"
         )
+        return EXIT_FAILED
+    if fired:
         return EXIT_FAILED
     typer.echo("idle: no release is running and none was left unfinished")
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -41,6 +42,12 @@ def _echo_status(st: control.SandboxStatus) -> None:
     typer.echo(f"admin token: {st.admin_token_file}")
 
 
+def _at_least(option: str, value: float, least: float) -> None:
+    """Refuse a non-finite number or one below ``least`` as bad input (exit 2)."""
+    if not (math.isfinite(value) and value >= least):
+        raise InputError(f"{option}: expected a number of at least {least:g}, got {value:g}")
+
+
 @sandbox_app.command("up")
 def up(
     state_dir: Path | None = StateDir,
@@ -50,6 +57,8 @@ def up(
     heartbeat: float = typer.Option(15.0, "--heartbeat", help="SSE heartbeat seconds."),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
+    _at_least("--heartbeat", heartbeat, 0.1)
+    _at_least("--rate", rate, 0.1)
     config = SandboxConfig(heartbeat_s=heartbeat)
     st = control.up(
         state_dir, rate=rate, stable_version=stable_version, loadgen=loadgen, config=config

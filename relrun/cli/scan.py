@@ -96,7 +96,10 @@ def scan(
     result = run_scan(path, section, baseline, history=history, since=since,
                       gitignore=not no_ignore)
     if output_dir is not None:
-        write_scan_reports(scan_json(result), output_dir)
+        try:
+            write_scan_reports(scan_json(result), output_dir)
+        except OSError as err:
+            raise InputError(f"--output-dir {output_dir}: cannot write: {err.strerror}") from None
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(scan_json(result), indent=2, sort_keys=True))
     elif output_format is OutputFormat.sarif:
@@ -110,7 +113,10 @@ def scan(
         for line in format_audit(result):
             typer.echo(line, err=output_format is not OutputFormat.text)
     if new_baseline is not None:
-        count = write_baseline(result, new_baseline)
+        try:
+            count = write_baseline(result, new_baseline)
+        except OSError as err:
+            raise InputError(f"cannot write {new_baseline}: {err.strerror}") from None
         typer.echo(
             f"relrun: wrote {count} baseline entries to {new_baseline}; give each its reason",
             err=True,

@@ -95,7 +95,11 @@ class Stage(StrictModel):
         description="Stage name, e.g. `Canary 5%` (letters, digits, spaces and `_.%/+-`).",
     )
     weight: int = Field(ge=0, le=100, description="Share of traffic (percent) on the canary.")
-    bake: Seconds = Field(description="How long to watch the canary at this weight.")
+    bake: Seconds = Field(
+        gt=0,
+        description="How long to watch the canary at this weight (more than zero: a "
+        "stage nobody watched is no evidence).",
+    )
     analysis: AnalysisOverride | None = Field(default=None, description="Per-stage thresholds.")
 
 

@@ -32,6 +32,7 @@ options:
   no_data: {description: What a sample without data is., type: str, default: wait, choices: [wait, fail]}
   consecutive_breaches: {description: Breaching samples in a row that trigger., type: int, default: 1}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
+  carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
 """
@@ -102,6 +103,7 @@ def main() -> None:
             "no_data": {"type": "str", "default": "wait", "choices": ["wait", "fail"]},
             "consecutive_breaches": {"type": "int", "default": 1},
             "health_path": {"type": "str", "default": "/health"},
+            "carrying_only": {"type": "bool", "default": False},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
         },
@@ -119,9 +121,16 @@ def main() -> None:
     )
     try:
         driver = make_driver(p["driver"], p["connection"])
+        servers = p["servers"]
+        if p["carrying_only"]:
+            # The rollback's verify judges what users reach: a dead stable server left
+            # without traffic by the switch is not the stable version's health.
+            known = driver.servers(1)
+            carrying = [n for n in servers if known.get(n, {}).get("weight", 0) > 0]
+            servers = carrying or servers
         outcome = watch(
             driver,
-            p["servers"],
+            servers,
             thresholds,
             p["duration"],
             p["interval"],
