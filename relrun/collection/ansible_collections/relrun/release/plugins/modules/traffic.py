@@ -62,7 +62,7 @@ options:
       - For C(drain) and C(switch), ask each stable server's I(health_path) directly first,
         and give traffic only to those answering I(health_status).
       - When none answers and a canary server does, change nothing and fail with
-        C(stable_down): moving traffic would take the service down.
+        C(stable_down), since moving traffic would take the service down.
     type: bool
     default: true
 """
