@@ -207,12 +207,27 @@ def drill(
     traffic_log: Path | None = typer.Option(
         None, "--traffic-log", help="Load generator log of the environment (with -i)."
     ),
+    rate: float = typer.Option(
+        20.0, "--rate", help="Private sandbox: load generator requests per second."
+    ),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Private sandbox: background share of failing user requests, "
+        "on both versions (injected faults add to it).",
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Private sandbox: median of a heavy-tailed (lognormal) "
+        "latency added to user requests on both versions.",
+    ),
 ) -> int:
     """Rehearse the release with an injected fault and prove the rollback works."""
+    from relrun.sandbox.settings import noise_config
     from relrun.workflows.drill import drill as run_drill
 
+    config = noise_config(noise_errors, noise_latency)
     return _with_progress(
-        lambda shown: run_drill(runbook, inventory, report_dir, fault, at, shown, _say, traffic_log)
+        lambda shown: run_drill(
+            runbook, inventory, report_dir, fault, at, shown, _say, traffic_log, rate, config
+        )
     )
 
 

@@ -53,6 +53,7 @@ def _run_line(run: HistoryRun) -> str:
     return head + (
         f"detect {_s(run.detection_seconds)}  RTO {_s(run.rto_seconds)}"
         f"/{_s(run.rto_budget_seconds)}  lost {NONE if run.lost is None else run.lost}"
+        + (f"  judged by {run.analysis_method}" if run.analysis_method else "")
     )
 
 

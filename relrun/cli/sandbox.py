@@ -11,7 +11,7 @@ from relrun.cli.app import app
 from relrun.errors import InputError
 from relrun.sandbox import control
 from relrun.sandbox.layout import ENV_STATE_DIR
-from relrun.sandbox.settings import SandboxConfig
+from relrun.sandbox.settings import noise_config
 
 sandbox_app = typer.Typer(help="Start, control and stop the local sandbox environment.")
 app.add_typer(sandbox_app, name="sandbox")
@@ -55,11 +55,17 @@ def up(
     stable_version: str = typer.Option("1.0", "--stable-version", help="Stable's version."),
     loadgen: bool = typer.Option(True, "--loadgen/--no-loadgen", help="Generate load."),
     heartbeat: float = typer.Option(15.0, "--heartbeat", help="SSE heartbeat seconds."),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Background share of user requests failing, every version."
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Median of a heavy-tailed (lognormal) added latency."
+    ),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
     _at_least("--heartbeat", heartbeat, 0.1)
     _at_least("--rate", rate, 0.1)
-    config = SandboxConfig(heartbeat_s=heartbeat)
+    config = noise_config(noise_errors, noise_latency, heartbeat_s=heartbeat)
     st = control.up(
         state_dir, rate=rate, stable_version=stable_version, loadgen=loadgen, config=config
     )

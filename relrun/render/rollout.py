@@ -275,8 +275,19 @@ def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[s
         "max_p95_ms": analysis.max_p95_ms,
         "no_data": analysis.no_data,
         "consecutive_breaches": analysis.consecutive_breaches,
+        "alpha": analysis.alpha,
+        "error_tolerance": analysis.error_tolerance,
+        "latency_tolerance": analysis.latency_tolerance,
+        "health_path": unsafe(health_path(runbook, analysis)),
         **extra,
     }
+
+
+def health_path(runbook: Runbook, analysis: Analysis) -> str:
+    """The path the analysis probes: its own, else the deploy's readiness path."""
+    if analysis.health_path:
+        return analysis.health_path
+    return runbook.deploy.readiness.path if runbook.deploy else "/health"
 
 
 def reachable_task(runbook: Runbook, name: str) -> Task:
@@ -350,6 +361,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 analysis,
                 servers=unsafe_tree(runbook.traffic.canary_servers),
                 target="canary",
+                baseline=unsafe_tree(runbook.traffic.stable_servers),
+                react=True,
+                since="{{ " + SHIFTED + ".confirmed_at | default(0) }}",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
                 **_lease_args(runbook),

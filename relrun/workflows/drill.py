@@ -22,6 +22,7 @@ from relrun.run.signals import deferred_signals, raise_if_signalled
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.rollout_models import FAULT_KINDS, fault_value_problem
 from relrun.runbook.schema import Runbook
+from relrun.sandbox.settings import SandboxConfig
 from relrun.workflows.context import new_run_dir
 from relrun.workflows.lifecycle import ReleaseResult
 from relrun.workflows.release import DrillFault, Environment, Say, run_release
@@ -88,6 +89,7 @@ def drill(
     say: Say | None = None,
     traffic_log: Path | None = None,
     rate: float = 20.0,
+    config: SandboxConfig | None = None,
 ) -> ReleaseResult:
     """Run a drill.
 
@@ -101,6 +103,7 @@ def drill(
         say: urgent operator messages.
         traffic_log: the load generator's log for an explicit inventory.
         rate: load generator requests per second (private sandbox only).
+        config: the private sandbox's settings (background noise); defaults when None.
 
     Returns:
         The drill's result.
@@ -129,7 +132,8 @@ def drill(
             # Owned by this process: killed with -9, its sandbox stops by itself once the
             # dead man's switch had its lease.
             control.up(
-                state_dir, rate=rate, owner=os.getpid(), owner_grace=loaded.runbook.rollback.lease
+                state_dir, rate=rate, owner=os.getpid(), owner_grace=loaded.runbook.rollback.lease,
+                config=config,
             )
             raise_if_signalled("starting the sandbox (it is torn down, nothing was released)")
             env = Environment(

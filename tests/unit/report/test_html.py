@@ -93,3 +93,35 @@ def test_markdown(tmp_path: Path) -> None:
     assert "| 2 | Blue-Green 50% | 50% | breached | 14.3% | 5.0% |" in text
     assert "a\\|b" in text
     assert "| 5 | cleanup | passed | 2.31 s |" in text
+
+
+def test_the_chart_draws_the_evidence_against_its_bound() -> None:
+    from relrun.report.record import RunRecord
+    from relrun.report.svg import timeline_svg
+
+    def look(t: float, e: float) -> dict[str, object]:
+        return {"time": t, "evidence": {"error_limit": {"e_value": e, "bound": 400.0}}}
+
+    record = RunRecord.model_validate(
+        {
+            "kind": "drill",
+            "verdict": "pass",
+            "state": "rolled_back",
+            "exit_code": 0,
+            "started": 0.0,
+            "ended": 10.0,
+            "stages": [
+                {
+                    "index": 2,
+                    "name": "Blue-Green 25%",
+                    "status": "breached",
+                    "started": 1.0,
+                    "ended": 4.0,
+                    "samples": [look(2.0, 20.0), look(3.0, 800.0)],
+                }
+            ],
+        }
+    )
+    svg = timeline_svg(record)
+    assert 'data-series="evidence"' in svg
+    assert "bound 1/alpha: breach" in svg

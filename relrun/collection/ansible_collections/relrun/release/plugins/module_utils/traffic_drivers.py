@@ -16,7 +16,9 @@ from ansible.module_utils.urls import open_url
 
 ServerInfo = dict[str, Any]
 """name, address, weight, state, in_flight, and window stats: requests, errors, error_rate,
-p95_ms (None when unknown)."""
+p95_ms (None when unknown); cumulative counters for the analysis: total_requests,
+total_errors, latency (``{"kind": "buckets", "bounds", "counts"}`` for a histogram,
+``{"kind": "average", "average_ms", "responses"}`` where only an average exists)."""
 
 
 class DriverError(Exception):
@@ -96,6 +98,16 @@ class SandboxDriver:
                 "faults": win.get("faults", 0),
                 "error_rate": win["error_rate"],
                 "p95_ms": (win.get("latency_ms") or {}).get("p95"),
+                # Cumulative since the router started: the analysis takes deltas.
+                "total_requests": stats["requests"],
+                "total_errors": stats["responses"].get("5xx", 0) + stats["connection_errors"],
+                "latency": {
+                    "kind": "buckets",
+                    "bounds": stats.get("latency_bounds_ms") or [],
+                    "counts": stats.get("latency_buckets") or [],
+                }
+                if stats.get("latency_buckets")
+                else None,
             }
         return result
 
