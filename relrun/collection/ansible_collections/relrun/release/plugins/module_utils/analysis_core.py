@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .traffic_drivers import Driver, ServerInfo
+from .traffic_base import MetricProvider as Driver
+from .traffic_base import ServerInfo
 
 
 @dataclass(frozen=True)

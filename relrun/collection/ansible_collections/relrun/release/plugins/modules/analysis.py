@@ -66,8 +66,9 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+    ROUTER_NAMES,
     DriverError,
-    make_driver,
+    make_provider,
 )
 
 
@@ -87,7 +88,7 @@ def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": list(ROUTER_NAMES)},
             "connection": {"type": "dict", "required": True},
             "servers": {"type": "list", "elements": "str", "required": True},
             "target": {"type": "str", "default": "canary", "choices": ["canary", "stable"]},
@@ -117,7 +118,7 @@ def main() -> None:
         consecutive=p["consecutive_breaches"],
     )
     try:
-        driver = make_driver(p["driver"], p["connection"])
+        driver = make_provider(p["driver"], p["connection"])
         outcome = watch(
             driver,
             p["servers"],
