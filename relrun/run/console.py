@@ -44,6 +44,9 @@ class _Describer:
         )
         if isinstance(event, TaskResult) and outcome:
             message = str(event.result.get("msg", "")).strip()
+            if event.status == "skipped":
+                # The standalone rollback's outcome task runs only when a step failed.
+                return f"rollback outcome @ {event.host}: every step passed"
             if event.status == "failed" and message == ROLLED_BACK:
                 self.rolled_back.add(self.label)
                 return f"rollback outcome @ {event.host}: {ROLLED_BACK}"

@@ -87,3 +87,19 @@ def test_a_failed_step_prints_the_tail_of_its_output() -> None:
     assert "Deploy 1/start-canary @ app-1: FAILED: build start-canary exit code 3" in text
     assert "last 5 line(s) of output:" in text
     assert "    | port 8081 in use" in text and "| line 5" in text and "| line 4" not in text
+
+
+def test_the_rollback_outcome_is_not_a_failure_when_the_rollback_worked() -> None:
+    out = io.StringIO()
+    progress = PlainProgress(out)
+    for task, status, msg in (
+        ("Rollback: release failed", "failed", "rolled back"),
+        ("Rollback: outcome", "skipped", ""),
+        ("Rollback: outcome", "failed", "rollback incomplete: drain"),
+    ):
+        progress(TaskResult(play="Rollback", task=task, action="ansible.builtin.fail",
+                            host="lb", status=status, result={"msg": msg}))  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("rollback outcome @ lb: rolled back")
+    assert lines[1].endswith("rollback outcome @ lb: every step passed")
+    assert lines[2].endswith("rollback outcome @ lb: FAILED: rollback incomplete: drain")
