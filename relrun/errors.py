@@ -43,9 +43,27 @@ class Problem:
 def _one_line(text: str) -> str:
     # Keys and values quoted from hostile input may hold line breaks (also U+0085, U+2028)
     # or terminal escapes; one problem is one line, so they are shown escaped.
+    return printable(text)
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` with every control or other non-printable character escaped (as ESC: x1b).
+
+    Args:
+        text: a message that may quote hostile input (paths, runbook strings).
+        keep_newlines: keep line feeds (a multi-line message of relrun's own).
+
+    Returns:
+        The text, safe to print to a terminal.
+    """
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return "".join(
+        c
+        if c.isprintable() or (keep_newlines and c == "\n")
+        else c.encode("unicode_escape").decode()
+        for c in text
+    )
 
 
 class InputError(RelrunError):

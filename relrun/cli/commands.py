@@ -12,8 +12,8 @@ import typer
 
 from relrun.cli import errors
 from relrun.cli.app import app
-from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
-from relrun.fsutil import write_atomic
+from relrun.cli.output import write_output
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem, printable
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
@@ -38,7 +38,7 @@ def validate(
     from relrun.run.inventory import load_inventory
     from relrun.runbook.loader import load_runbook
 
-    groups = load_inventory(inventory).groups if inventory else None
+    groups = load_inventory(inventory, run_scripts=False).groups if inventory else None
     problems: list[Problem] = []
     for path in runbooks:
         try:
@@ -46,7 +46,8 @@ def validate(
         except InputError as err:
             problems.extend(err.problems or [Problem(str(path), 1, 1, err.message)])
             continue
-        typer.echo(f"{path}: ok ({loaded.runbook.metadata.name} {loaded.runbook.metadata.version})")
+        meta = loaded.runbook.metadata
+        typer.echo(printable(f"{path}: ok ({meta.name} {meta.version})"))
     if problems:
         raise InputError(problems)
     return EXIT_OK
@@ -79,7 +80,9 @@ def plan(runbook: Path = RunbookArg) -> int:
 @app.command()
 def render(
     runbook: Path = RunbookArg,
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write here (atomically); - or none: stdout."
+    ),
     check: Path | None = typer.Option(
         None,
         "--check",
@@ -104,14 +107,7 @@ def render(
             return EXIT_FAILED
         typer.echo(f"{check}: up to date")
         return EXIT_OK
-    if output is not None:
-        try:
-            write_atomic(output, text)
-        except OSError as err:
-            problem = Problem(str(output), 1, 1, f"cannot write: {err.strerror}")
-            raise InputError([problem]) from None
-    else:
-        sys.stdout.write(text)
+    write_output(output, text)
     return EXIT_OK
 
 
@@ -160,12 +156,27 @@ def drill(
     traffic_log: Path | None = typer.Option(
         None, "--traffic-log", help="Load generator log of the environment (with -i)."
     ),
+    rate: float = typer.Option(
+        20.0, "--rate", help="Private sandbox: load generator requests per second."
+    ),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Private sandbox: background share of failing user requests, "
+        "on both versions (injected faults add to it).",
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Private sandbox: median of a heavy-tailed (lognormal) "
+        "latency added to user requests on both versions.",
+    ),
 ) -> int:
     """Rehearse the release with an injected fault and prove the rollback works."""
+    from relrun.sandbox.settings import noise_config
     from relrun.workflows.drill import drill as run_drill
 
+    config = noise_config(noise_errors, noise_latency)
     return _with_progress(
-        lambda shown: run_drill(runbook, inventory, report_dir, fault, at, shown, _say, traffic_log)
+        lambda shown: run_drill(
+            runbook, inventory, report_dir, fault, at, shown, _say, traffic_log, rate, config
+        )
     )
 
 
@@ -209,10 +220,22 @@ def status(inventory: Path = InventoryOpt) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
+    from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
+    from relrun.workflows.drill import dead_private_drills
 
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
+    fired = incidents(inventory)
+    for incident in fired:
+        typer.echo(incident.describe())
+    for dead_drill in dead_private_drills():
+        typer.echo(
+            f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
+            f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
+            f"the lease and the next `relrun drill` clears it; reports in "
+            f"{dead_drill.get('run_dir')}"
+        )
     running = holder(key)
     if running:
         typer.echo(
@@ -227,6 +250,8 @@ def status(inventory: Path = InventoryOpt) -> int:
             f"stopped before finishing; reports in {dead.get('run_dir')}\n"
             f"finish its rollback with: relrun recover -i {inventory}"
         )
+        return EXIT_FAILED
+    if fired:
         return EXIT_FAILED
     typer.echo("idle: no release is running and none was left unfinished")
     return EXIT_OK

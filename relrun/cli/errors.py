@@ -8,7 +8,7 @@ import traceback
 import typer
 from typer.exceptions import TyperException
 
-from relrun.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, RelrunError
+from relrun.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, RelrunError, printable
 
 DEBUG = False
 NON_INTERACTIVE = False
@@ -33,7 +33,10 @@ def run_cli(app: typer.Typer, args: list[str] | None = None) -> int:
             for problem in err.problems:
                 print(problem, file=sys.stderr)
         else:
-            print(f"relrun: error: {err.message}", file=sys.stderr)
+            # Bad input is quoted input: one line, every control character escaped.
+            bad_input = isinstance(err, InputError)
+            message = printable(err.message, keep_newlines=not bad_input)
+            print(f"relrun: error: {message}", file=sys.stderr)
         return err.exit_code
     except typer.Exit as done:
         return int(done.exit_code)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from relrun.cli.app import app
+from relrun.cli.output import write_output
 from relrun.errors import EXIT_FAILED, EXIT_OK, InputError
-from relrun.fsutil import write_atomic
 from relrun.report.history import (
     HistoryError,
     HistoryRun,
@@ -54,6 +53,7 @@ def _run_line(run: HistoryRun) -> str:
     return head + (
         f"detect {_s(run.detection_seconds)}  RTO {_s(run.rto_seconds)}"
         f"/{_s(run.rto_budget_seconds)}  lost {NONE if run.lost is None else run.lost}"
+        + (f"  judged by {run.analysis_method}" if run.analysis_method else "")
     )
 
 
@@ -121,7 +121,9 @@ def report(
     output_format: ReportFormat = typer.Option(
         ReportFormat.html, "--format", help="html, json (the stored documents) or md."
     ),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write here (atomically); - or none: stdout."
+    ),
     history_db: Path | None = HistoryDbOpt,
 ) -> int:
     """Regenerate a recorded run's report from the history (the run dir may be gone)."""
@@ -139,8 +141,5 @@ def report(
         text = markdown_document(docs)
     else:
         text = json.dumps(docs.to_json(), indent=2, sort_keys=True) + "\n"
-    if output is not None:
-        write_atomic(output, text)
-    else:
-        sys.stdout.write(text)
+    write_output(output, text)
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -10,7 +11,7 @@ from relrun.cli.app import app
 from relrun.errors import InputError
 from relrun.sandbox import control
 from relrun.sandbox.layout import ENV_STATE_DIR
-from relrun.sandbox.settings import SandboxConfig
+from relrun.sandbox.settings import noise_config
 
 sandbox_app = typer.Typer(help="Start, control and stop the local sandbox environment.")
 app.add_typer(sandbox_app, name="sandbox")
@@ -41,6 +42,12 @@ def _echo_status(st: control.SandboxStatus) -> None:
     typer.echo(f"admin token: {st.admin_token_file}")
 
 
+def _at_least(option: str, value: float, least: float) -> None:
+    """Refuse a non-finite number or one below ``least`` as bad input (exit 2)."""
+    if not (math.isfinite(value) and value >= least):
+        raise InputError(f"{option}: expected a number of at least {least:g}, got {value:g}")
+
+
 @sandbox_app.command("up")
 def up(
     state_dir: Path | None = StateDir,
@@ -48,9 +55,17 @@ def up(
     stable_version: str = typer.Option("1.0", "--stable-version", help="Stable's version."),
     loadgen: bool = typer.Option(True, "--loadgen/--no-loadgen", help="Generate load."),
     heartbeat: float = typer.Option(15.0, "--heartbeat", help="SSE heartbeat seconds."),
+    noise_errors: float = typer.Option(
+        0.0, "--noise-errors", help="Background share of user requests failing, every version."
+    ),
+    noise_latency: float = typer.Option(
+        0.0, "--noise-latency-ms", help="Median of a heavy-tailed (lognormal) added latency."
+    ),
 ) -> None:
     """Start stable, the router and the load generator; print the endpoints."""
-    config = SandboxConfig(heartbeat_s=heartbeat)
+    _at_least("--heartbeat", heartbeat, 0.1)
+    _at_least("--rate", rate, 0.1)
+    config = noise_config(noise_errors, noise_latency, heartbeat_s=heartbeat)
     st = control.up(
         state_dir, rate=rate, stable_version=stable_version, loadgen=loadgen, config=config
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from relrun.cli.app import app
-from relrun.errors import EXIT_FAILED, EXIT_OK
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem
 from relrun.runbook.scan_models import ScanSection
 from relrun.scan import run_scan
 from relrun.scan.baseline import write_baseline
@@ -73,14 +73,33 @@ def scan(
     audit: bool = typer.Option(
         False, "--audit", help="List every suppression in force (inline, baseline, ignore)."
     ),
+    history: bool = typer.Option(
+        False,
+        "--history",
+        help="Also scan every blob past commits added (git on this machine); findings "
+        "carry the commit.",
+    ),
+    since: str = typer.Option(
+        "", "--since", help="With --history: only commits since this date (git log --since).",
+        metavar="DATE",
+    ),
+    no_ignore: bool = typer.Option(
+        False, "--no-ignore", help="Also scan what .gitignore ignores (default: left out)."
+    ),
 ) -> int:
     """Scan for forbidden imports, plaintext tokens and secret leaks (exit 1 on findings)."""
+    if since and not history:
+        raise InputError([Problem(str(path), 1, 1, "--since needs --history")])
     section = _section(runbook)
     if fail_on is not None:
         section = section.model_copy(update={"fail_on": fail_on.value})
-    result = run_scan(path, section, baseline)
+    result = run_scan(path, section, baseline, history=history, since=since,
+                      gitignore=not no_ignore)
     if output_dir is not None:
-        write_scan_reports(scan_json(result), output_dir)
+        try:
+            write_scan_reports(scan_json(result), output_dir)
+        except OSError as err:
+            raise InputError(f"--output-dir {output_dir}: cannot write: {err.strerror}") from None
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(scan_json(result), indent=2, sort_keys=True))
     elif output_format is OutputFormat.sarif:
@@ -94,7 +113,10 @@ def scan(
         for line in format_audit(result):
             typer.echo(line, err=output_format is not OutputFormat.text)
     if new_baseline is not None:
-        count = write_baseline(result, new_baseline)
+        try:
+            count = write_baseline(result, new_baseline)
+        except OSError as err:
+            raise InputError(f"cannot write {new_baseline}: {err.strerror}") from None
         typer.echo(
             f"relrun: wrote {count} baseline entries to {new_baseline}; give each its reason",
             err=True,

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from relrun.render.yamlout import unsafe_tree
-from relrun.runbook.check_models import ApiChecksSection, Credentials
+from relrun.runbook.check_models import ApiChecksSection, Credentials, Phase
 from relrun.runbook.steps import StepRef
 
 COLLECTION = "relrun.release"
@@ -23,7 +23,11 @@ NEWMAN_PATH = "{{ relrun_newman_path | default(omit) }}"
 
 
 def render_check_tasks(
-    section: ApiChecksSection, *, phase: str, base_url_var: str = "relrun_api_base_url"
+    section: ApiChecksSection,
+    *,
+    phase: str,
+    base_url_var: str = "relrun_api_base_url",
+    only: Phase | None = None,
 ) -> list[dict[str, Any]]:
     """Build the tasks that run the API checks once, on the section's host group.
 
@@ -36,6 +40,8 @@ def render_check_tasks(
         phase: where they run, e.g. ``gate`` or ``verify``; names the task
             (``API check: <phase>``) and the registered variable (``relrun_checks_<phase>``).
         base_url_var: the inventory variable holding the base URL.
+        only: keep only the checks whose ``run_in`` names this phase (None: every check,
+            as ``relrun check`` runs them); no task at all when none is left.
 
     Returns:
         The task dicts, ready for a play's ``tasks``.
@@ -47,6 +53,8 @@ def render_check_tasks(
         raise ValueError(f"phase must be a lower-case identifier, got {phase!r}")
     if not _VARIABLE.match(base_url_var):
         raise ValueError(f"base_url_var must be a variable name, got {base_url_var!r}")
+    if only is not None and not section.runs_in(only):
+        return []
     args: dict[str, Any] = {"base_url": "{{ " + base_url_var + " }}"}
     if section.engine == "newman":
         module = "newman"
@@ -58,9 +66,12 @@ def render_check_tasks(
         args["timeout_s"] = section.newman_timeout_s
     else:
         module = "api_check"
+        checks = section.checks if only is None else section.checks_in(only)
         args["checks"] = [
-            unsafe_tree(check.model_dump(mode="json", by_alias=True, exclude_none=True))
-            for check in section.checks
+            unsafe_tree(
+                check.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"run_in"})
+            )
+            for check in checks
         ]
     if section.credentials is not None:
         args["credentials"] = credentials_args(section.credentials)

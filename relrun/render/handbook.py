@@ -129,10 +129,12 @@ def handbook_data(loaded: LoadedRunbook) -> dict[str, Any]:
         },
         "triggers": {
             "automatic": [
-                f"canary error rate above {rb.analysis.max_error_rate:.0%} over a "
-                f"{rb.analysis.window:g}s window "
-                f"({rb.analysis.consecutive_breaches} sample(s) in a row)",
-                f"canary p95 latency above {rb.analysis.max_p95_ms:g} ms",
+                f"canary error rate above {rb.analysis.max_error_rate:.0%}, or its p95 latency "
+                f"above {rb.analysis.max_p95_ms:g} ms, shown with confidence "
+                f"{1 - rb.analysis.alpha:.0%} by an anytime-valid sequential test",
+                "canary errors or latency worse than stable's, served at the same time, "
+                f"beyond the tolerance (error odds x{1 + rb.analysis.error_tolerance:g}), "
+                f"shown the same way (alpha {rb.analysis.alpha:g} per bake, see docs/analysis.md)",
                 "a failed readiness or health check of a canary server",
                 "an unreachable host",
             ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from relrun.render.rollout import health_path
 from relrun.runbook.check_models import (
     AnyCheck,
     ApiChecksSection,
@@ -69,6 +70,7 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
             "number": index + 1,
             "stage": stage,
             "analysis": merged_analysis(rb.analysis, stage),
+            "health_path": health_path(rb, merged_analysis(rb.analysis, stage)),
             "drill": stage.name == drill_stage,
         }
         for index, stage in enumerate(rb.rollout.stages if rb.rollout else [])

@@ -15,7 +15,7 @@ from relrun.render.rollout import deploy_play, preflight_play, rollback_play, ro
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.models import Build, Command
+from relrun.runbook.models import Build, Command, reserved_var
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import StepRef
 
@@ -99,14 +99,21 @@ def gates_play(runbook: Runbook) -> Play | None:
 def check_tasks(runbook: Runbook) -> tuple[list[Task], list[Task]]:
     """The API check tasks: against the canary (gate) and against stable (verify).
 
+    Each check runs where its ``run_in`` says, so a check of what only the new version
+    has never runs against stable.
+
     Inside the rollout they run on the router's play, delegated to the first host of the
     checks' group, so a failed check lands in the rollout's rescue: the rollback.
     """
     section = runbook.api_checks
     if section is None:
         return [], []
-    gate = render_check_tasks(section, phase="gate", base_url_var="relrun_canary_url")
-    verify = render_check_tasks(section, phase="verify", base_url_var="relrun_stable_url")
+    gate = render_check_tasks(
+        section, phase="gate", base_url_var="relrun_canary_url", only="gate"
+    )
+    verify = render_check_tasks(
+        section, phase="verify", base_url_var="relrun_stable_url", only="verify"
+    )
     if runbook.rollout is not None:
         where = "{{ groups['" + section.host_group + "'][0] }}"
         for task in (*gate, *verify):
@@ -141,7 +148,13 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
             }
         )
     }
-    common_vars.update(unsafe_tree(dict(runbook.vars)))
+    # Play vars override the inventory's: the schema refuses connection and privilege
+    # names, and rendering drops them again, so the inventory's settings always win.
+    settable = {k: v for k, v in runbook.vars.items() if reserved_var(k) is None}
+    common_vars.update(unsafe_tree(settable))
+    if runbook.secrets:
+        # Read by the controller's redactor (relrun.run.redact), which sees the playbook.
+        common_vars["relrun_secret_vars"] = sorted(set(runbook.secrets))
     gate_checks, verify_checks = check_tasks(runbook)
     candidates = (
         gates_play(runbook),

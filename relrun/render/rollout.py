@@ -101,6 +101,37 @@ def step_task(name: str, step: Command, *, delegate_group: str | None = None) ->
     return task
 
 
+PREFLIGHT_PASSED = "relrun_preflight_passed"
+
+
+def _preflight_passed(runbook: Runbook) -> Task:
+    """First in the deploy: every router host passed the preflight.
+
+    Ansible drops an unreachable host from the rest of the playbook and goes on with the
+    next play's hosts, whatever ``any_errors_fatal`` says: without this, a router that did
+    not answer its preflight still saw the canary deployed, with no way to move traffic.
+    """
+    # A checked group name; double quotes inside, so the YAML needs no escaping.
+    hosts = 'groups["' + runbook.targets.router + '"]'
+    return {
+        "name": "Preflight: every router host passed it (nothing is deployed otherwise)",
+        "ansible.builtin.assert": {
+            "that": ["relrun_preflight_missing | length == 0"],
+            "fail_msg": "the preflight did not pass on router host(s) "
+            "{{ relrun_preflight_missing | join(', ') }}: nothing was deployed and no "
+            "traffic moved",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_routers": "{{ " + hosts + ' | map("extract", hostvars) }}',
+            "relrun_routers_ok": '{{ relrun_routers | selectattr("' + PREFLIGHT_PASSED
+            + '", "defined") | map(attribute="inventory_hostname") }}',
+            "relrun_preflight_missing": "{{ " + hosts + " | difference(relrun_routers_ok) }}",
+        },
+        "run_once": True,
+    }
+
+
 def deploy_play(runbook: Runbook) -> Play | None:
     """The play starting the new version on the canary hosts."""
     if runbook.deploy is None or not runbook.deploy.steps:
@@ -109,6 +140,8 @@ def deploy_play(runbook: Runbook) -> Play | None:
         step_task(StepRef.deploy(i + 1, step.name).task, step)
         for i, step in enumerate(runbook.deploy.steps)
     ]
+    if runbook.rollout is not None and runbook.traffic is not None:
+        tasks.insert(0, _preflight_passed(runbook))
     return {
         "name": "Deploy canary",
         "hosts": runbook.targets.canary,
@@ -144,6 +177,10 @@ def preflight_play(runbook: Runbook) -> Play | None:
                 f"Preflight: claim backend {runbook.traffic.backend} (no other run holds it)",
                 "claim",
             ),
+            {
+                "name": "Preflight: passed",
+                "ansible.builtin.set_fact": {PREFLIGHT_PASSED: True},
+            },
         ],
     }
 
@@ -196,8 +233,23 @@ def deadman_task(runbook: Runbook, name: str, action: str, *, force: bool = Fals
             stable=unsafe_tree(traffic.stable_servers),
             canary=unsafe_tree(traffic.canary_servers),
             drain_timeout=min(runbook.rollback.drain.timeout, 10),
+            **_health_args(runbook),
         )
     return {"name": name, f"{C}.deadman": args}
+
+
+def health_of(runbook: Runbook) -> tuple[str, int]:
+    """The service's health check (the deploy's readiness path and status, else /health 200).
+
+    Stable servers must pass it, asked directly, before the rollback gives them traffic.
+    """
+    readiness = runbook.deploy.readiness if runbook.deploy else None
+    return (readiness.path, readiness.status) if readiness else ("/health", 200)
+
+
+def _health_args(runbook: Runbook) -> dict[str, Any]:
+    path, status = health_of(runbook)
+    return {"health_path": unsafe(path), "health_status": status}
 
 
 def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]:
@@ -225,8 +277,19 @@ def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[s
         "max_p95_ms": analysis.max_p95_ms,
         "no_data": analysis.no_data,
         "consecutive_breaches": analysis.consecutive_breaches,
+        "alpha": analysis.alpha,
+        "error_tolerance": analysis.error_tolerance,
+        "latency_tolerance": analysis.latency_tolerance,
+        "health_path": unsafe(health_path(runbook, analysis)),
         **extra,
     }
+
+
+def health_path(runbook: Runbook, analysis: Analysis) -> str:
+    """The path the analysis probes: its own, else the deploy's readiness path."""
+    if analysis.health_path:
+        return analysis.health_path
+    return runbook.deploy.readiness.path if runbook.deploy else "/health"
 
 
 def reachable_task(runbook: Runbook, name: str) -> Task:
@@ -277,6 +340,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             f"{C}.traffic": _traffic_args(
                 runbook, "split", percent=stage.weight, **_lease_args(runbook)
             ),
+            # Defined once a shift ran (even one that failed half-way): traffic may have
+            # moved, so the rollback's verify runs its API checks.
+            "register": SHIFTED,
         },
         {
             "name": name(StageAction.FAULT),
@@ -297,6 +363,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 analysis,
                 servers=unsafe_tree(runbook.traffic.canary_servers),
                 target="canary",
+                baseline=unsafe_tree(runbook.traffic.stable_servers),
+                react=True,
+                since="{{ " + SHIFTED + ".confirmed_at | default(0) }}",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
                 **_lease_args(runbook),
@@ -305,19 +374,46 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     ]
 
 
+STABLE_DOWN = "relrun_stable_down"
+SHIFTED = "relrun_shifted"
+# Steps that give stable traffic: each asks the stable servers' health first.
+_MOVING_STEPS = (RollbackStep.DRAIN, RollbackStep.SWITCH_TRAFFIC)
+
+
 def _guarded(step: RollbackStep, tasks: list[Task], always: list[Task] | None = None) -> Task:
-    """One rollback step: its tasks in a block; a failure is recorded and the rollback goes on."""
+    """One rollback step: its tasks in a block; a failure is recorded and the rollback goes on.
+
+    When a step that would give stable traffic finds no stable server healthy while the
+    canary serves users, the rollback stops there: every later step fails at once saying
+    so (the cleanup must not stop the only version that answers).
+    """
+    record: dict[str, str] = {
+        "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['" + step + "'] }}"
+    }
+    if step in _MOVING_STEPS:
+        record[STABLE_DOWN] = (
+            "{{ (" + STABLE_DOWN + " | default(false)) or "
+            "(ansible_failed_result.stable_down | default(false)) }}"
+        )
+    stop: list[Task] = []
+    if step.number > RollbackStep.DRAIN.number:
+        stop = [
+            {
+                "name": StepRef.rollback(step, "stop here if no stable server is healthy").task,
+                "ansible.builtin.fail": {
+                    "msg": "not run: the rollback stopped, no stable server is healthy "
+                    "(traffic stays on the canary, which serves users)"
+                },
+                "when": STABLE_DOWN + " | default(false)",
+            }
+        ]
     guarded: Task = {
         "name": StepRef.rollback(step).task,
-        "block": tasks,
+        "block": [*stop, *tasks],
         "rescue": [
             {
                 "name": StepRef.rollback_failure(step).task,
-                "ansible.builtin.set_fact": {
-                    "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['"
-                    + step
-                    + "'] }}"
-                },
+                "ansible.builtin.set_fact": record,
             }
         ],
     }
@@ -344,12 +440,18 @@ def _disarm_after_rollback(runbook: Runbook) -> Task:
     return task
 
 
-def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
+def rollback_tasks(
+    runbook: Runbook, check_tasks: list[Task], *, in_rescue: bool = False
+) -> list[Task]:
     """The five rollback steps, in order, each timed by its tasks' events.
 
     Args:
         runbook: the runbook.
         check_tasks: the API check tasks for the verify step (may be empty).
+        in_rescue: the rollout's own rescue: the verify step's API checks run only when a
+            shift ran. Before it, stable served every request all along and a check that
+            failed at the gate (against the canary) says nothing about it; running it again
+            would turn a failed gate into an "incomplete rollback".
 
     Returns:
         The tasks (five guarded blocks).
@@ -357,6 +459,10 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
     assert runbook.traffic is not None
     options = runbook.rollback
     hooks = options.hooks
+    verify_checks = check_tasks if options.verify.api_checks else []
+    if in_rescue:
+        verify_checks = [{**task, "when": SHIFTED + " is defined"} for task in verify_checks]
+
     def name(step: RollbackStep, detail: str) -> str:
         return StepRef.rollback(step, detail).task
 
@@ -375,14 +481,20 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
                     RollbackStep.DRAIN, "canary takes no new requests, in-flight ones finish"
                 ),
                 f"{C}.traffic": _traffic_args(
-                    runbook, "drain", timeout=options.drain.timeout, **_lease_args(runbook)
+                    runbook,
+                    "drain",
+                    timeout=options.drain.timeout,
+                    **_health_args(runbook),
+                    **_lease_args(runbook),
                 ),
             },
         ],
         RollbackStep.SWITCH_TRAFFIC: [
             {
                 "name": name(RollbackStep.SWITCH_TRAFFIC, "all traffic to stable"),
-                f"{C}.traffic": _traffic_args(runbook, "switch", **_lease_args(runbook)),
+                f"{C}.traffic": _traffic_args(
+                    runbook, "switch", **_health_args(runbook), **_lease_args(runbook)
+                ),
             },
         ],
         RollbackStep.VERIFY: [
@@ -397,9 +509,12 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
                     duration=options.verify.analysis_window,
                     max_error_rate=options.verify.max_error_rate,
                     min_requests=0,
+                    # Only the stable servers the switch gave traffic to.
+                    carrying_only=True,
+                    health_path=unsafe(health_of(runbook)[0]),
                 ),
             },
-            *(check_tasks if options.verify.api_checks else []),
+            *verify_checks,
         ],
         RollbackStep.CLEANUP: [
             *[
@@ -431,8 +546,11 @@ def rollback_tasks(runbook: Runbook, check_tasks: list[Task]) -> list[Task]:
 
 
 OUTCOME = (
-    "{{ 'rollback incomplete: ' ~ (relrun_rollback_failed | join(', ')) "
-    "if relrun_rollback_failed is defined else 'rolled back' }}"
+    "{{ 'rollback stopped: no stable server answers its health check while the canary "
+    "serves users, so traffic was left on the canary; a human must bring stable back' "
+    "if (" + STABLE_DOWN + " | default(false)) else "
+    "('rollback incomplete: ' ~ (relrun_rollback_failed | join(', ')) "
+    "if relrun_rollback_failed is defined else 'rolled back') }}"
 )
 LEASE_HELD = "ansible_failed_result.lease_held | default(false)"
 
@@ -482,7 +600,7 @@ def rollout_play(
     block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
     rescue = [
         _held_stop(),
-        *rollback_tasks(runbook, verify_checks),
+        *rollback_tasks(runbook, verify_checks, in_rescue=True),
         {"name": OUTCOME_IN_RESCUE, "ansible.builtin.fail": {"msg": OUTCOME}},
     ]
     return {

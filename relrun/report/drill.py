@@ -13,6 +13,7 @@ from typing import Any
 from relrun.fsutil import write_json
 from relrun.report.facts import Facts
 from relrun.report.record import (
+    AnalysisRecord,
     Fault,
     InventoryId,
     Limits,
@@ -35,6 +36,14 @@ def detection_seconds(facts: Facts) -> float | None:
     if facts.fault_injected_at is None or at is None:
         return None
     return round(float(at) - facts.fault_injected_at, 3)
+
+
+def canary_out_seconds(facts: Facts) -> float | None:
+    """Breach detected → the analysis took the canary out of new traffic."""
+    at = (facts.trigger or {}).get("at")
+    if facts.canary_out_at is None or at is None:
+        return None
+    return round(facts.canary_out_at - float(at), 3)
 
 
 def rto_seconds(facts: Facts) -> float | None:
@@ -66,6 +75,7 @@ def _stages(facts: Facts, limits: dict[str, Limits]) -> list[StageRecord]:
             ended=s.ended,
             limits=limits.get(s.name, Limits()),
             observed=peaks(s.samples),
+            analysis=AnalysisRecord.model_validate(s.analysis) if s.analysis else None,
             samples=s.samples,
         )
         for s in facts.stages
@@ -134,6 +144,8 @@ def build_record(
         fault=fault,
         fault_injected_at=facts.fault_injected_at,
         detection_seconds=detection_seconds(facts),
+        canary_out_at=facts.canary_out_at,
+        detection_to_canary_out_seconds=canary_out_seconds(facts),
         rollback=_rollback(facts),
         switched_at=facts.switched_at,
         rto_seconds=rto_seconds(facts),

@@ -34,6 +34,9 @@ class StageFacts(BaseModel):
     ended: float | None = None
     status: str = "not_started"  # passed | breached | failed | interrupted | not_started
     samples: list[Sample] = Field(default_factory=list)
+    # The canary analysis' method (tests, alpha, tolerances), counts per version over the
+    # bake, decision, and whether it took the canary out of traffic at a breach.
+    analysis: dict[str, Any] = Field(default_factory=dict)
 
 
 class StepFacts(BaseModel):
@@ -67,6 +70,7 @@ class Facts(BaseModel):
     # ever given weight: an unreachable host whose canary never carried traffic is harmless.
     canary_servers: dict[str, list[str]] = Field(default_factory=dict)
     weighted: list[str] = Field(default_factory=list)
+    canary_out_at: float | None = None  # the analysis drained the canary at a breach
 
     def carried_no_traffic(self, host: str) -> bool:
         """Whether ``host`` runs canary servers and none of them was ever given weight."""
@@ -137,6 +141,8 @@ def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[s
             "stage": stage,
             "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
+            **{k: breach[k] for k in ("test", "counts", "e_value", "bound", "alpha",
+                                      "stable_error_rate", "stable_p95_ms") if k in breach},
         }
     if ref.action is StageAction.FAULT:
         return {
@@ -246,6 +252,15 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                         facts.fault_hit += item.get("hit", [])
             if ref.action is StageAction.ANALYSIS:
                 stage.samples = parse_samples(event.result.get("samples"))
+                out = event.result.get("canary_out") or {}
+                stage.analysis = {
+                    "method": event.result.get("method"),
+                    "totals": event.result.get("totals"),
+                    "decision": event.result.get("decision"),
+                    "canary_out": out or None,
+                }
+                if out.get("done") and out.get("at") and facts.canary_out_at is None:
+                    facts.canary_out_at = float(out["at"])
                 stage.ended = event.time
                 stage.status = "passed" if event.status == "ok" else "breached"
             if event.status in {"failed", "unreachable"} and facts.trigger is None:

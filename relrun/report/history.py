@@ -95,6 +95,7 @@ class HistoryRun:
     builds_failed: int | None
     checks_failed: int | None
     run_dir: str | None
+    analysis_method: str | None = None  # from the stored record: how the canary was judged
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -252,10 +253,27 @@ def record_notification(
         )
 
 
+def analysis_method(documents: dict[str, Any]) -> str | None:
+    """How the run's canary was judged, in a few words (None before the method was recorded)."""
+    for stage in (documents.get("run") or {}).get("stages") or []:
+        method = (stage.get("analysis") or {}).get("method")
+        if isinstance(method, dict) and method.get("alpha") is not None:
+            return (
+                f"e-process alpha {method['alpha']:g}, error tolerance "
+                f"x{1 + float(method.get('error_tolerance') or 0):g}"
+            )
+    return None
+
+
 def _row(row: sqlite3.Row) -> HistoryRun:
     skip = {"documents", "recorded_at"}
     data = {k: row[k] for k in row.keys() if k not in skip}  # noqa: SIM118 - Row iterates values
     data["rollback_seconds"] = json.loads(row["rollback_seconds"] or "{}")
+    if "documents" in row.keys():  # noqa: SIM118
+        try:
+            data["analysis_method"] = analysis_method(json.loads(row["documents"] or "{}"))
+        except ValueError:
+            data["analysis_method"] = None
     return HistoryRun(**data)
 
 

@@ -73,6 +73,21 @@ class Limits(_Record):
     max_p95_ms: float | None = None
 
 
+class AnalysisRecord(_Record):
+    """How a stage's canary was judged (see docs/analysis.md), as the module reported it."""
+
+    method: dict[str, Any] | None = Field(
+        default=None, description="tests, alpha, tolerances, latency source, notes"
+    )
+    totals: dict[str, Any] | None = Field(
+        default=None, description="requests and errors per version over the bake"
+    )
+    decision: Literal["pass", "breach"] | None = None
+    canary_out: dict[str, Any] | None = Field(
+        default=None, description="at a breach: whether and when the analysis drained it"
+    )
+
+
 class StageRecord(_Record):
     """One stage: when it ran, how it ended, its limits and what the canary showed."""
 
@@ -84,6 +99,7 @@ class StageRecord(_Record):
     ended: float | None = None
     limits: Limits = Field(default_factory=Limits)
     observed: Peaks = Field(default_factory=Peaks)
+    analysis: AnalysisRecord | None = None
     samples: list[Sample] = Field(default_factory=list)
 
     @property
@@ -106,6 +122,14 @@ class Trigger(_Record):
     host: str | None = None
     hosts: list[str] | None = None
     task: str | None = None
+    # A statistical breach's evidence: which test, counts per version, e-value, bound, alpha.
+    test: str | None = None
+    counts: dict[str, dict[str, int]] | None = None
+    e_value: float | None = None
+    bound: float | None = None
+    alpha: float | None = None
+    stable_error_rate: float | None = None
+    stable_p95_ms: float | None = None
 
 
 class StepRecord(_Record):
@@ -268,6 +292,8 @@ class RunRecord(_Record):
     fault: Fault | None = None
     fault_injected_at: float | None = None
     detection_seconds: float | None = None
+    canary_out_at: float | None = None
+    detection_to_canary_out_seconds: float | None = None
     rollback: RollbackRecord = Field(default_factory=RollbackRecord)
     switched_at: float | None = None
     rto_seconds: float | None = None

@@ -1,4 +1,4 @@
-"""The run's timeline as inline SVG: canary weight, error rate, p95, traffic, rollback.
+"""The run's timeline as inline SVG: canary weight, error rate, p95, evidence, traffic, rollback.
 
 Built with ElementTree so every piece of text is escaped by construction; no script and
 no external resource, so the chart prints and works offline. Hooks for tests and styling:
@@ -8,6 +8,7 @@ no external resource, so the chart prints and works offline. Hooks for tests and
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,28 @@ def _canary_samples(run: dict[str, Any], key: str) -> list[list[tuple[float, flo
     return runs
 
 
+def _evidence_samples(run: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    """Per stage, the strongest test's evidence as a share of its bound, on a log scale.
+
+    ``log(e) / log(1/alpha')``: 0 is no evidence, 100% the bound the analysis breaches at.
+    """
+    runs: list[list[tuple[float, float]]] = []
+    for stage in run.get("stages") or []:
+        current: list[tuple[float, float]] = []
+        for sample in stage.get("samples") or []:
+            t = _num(sample.get("time"))
+            shares = [
+                math.log(max(float(e["e_value"]), 1.0)) / math.log(float(e["bound"]))
+                for e in (sample.get("evidence") or {}).values()
+                if _num(e.get("e_value")) is not None and (_num(e.get("bound")) or 0) > 1
+            ]
+            if t is not None and shares:
+                current.append((t, min(max(shares), 1.2) * 100))
+        if current:
+            runs.append(current)
+    return runs
+
+
 class _Panel:
     """One horizontal plot panel with its own y scale."""
 
@@ -245,7 +268,7 @@ def timeline_svg(record: RunRecord) -> str:
     t1 = max(_num(run.get("ended")) or t0 + 1.0, t0 + 1.0)
     axis = _Axis(t0, t1)
     top = 22.0
-    height = top + 4 * (PANEL + GAP) + LANE + 30
+    height = top + 5 * (PANEL + GAP) + LANE + 30
     svg = ET.Element("svg", {
         # No xmlns: the HTML parser puts inline <svg> in the SVG namespace by itself.
         "id": "timeline", "role": "img",
@@ -259,7 +282,7 @@ def timeline_svg(record: RunRecord) -> str:
         band = _el(svg, "g", data_stage=str(stage.get("name")), class_="stage-band")
         _el(band, "rect", f"{stage.get('name')}: {stage.get('status')}", x=_r(axis.x(start)),
             y=_r(top), width=_r(max(axis.x(end) - axis.x(start), 1.0)),
-            height=_r(4 * (PANEL + GAP) + LANE - GAP), class_=str(stage.get("status")))
+            height=_r(5 * (PANEL + GAP) + LANE - GAP), class_=str(stage.get("status")))
         _text(band, axis.x(start) + 3, top - 6, str(stage.get("name")), class_="stage-label")
     weight = _Panel(svg, top, "canary weight", 100.0, "%")
     weight.path("weight", [_weight_points(run, axis)], axis, "canary weight (%)")
@@ -282,8 +305,12 @@ def timeline_svg(record: RunRecord) -> str:
                      * 1.2, " ms")
     latency.path("p95_ms", p95, axis, "canary p95 (ms)", dots=True)
     latency.limit(p95_limit, f"limit {p95_limit:.0f} ms" if p95_limit is not None else "")
-    _traffic(svg, top + 3 * (PANEL + GAP), run, axis)
-    lane_top = top + 4 * (PANEL + GAP)
+    evidence = _Panel(svg, top + 3 * (PANEL + GAP), "evidence (log e / log bound)", 120.0, "%")
+    evidence.path("evidence", _evidence_samples(run), axis,
+                  "strongest test's evidence, share of its bound", dots=True)
+    evidence.limit(100.0, "bound 1/alpha: breach")
+    _traffic(svg, top + 4 * (PANEL + GAP), run, axis)
+    lane_top = top + 5 * (PANEL + GAP)
     _rollback_lane(svg, lane_top, run, axis)
     bottom = lane_top + LANE
     trigger = run.get("trigger") or {}

@@ -60,7 +60,10 @@ def _rollback_state(facts: Facts) -> tuple[str, list[str]]:
         elif step.status == "not_run" and router_lost:
             problems.append(f"rollback step {step.name} did not run ({router_lost[0]} unreachable)")
         else:
-            problems.append(f"rollback step {step.name} did not pass")
+            error = step.details.get("error")
+            problems.append(
+                f"rollback step {step.name} did not pass" + (f": {error}" if error else "")
+            )
     if not problems:
         return "rolled_back", notes
     return "rollback_incomplete", problems + notes

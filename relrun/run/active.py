@@ -40,17 +40,35 @@ def clear_active(environment: str) -> None:
         _path(environment).unlink()
 
 
+def _read(path: Path) -> dict[str, Any] | None:
+    """A marker's record; None when it is unreadable or not a marker (never raises)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid", 0), int):
+        return None
+    return data
+
+
+def _dead(record: dict[str, Any]) -> bool:
+    pid = int(record.get("pid") or 0)
+    return not (pid and pid_alive(pid) and "relrun" in _cmdline(pid))
+
+
 def incomplete_run(environment: str) -> dict[str, Any] | None:
     """The run of this environment whose process died before it finished, if any."""
-    path = _path(environment)
-    try:
-        record = dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError):
-        return None
-    pid = int(record.get("pid") or 0)
-    if pid and pid_alive(pid) and "relrun" in _cmdline(pid):
+    record = _read(_path(environment))
+    if record is None or not _dead(record):
         return None
     return record
+
+
+def dead_runs() -> list[dict[str, Any]]:
+    """Every run, of any environment, whose process died before it finished."""
+    directory = relrun_state_dir() / "active"
+    records = (_read(path) for path in sorted(directory.glob("*.json")))
+    return [record for record in records if record is not None and _dead(record)]
 
 
 def _cmdline(pid: int) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from relrun.errors import LockHeld
+from relrun.errors import InputError, LockHeld
 from relrun.paths import relrun_state_dir
 
 
@@ -85,10 +85,13 @@ class HeldLock:
         self._write()
 
     def _write(self) -> None:
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(json.dumps(self._record))
-        self._handle.flush()
+        # The flock is the lock; the record only tells others who holds it. A full disk
+        # must not stop the run (or the recovery) that holds it.
+        with contextlib.suppress(OSError):
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.write(json.dumps(self._record))
+            self._handle.flush()
 
 
 @contextlib.contextmanager
@@ -104,10 +107,18 @@ def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[HeldL
 
     Raises:
         LockHeld: another live process holds it.
+        InputError: the lock cannot be created (the state directory is a file, say).
     """
     path = lock_path(environment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = path.open("a+")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = path.open("a+")
+    except OSError as err:
+        # RELRUN_STATE_DIR naming a file, a read-only or full disk: nothing has started.
+        raise InputError(
+            f"cannot create the lock {path} (state directory: $RELRUN_STATE_DIR or the "
+            f"user's state home): {err.strerror}"
+        ) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

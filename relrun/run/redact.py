@@ -14,6 +14,7 @@ after the run by :func:`scrub_artifacts`, or by ``relrun recover`` when the run 
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -21,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote
 
 import yaml
 
@@ -58,13 +60,56 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name)
 
 
+# The password in a URL's user-info: scheme://user:PASSWORD@host (DATABASE_URL, webhooks).
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+# The play variable naming the variables a runbook marked secret (``secrets:``).
+SECRET_VARS = "relrun_secret_vars"
+
+
+def url_passwords(text: str) -> set[str]:
+    """Passwords inside URLs' user-info in ``text``, as written and percent-decoded.
+
+    Args:
+        text: any value (an environment variable, an inventory value).
+
+    Returns:
+        The passwords found.
+    """
+    found: set[str] = set()
+    for match in _URL_PASSWORD.finditer(text):
+        found |= {match.group(1), unquote(match.group(1))}
+    return found
+
+
+def encodings(secret: str) -> set[str]:
+    """A secret and the forms it is commonly echoed in: base64 and URL-encoded.
+
+    Args:
+        secret: a secret value.
+
+    Returns:
+        The value, its base64 (standard and URL-safe, padded and not) and its
+        percent-encodings, plus the passwords of URLs inside it.
+    """
+    raw = secret.encode("utf-8")
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    for password in url_passwords(secret):
+        forms |= {password, quote(password, safe="")}
+    return forms
+
+
 class Redactor:
-    """Masks a fixed set of secret values in text and nested data."""
+    """Masks a fixed set of secret values, in their common encodings, in text and data."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        known = {s for s in secrets if len(s) >= MIN_SECRET_LEN}
+        every = {form for s in known for form in encodings(s)}
         # Longest first, so a secret that contains another is masked whole.
         self.secrets: tuple[str, ...] = tuple(
-            sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
+            sorted({s for s in every if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
         )
 
     def __bool__(self) -> bool:
@@ -176,15 +221,65 @@ def playbook_env_references(playbook_text: str) -> set[str]:
     return names
 
 
+def playbook_secret_vars(playbook_text: str) -> tuple[set[str], set[str]]:
+    """The variables a runbook marked secret, and the values the playbook itself holds.
+
+    Args:
+        playbook_text: the rendered playbook.
+
+    Returns:
+        The names (``relrun_secret_vars`` of the plays) and the literal values of those
+        names among the plays' vars (the runbook's own ``vars``).
+    """
+    try:
+        data = yaml.load(playbook_text, Loader=_unsafe_loader())
+    except yaml.YAMLError:
+        return set(), set()
+    names: set[str] = set()
+    values: set[str] = set()
+    plays = data if isinstance(data, list) else []
+    for play in plays:
+        play_vars = play.get("vars") if isinstance(play, dict) else None
+        if not isinstance(play_vars, dict):
+            continue
+        marked = play_vars.get(SECRET_VARS)
+        if isinstance(marked, list):
+            names |= {str(n) for n in marked}
+    for play in plays:
+        play_vars = play.get("vars") if isinstance(play, dict) else None
+        if isinstance(play_vars, dict):
+            values |= {
+                str(v)
+                for k, v in play_vars.items()
+                if k in names and isinstance(v, str | int | float) and not isinstance(v, bool)
+            }
+    return names, values
+
+
+def _unsafe_loader() -> type[yaml.SafeLoader]:
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return None
+
+    _Loader.add_constructor("!unsafe", _unsafe)
+    return _Loader
+
+
 def environment_secrets(environ: Mapping[str, str], referenced: Iterable[str]) -> set[str]:
     """Secret values in the controller's environment.
 
     Args:
         environ: the environment ansible-playbook inherits.
-        referenced: variables the playbook reads passwords from (always secrets).
+        referenced: variables the playbook reads passwords from, and those the runbook
+            marked secret (always secrets, whatever their names).
 
     Returns:
-        Their values, plus the values of variables named like secrets.
+        Their values, the values of variables named like secrets, and every password
+        inside a URL's user-info (``DATABASE_URL=postgres://app:PASSWORD@db``).
     """
     found = {environ[name] for name in referenced if environ.get(name)}
     found.update(
@@ -192,28 +287,78 @@ def environment_secrets(environ: Mapping[str, str], referenced: Iterable[str]) -
         for name, value in environ.items()
         if is_secret_name(name) and len(value) >= MIN_GUESSED_LEN
     )
+    for value in environ.values():
+        if "://" in value:
+            found |= url_passwords(value)
     return found
 
 
-def _secret_leaves(value: Any, named_secret: bool, out: set[str]) -> None:
-    """Collect literal strings under secret-named keys (templates are not values yet)."""
+def sandbox_secrets(environ: Mapping[str, str]) -> set[str]:
+    """The secrets of the sandbox a run drives: admin token, JWT key, users' passwords.
+
+    They are files relrun created itself (``RELRUN_SANDBOX_DIR/secrets/``), read as
+    credentials by the tasks; their values are known here, whatever the tasks print.
+
+    Args:
+        environ: the run's environment (``RELRUN_SANDBOX_DIR`` names the sandbox).
+
+    Returns:
+        The values; empty without a sandbox.
+    """
+    root = environ.get("RELRUN_SANDBOX_DIR")
+    if not root:
+        return set()
+    found: set[str] = set()
+    secrets = Path(root) / "secrets"
+    for name in ("admin.token", "jwt.key"):
+        try:
+            found.add((secrets / name).read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+    try:
+        users = json.loads((secrets / "users.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        users = None
+    _secret_leaves(users, False, found, min_len=MIN_SECRET_LEN)
+    return found
+
+
+def _secret_leaves(
+    value: Any,
+    named_secret: bool,
+    out: set[str],
+    marked: frozenset[str] = frozenset(),
+    min_len: int = MIN_GUESSED_LEN,
+) -> None:
+    """Collect literal strings under secret-named or marked keys, and URLs' passwords.
+
+    Templates are not values yet, so they are skipped.
+    """
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _secret_leaves(item, named_secret or is_secret_name(str(key)), out)
-    elif isinstance(value, list | tuple):
+            secret = named_secret or is_secret_name(str(key)) or str(key) in marked
+            _secret_leaves(item, secret, out, marked, MIN_SECRET_LEN if secret else min_len)
+        return
+    if isinstance(value, list | tuple):
         for item in value:
-            _secret_leaves(item, named_secret, out)
-    elif named_secret and isinstance(value, str | int) and not isinstance(value, bool):
-        try:
-            text = str(value)  # a vault-encrypted value raises without the vault password
-        except Exception:  # any failure means: not a literal value relrun can know
-            return
-        if len(text) >= MIN_GUESSED_LEN and "{{" not in text and "{%" not in text:
-            out.add(text)
+            _secret_leaves(item, named_secret, out, marked, min_len)
+        return
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return
+    try:
+        text = str(value)  # a vault-encrypted value raises without the vault password
+    except Exception:  # any failure means: not a literal value relrun can know
+        return
+    if "{{" in text or "{%" in text:
+        return
+    if "://" in text:
+        out |= url_passwords(text)
+    if named_secret and len(text) >= min_len:
+        out.add(text)
 
 
 @functools.lru_cache(maxsize=16)
-def _inventory_secrets(path: str, mtime_ns: int) -> frozenset[str]:
+def _inventory_secrets(path: str, mtime_ns: int, marked: frozenset[str]) -> frozenset[str]:
     # Imported here: loading Ansible's inventory machinery costs ~0.3 s.
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
@@ -225,20 +370,24 @@ def _inventory_secrets(path: str, mtime_ns: int) -> frozenset[str]:
         return frozenset()
     found: set[str] = set()
     for group in manager.groups.values():
-        _secret_leaves(dict(group.get_vars()), False, found)
+        _secret_leaves(dict(group.get_vars()), False, found, marked)
     for host in manager.hosts.values():
-        _secret_leaves(dict(host.get_vars()), False, found)
+        _secret_leaves(dict(host.get_vars()), False, found, marked)
     return frozenset(found)
 
 
-def inventory_secrets(path: Path) -> frozenset[str]:
+def inventory_secrets(path: Path, marked: Iterable[str] = ()) -> frozenset[str]:
     """Literal values of inventory variables named like secrets (``*password*``, ``*token*``…).
+
+    Also the values of the variables a runbook marked secret, whatever their names, and
+    the passwords inside URLs anywhere in the inventory.
 
     Values that are templates are resolved by Ansible only on the host, so they are not
     known here; the modules that use them mask them.
 
     Args:
         path: the inventory file.
+        marked: variable names the runbook marked secret.
 
     Returns:
         The values; empty when the inventory cannot be read.
@@ -247,7 +396,7 @@ def inventory_secrets(path: Path) -> frozenset[str]:
         mtime = path.stat().st_mtime_ns
     except OSError:
         return frozenset()
-    return _inventory_secrets(str(path.resolve()), mtime)
+    return _inventory_secrets(str(path.resolve()), mtime, frozenset(marked))
 
 
 def run_redactor(
@@ -264,9 +413,12 @@ def run_redactor(
         A redactor knowing every secret value the controller can know before the run.
     """
     env = os.environ if environ is None else environ
+    marked, in_playbook = playbook_secret_vars(playbook_text)
     return Redactor(
-        environment_secrets(env, playbook_env_references(playbook_text))
-        | inventory_secrets(inventory)
+        environment_secrets(env, playbook_env_references(playbook_text) | marked)
+        | inventory_secrets(inventory, marked)
+        | in_playbook
+        | sandbox_secrets(env)
     )
 
 

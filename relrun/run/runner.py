@@ -46,6 +46,9 @@ class RunSpec:
     timeout: float | None = None
     tags: str | None = None
     envvars: dict[str, str] = field(default_factory=dict)
+    # Where ansible-runner's private data directories go (default ``run_dir``): a rescue
+    # rollback on a full disk puts them elsewhere.
+    artifacts_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def bake_run(spec: RunSpec) -> BakedRun:
     Returns:
         The baked run; nothing is written yet.
     """
-    private = _next_private_dir(spec.run_dir, spec.label)
+    private = _next_private_dir(spec.artifacts_dir or spec.run_dir, spec.label)
     playbook = private / "project" / "playbook.yml"
     envvars = relrun_envvars(spec.envvars)
     kwargs: dict[str, Any] = {
@@ -231,7 +234,7 @@ def execute(
     guard.chmod(0o700)
     baked.private_data_dir.chmod(0o700)
     bus.emit(RunStarted(label=spec.label, playbook=str(baked.playbook)))
-    redactor = run_redactor(spec.playbook_text, spec.inventory)
+    redactor = run_redactor(spec.playbook_text, spec.inventory, {**os.environ, **spec.envvars})
 
     def on_event(raw: dict[str, Any]) -> bool:
         # Scrubbed in place first: ansible-runner writes this same dict to job_events/.

@@ -2,6 +2,12 @@
 
 The run loop sees the flag, stops the running playbook and rolls back as its own run.
 A second signal during the rollback does not abandon it: it is reported and ignored.
+
+Outside the run loop — a drill's sandbox starting, reports being written, the sandbox
+torn down — a signal is recorded (:func:`deferred_signals`) and obeyed once that work is
+done: a signal before the run loop cancels it at once, one after it ends the command with
+exit 130 after the cleanup (:func:`raise_if_signalled`). Python's default, exit 143 in
+the middle of it with processes left running, never happens.
 """
 
 from __future__ import annotations
@@ -11,6 +17,11 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
+
+from relrun.errors import Interrupted
+
+# Signals received inside deferred_signals() and not yet acted on.
+_PENDING: list[int] = []
 
 
 @dataclass
@@ -49,8 +60,50 @@ def cancel_on_signals(flag: CancelFlag) -> Iterator[CancelFlag]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, flag.handle)
+    # A signal that came while the run was being prepared cancels it before it starts.
+    for signum in take_pending():
+        flag.handle(signum, None)
     try:
         yield flag
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    _PENDING.append(signum)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Record SIGINT and SIGTERM inside the block instead of dying; restore the handlers after.
+
+    Nested run loops (:func:`cancel_on_signals`) take over while they run and take the
+    signals recorded before them.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _record)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def take_pending() -> list[int]:
+    """The signals recorded and not acted on yet; they count as acted on from now."""
+    taken = list(_PENDING)
+    _PENDING.clear()
+    return taken
+
+
+def raise_if_signalled(what: str) -> None:
+    """Obey a signal recorded while relrun finished ``what`` (it is finished now).
+
+    Raises:
+        Interrupted: a signal was recorded (exit 130).
+    """
+    taken = take_pending()
+    if taken:
+        raise Interrupted(f"signal {taken[0]} received: stopped after {what}")

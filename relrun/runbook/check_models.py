@@ -31,6 +31,10 @@ HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 JsonType = Literal["string", "number", "integer", "boolean", "object", "array", "null"]
 RefusalCase = Literal["missing", "malformed", "wrong_key", "alg_none", "tampered"]
 Status = Annotated[int, Field(ge=100, le=599)]
+# Where a check runs: the gate (against the canary, before traffic moves) or the rollback's
+# verify step (against stable alone).
+Phase = Literal["gate", "verify"]
+PHASES: tuple[Phase, ...] = ("gate", "verify")
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 CaptureName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 JsonPath = Annotated[
@@ -183,6 +187,20 @@ class _CheckBase(StrictModel):
     required: bool = Field(
         default=True, description="A failed required check fails the gate; others are reported."
     )
+    run_in: list[Phase] | None = Field(
+        default=None,
+        min_length=1,
+        description="Where it runs: `gate` (against the canary before traffic moves), "
+        "`verify` (against stable in the rollback's verify step), or both; default the "
+        "section's `run_in`. A check of something only the new version has is `[gate]`.",
+    )
+
+    @field_validator("run_in")
+    @classmethod
+    def _distinct(cls, value: list[Phase] | None) -> list[Phase] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("name each phase once")
+        return value
 
 
 def _resolve_secrets(
@@ -368,6 +386,12 @@ class ApiChecksSection(StrictModel):
         "Postman collection run by the newman CLI.",
     )
     host_group: GroupName = Field(default="build", description="Hosts that run the checks (once).")
+    run_in: list[Phase] = Field(
+        default_factory=lambda: list(PHASES),
+        min_length=1,
+        description="Where the checks run by default (a check's own `run_in` wins; for "
+        "engine newman, where the collection runs): `gate`, `verify` or both.",
+    )
     credentials: Credentials | None = Field(
         default=None,
         description="Credentials references for `${credentials.username}` / "
@@ -408,19 +432,39 @@ class ApiChecksSection(StrictModel):
         self._check_names_and_references()
         return self
 
+    def phases_of(self, check: AnyCheck) -> list[Phase]:
+        """Where one of this section's checks runs: its own ``run_in``, else the section's."""
+        return list(check.run_in if check.run_in is not None else self.run_in)
+
+    def runs_in(self, phase: Phase) -> bool:
+        """Whether anything of this section runs in ``phase``."""
+        if self.engine == "newman":
+            return phase in self.run_in
+        return any(phase in self.phases_of(check) for check in self.checks)
+
+    def checks_in(self, phase: Phase) -> list[AnyCheck]:
+        """The native checks that run in ``phase``, in order."""
+        return [check for check in self.checks if phase in self.phases_of(check)]
+
     def _check_names_and_references(self) -> None:
         seen: set[str] = set()
-        captured: set[str] = set()
+        # Captures per phase: a check may only use what an earlier check of the same
+        # phase captured (a gate-only check captures nothing for the verify step).
+        captured: dict[Phase, set[str]] = {phase: set() for phase in PHASES}
         for index, check in enumerate(self.checks):
             if check.name in seen:
                 raise ValueError(f"checks[{index}]: duplicate check name {check.name!r}")
             seen.add(check.name)
-            for text in _strings(check.model_dump(by_alias=True)):
+            phases = self.phases_of(check)
+            for text in _strings(check.model_dump(by_alias=True, exclude={"run_in"})):
                 for namespace, name in _references(text, index):
-                    if namespace == "captures" and name not in captured:
+                    missing = [p for p in phases if name not in captured[p]]
+                    if namespace == "captures" and missing:
+                        anywhere = any(name in captured[p] for p in PHASES)
+                        where = " that runs in " + " and ".join(missing) if anywhere else ""
                         raise ValueError(
                             f"checks[{index}] ({check.name}): ${{captures.{name}}} is not "
-                            "captured by an earlier check"
+                            f"captured by an earlier check{where}"
                         )
                     if namespace == "credentials":
                         if name not in _CREDENTIAL_NAMES:
@@ -435,7 +479,8 @@ class ApiChecksSection(StrictModel):
                             )
                     if namespace == "run" and name != "id":
                         raise ValueError(f"checks[{index}] ({check.name}): unknown ${{run.{name}}}")
-            captured.update(captures_of(check))
+            for phase in phases:
+                captured[phase].update(captures_of(check))
 
 
 def captures_of(

@@ -53,7 +53,10 @@ def load_runbook(path: Path | str, inventory_groups: Iterable[str] | None = None
         # (`apiVersion`, `json`); Python code may still build models by field name.
         runbook = Runbook.model_validate(located.data, by_alias=True, by_name=False)
     except ValidationError as err:
-        problems += _problems(err, located)
+        # A value the YAML loader refused already has its problem; the None put in its
+        # place must not add a second one.
+        refused = {p.path for p in located.problems}
+        problems += [p for p in _problems(err, located) if p.path not in refused]
     # The cross-field rules read the YAML itself, so they run even when the schema
     # rejected something: a type error must not hide a duplicate name.
     problems += [
@@ -88,6 +91,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> PathKey:
     path: list[str | int] = []
     current = data
     for index, part in enumerate(loc):
+        if part == "[key]":
+            continue  # a mapping key's own error: it is reported at the key
         last = index == len(loc) - 1
         if _has(current, part):
             current = current[part]
@@ -98,7 +103,7 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> PathKey:
     return tuple(path)
 
 
-def _message(error: Any, path: PathKey) -> str:
+def _message(error: Any, path: PathKey, plain: dict[PathKey, tuple[str, str]]) -> str:
     kind = error["type"]
     field = path[-1] if path else ""
     if kind == "missing":
@@ -110,6 +115,10 @@ def _message(error: Any, path: PathKey) -> str:
         message = message.removeprefix(prefix)
     if kind in {"literal_error", "enum"}:
         message = f"{message}, got {error.get('input')!r}"
+    if kind == "string_type" and path in plain:
+        # `version: 2024-02-28` or `version: 2.0`: YAML typed it before the schema saw it.
+        written, typed = plain[path]
+        message = f'{message}: YAML reads {written} unquoted as {typed}; write "{written}"'
     return message
 
 
@@ -117,7 +126,7 @@ def _problems(err: ValidationError, located: Located) -> list[Problem]:
     problems: list[Problem] = []
     for error in err.errors():
         path = _data_path(located.data, tuple(error["loc"]))
-        message = _message(error, path)
+        message = _message(error, path, located.plain)
         # A missing field is reported at its parent, where it should have been written.
         where = path[:-1] if error["type"] == "missing" else path
         line, column = located.position(where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.types import GroupName, Name, Seconds, Template
@@ -39,6 +39,66 @@ class Targets(StrictModel):
 
 
 ScalarVar = str | int | float | bool
+
+# Variables that choose how Ansible reaches a host and with which privileges or programs
+# (its docs: play vars override inventory vars). A runbook is data an auditor reviews; it
+# must never pick a ProxyCommand, a shell, an interpreter or a become user. These names
+# come from the inventory only.
+RESERVED_VAR_NAMES = frozenset(
+    {
+        "become",
+        "become_exe",
+        "become_flags",
+        "become_method",
+        "become_user",
+        "connection",
+        "environment",
+        "port",
+        "remote_user",
+        "hostvars",
+        "groups",
+        "group_names",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "omit",
+        "playbook_dir",
+        "role_path",
+        "vars",
+    }
+)
+
+
+def reserved_var(name: str) -> str | None:
+    """Why a runbook may not set variable ``name``, or None if it may.
+
+    Args:
+        name: a key of the runbook's ``vars``.
+
+    Returns:
+        The reason, for the error message.
+    """
+    lowered = name.lower()
+    if lowered.startswith("ansible_"):
+        return "ansible_* variables configure Ansible itself"
+    if lowered.startswith("become_") or lowered in RESERVED_VAR_NAMES:
+        return "it is a connection, privilege or Ansible magic variable"
+    return None
+
+
+def _settable_var(name: str) -> str:
+    why = reserved_var(name)
+    if why is not None:
+        raise ValueError(
+            f"vars cannot set {name!r}: {why}; connection and privilege settings come "
+            "from the inventory only"
+        )
+    return name
+
+
+VarName = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"), AfterValidator(_settable_var)
+]
+"""A runbook variable's name: an identifier that is no connection or privilege variable."""
 
 
 class Command(StrictModel):

@@ -88,7 +88,38 @@ class Analysis(StrictModel):
         description="`wait`: a sample without enough requests is skipped; `fail`: it is a breach.",
     )
     consecutive_breaches: int = Field(
-        default=1, ge=1, description="How many breaching samples in a row trigger the rollback."
+        default=1,
+        ge=1,
+        description="How many failed health probes in a row trigger the rollback (error "
+        "and latency evidence accumulates in the sequential tests instead).",
+    )
+    alpha: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Bound on the chance that a bake rolls back a canary no worse than its "
+        "tolerances and limits, however often it is looked at (split evenly over the "
+        "bake's tests; see docs/analysis.md). Smaller is surer and slower to detect.",
+    )
+    error_tolerance: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="Relative tolerance: the canary is worse than stable only when its odds "
+        "of an error exceed (1 + this) times stable's, both served at the same time.",
+    )
+    latency_tolerance: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="Relative tolerance for latency: the canary is slower than stable only "
+        "when its odds of a request above stable's p95 exceed (1 + this) times stable's.",
+    )
+    health_path: str | None = Field(
+        default=None,
+        pattern=r"^/",
+        description="Path the analysis probes on each server; default the deploy's "
+        "readiness path. A 4xx answer is not healthy.",
     )
 
 
@@ -102,6 +133,9 @@ class AnalysisOverride(StrictModel):
     max_p95_ms: float | None = Field(default=None, gt=0)
     no_data: Literal["fail", "wait"] | None = None
     consecutive_breaches: int | None = Field(default=None, ge=1)
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+    error_tolerance: float | None = Field(default=None, ge=0, le=100)
+    latency_tolerance: float | None = Field(default=None, ge=0, le=100)
 
 
 class Stage(StrictModel):
@@ -112,7 +146,11 @@ class Stage(StrictModel):
         description="Stage name, e.g. `Canary 5%` (letters, digits, spaces and `_.%/+-`).",
     )
     weight: int = Field(ge=0, le=100, description="Share of traffic (percent) on the canary.")
-    bake: Seconds = Field(description="How long to watch the canary at this weight.")
+    bake: Seconds = Field(
+        gt=0,
+        description="How long to watch the canary at this weight (more than zero: a "
+        "stage nobody watched is no evidence).",
+    )
     analysis: AnalysisOverride | None = Field(default=None, description="Per-stage thresholds.")
 
 

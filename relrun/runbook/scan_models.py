@@ -34,7 +34,12 @@ class ForbiddenImports(StrictModel):
     jvm: list[str] = Field(
         default_factory=lambda: ["com.google.firebase.*"],
         description="Kotlin/Java packages; `pkg.*` forbids everything below. Also checked "
-        "in build.gradle(.kts) coordinates.",
+        "in build.gradle(.kts) coordinates, Maven pom.xml and Gradle version catalogs.",
+    )
+    go: list[str] = Field(
+        default_factory=lambda: ["firebase.google.com/go"],
+        description="Go import paths; a path forbids everything below it "
+        "(`firebase.google.com/go/v4/auth`). Also checked in go.mod.",
     )
 
 

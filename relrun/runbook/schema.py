@@ -12,7 +12,7 @@ from pydantic import Field
 
 from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import ApiChecksSection
-from relrun.runbook.models import Build, Metadata, ScalarVar, Targets
+from relrun.runbook.models import Build, Metadata, ScalarVar, Targets, VarName
 from relrun.runbook.notify_models import Notify
 from relrun.runbook.rollout_models import (
     Analysis,
@@ -32,10 +32,23 @@ class Runbook(StrictModel):
     api_version: Literal["relrun/v1"] = Field(alias="apiVersion", description="Schema version.")
     kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
     metadata: Metadata
-    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarVar] = Field(
+    vars: dict[VarName, ScalarVar] = Field(
         default_factory=dict,
         description="Variables for template fields (literal values; runbook vars win over "
-        "inventory vars of the same name).",
+        "inventory vars of the same name). Connection, privilege and Ansible variables "
+        "(`ansible_*`, `become*`, `connection`, `remote_user`, `port`, `environment` and "
+        "Ansible's magic names) are refused: how Ansible reaches a host and as whom comes "
+        "from the inventory only. Values are literals, never templated.",
+    )
+    secrets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list,
+        description="Names of variables whose values are secret, whatever the names look "
+        "like: inventory variables (also those a step reads through `env_from_vars`), "
+        "this runbook's `vars` and controller environment variables. Their values are "
+        "masked (`***`), also base64- or URL-encoded, in every event, journal, report, "
+        "history record and Ansible artifact. Values of names that look secret "
+        "(`*password*`, `*token*`, `*secret*`, …) and passwords inside URLs are masked "
+        "without being listed.",
     )
     targets: Targets = Field(default_factory=Targets)
     scan: ScanSection | None = Field(

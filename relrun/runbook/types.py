@@ -33,7 +33,10 @@ def _parse_duration(value: object) -> object:
         # pydantic's lax float takes true as 1.0; `timeout: yes` is a mistake, not a second.
         raise ValueError(_DURATION_HELP)
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of more than 308 digits
+            raise ValueError(f"{_DURATION_HELP} (this number is too large)") from None
     if isinstance(value, str):
         match = _DURATION.fullmatch(value)
         if not match:

@@ -7,6 +7,8 @@ that duplicate keys are reported instead of silently overwritten.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ class Located:
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     # Problems found while building the data (duplicate keys, ...), with keep_going only.
     problems: list[Problem] = field(default_factory=list)
+    # Unquoted scalars YAML typed as a number, date, boolean or null:
+    # path -> (as written, what YAML made of it).
+    plain: dict[PathKey, tuple[str, str]] = field(default_factory=dict)
 
     def position(self, path: PathKey) -> tuple[int, int]:
         """Position of the deepest existing prefix of ``path``.
@@ -67,10 +72,13 @@ class _Builder:
 
     built = 0
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text_tags: frozenset[str] = frozenset()) -> None:
         self.file = file
+        self.text_tags = text_tags
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.problems: list[Problem] = []
+        # Unquoted scalars YAML typed as something else than text: path -> as written.
+        self.plain: dict[PathKey, tuple[str, str]] = {}
         self._constructor = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
@@ -109,16 +117,60 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode) and node.tag in self.text_tags:
+            return str(node.value)
         try:
-            return self._constructor.construct_object(node, deep=True)
+            value = self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as err:
             self._problem(node, f"invalid value: {err}", _dotted(path))
             return None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            # PyYAML's constructors trust the resolver's regex: `2024-02-30`, `0x_`,
+            # `!!int abc`, `!!bool maybe` get here as Python errors, not YAMLErrors.
+            self._problem(node, _bad_scalar(node), _dotted(path))
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.style is None and not isinstance(value, str):
+            self.plain[path] = (str(node.value), type_name(node.tag))
+        return value
 
     def _problem(self, node: yaml.Node, message: str, path: PathKey | str) -> None:
         line, column = _mark(node)
         dotted = path if isinstance(path, str) else _dotted(path)
         self.problems.append(Problem(self.file, line, column, message, dotted))
+
+
+_TYPE_NAMES = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:null": "null",
+}
+
+
+def type_name(tag: str) -> str:
+    """What a YAML tag makes of a scalar, for messages: ``an integer``, ``a date``.
+
+    Args:
+        tag: the resolved tag.
+
+    Returns:
+        The words, or the tag itself for other tags.
+    """
+    return _TYPE_NAMES.get(tag, tag)
+
+
+def _bad_scalar(node: yaml.Node) -> str:
+    shown = repr(str(node.value))
+    mark = node.start_mark
+    explicit = mark.buffer is not None and mark.buffer[mark.pointer : mark.pointer + 1] == "!"
+    short = node.tag.replace("tag:yaml.org,2002:", "!!")
+    if explicit:
+        return f"invalid value: {shown} is not {type_name(node.tag)} (tagged {short})"
+    return (
+        f"invalid value: YAML reads {shown} unquoted as {type_name(node.tag)}, but it is not "
+        f"a valid one; quote it to keep it as text"
+    )
 
 
 def _dotted(path: PathKey) -> str:
@@ -143,27 +195,61 @@ def dotted_path(path: PathKey) -> str:
     return _dotted(path)
 
 
-def read_text(path: Path, shown: str) -> str:
+MAX_INPUT_BYTES = 1 << 20
+"""The largest runbook relrun reads (1 MiB; the flagship runbook is about 10 KiB)."""
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_text(path: Path, shown: str, limit: int = MAX_INPUT_BYTES) -> str:
     """Read a UTF-8 text file, turning every failure into a positioned input error.
+
+    Only a regular file is read, and only up to ``limit`` bytes: the file is opened
+    without blocking (a FIFO with no writer must not hang relrun) and checked with
+    ``fstat`` on the open descriptor, so ``/dev/zero`` or a pipe is refused, never read.
 
     Args:
         path: the file to read.
         shown: the name to use in messages (as the user typed it).
+        limit: the most bytes accepted.
 
     Returns:
         The text.
 
     Raises:
-        InputError: the path is missing, a directory, unreadable or not UTF-8.
+        InputError: the path is missing, not a regular file, too large, unreadable or
+            not UTF-8.
     """
-    if path.is_dir():
-        raise InputError([Problem(shown, 1, 1, "is a directory, expected a YAML file")])
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InputError([Problem(shown, 1, 1, "no such file")]) from None
     except OSError as err:
         raise InputError([Problem(shown, 1, 1, f"cannot read: {err.strerror}")]) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _kind(info.st_mode)
+            raise InputError([Problem(shown, 1, 1, f"is {kind}, expected a YAML file")])
+        raw = _read_at_most(fd, limit + 1)
+    except OSError as err:
+        raise InputError([Problem(shown, 1, 1, f"cannot read: {err.strerror}")]) from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise InputError(
+            [Problem(shown, 1, 1, f"is larger than {limit // 1024} KiB, the most relrun reads")]
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -174,7 +260,21 @@ def read_text(path: Path, shown: str) -> str:
         ) from None
 
 
-def load_yaml(text: str, file: str, *, keep_going: bool = False) -> Located:
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def load_yaml(
+    text: str, file: str, *, keep_going: bool = False, text_tags: frozenset[str] = frozenset()
+) -> Located:
     """Parse one YAML document keeping positions.
 
     Args:
@@ -183,6 +283,8 @@ def load_yaml(text: str, file: str, *, keep_going: bool = False) -> Located:
         keep_going: return problems in the document's content (duplicate keys, merge
             keys, non-scalar keys, bad scalars) in ``Located.problems`` with the data
             built without them, instead of raising, so callers can report more at once.
+        text_tags: local tags whose scalars are read as plain text (an inventory's
+            ``!vault`` and ``!unsafe``, which Ansible itself constructs).
 
     Returns:
         The data with positions.
@@ -207,7 +309,7 @@ def load_yaml(text: str, file: str, *, keep_going: bool = False) -> Located:
     if len(nodes) > 1:
         line, column = _mark(nodes[1])
         raise InputError([Problem(file, line, column, "expected one YAML document, found several")])
-    builder = _Builder(file)
+    builder = _Builder(file, text_tags)
     try:
         data = builder.build(nodes[0], ())
     except _TooBig as err:
@@ -215,4 +317,10 @@ def load_yaml(text: str, file: str, *, keep_going: bool = False) -> Located:
         raise InputError([Problem(file, line, column, err.message)]) from None
     if builder.problems and not keep_going:
         raise InputError(builder.problems)
-    return Located(data=data, file=file, positions=builder.positions, problems=builder.problems)
+    return Located(
+        data=data,
+        file=file,
+        positions=builder.positions,
+        problems=builder.problems,
+        plain=builder.plain,
+    )

@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -147,18 +148,53 @@ def _authenticate(request: web.Request, *, allow_query: bool = False) -> tuple[s
     return token, username
 
 
+def _noisy(request: web.Request) -> bool:
+    """Whether the background noise applies: a request of a user it is set for."""
+    state = request.app[STATE]
+    config = state.config
+    if not (config.noise_error_rate or config.noise_latency_ms):
+        return False
+    token = _bearer(request, allow_query=True)
+    if token is None:
+        return False
+    try:
+        claims = jwt.decode(token, state.secrets.jwt_key, algorithms=["HS256"], issuer=ISSUER)
+    except jwt.PyJWTError:
+        return False
+    return str(claims.get("sub")) in config.noise_users
+
+
 @web.middleware
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the injected latency and error rate to every non-admin request."""
+    """Apply background noise, then the injected latency and error rate, to user requests.
+
+    Injected faults apply to every non-admin request (health included); the background
+    noise to the requests of ``noise_users`` (see :class:`SandboxConfig`). The two add up:
+    a request fails when either says so.
+    """
     if request.path.startswith("/admin/"):
         return await handler(request)
     state = request.app[STATE]
     fault = state.fault
-    if fault.latency_ms:
-        await asyncio.sleep(fault.latency_ms / 1000)
+    config = state.config
+    noisy = _noisy(request)
+    delay = fault.latency_ms / 1000
+    if noisy and config.noise_latency_ms:
+        delay += state.rng.lognormvariate(math.log(config.noise_latency_ms / 1000),
+                                          config.noise_latency_sigma)
+    if delay:
+        await asyncio.sleep(delay)
     if fault.error_rate and state.rng.random() < fault.error_rate:
         return web.json_response(
             {"error": "injected fault"}, status=500, headers={"X-Fault": "injected"}
+        )
+    if noisy and config.noise_error_rate and state.rng.random() < config.noise_error_rate:
+        # Injected on purpose like a drill's fault, so the drill's traffic count does not
+        # call it a lost request: stable fails the same way.
+        return web.json_response(
+            {"error": "background failure (sandbox noise)"},
+            status=500,
+            headers={"X-Fault": "injected", "X-Fault-Kind": "noise"},
         )
     return await handler(request)
 

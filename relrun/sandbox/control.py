@@ -22,6 +22,7 @@ from relrun.sandbox import procs
 from relrun.sandbox.admin_client import AdminError, RouterAdmin, call
 from relrun.sandbox.layout import Layout, read_json
 from relrun.sandbox.models import ServerUpdate, ServerView
+from relrun.sandbox.reaper import REAPER_PROCESS
 from relrun.sandbox.settings import SandboxConfig, load_secrets, write_settings
 
 STABLE, CANARY = "stable", "canary"
@@ -141,6 +142,8 @@ def up(
     loadgen: bool = True,
     config: SandboxConfig | None = None,
     timeout: float = 30.0,
+    owner: int | None = None,
+    owner_grace: float = 15.0,
 ) -> SandboxStatus:
     """Start stable, the router and (optionally) the load generator; wait until healthy.
 
@@ -155,6 +158,9 @@ def up(
         loadgen: start the load generator.
         config: settings (heartbeat, rate limits, …); defaults when None.
         timeout: seconds to wait for each program to become healthy.
+        owner: a process the sandbox belongs to (a drill's relrun): a reaper stops the
+            whole sandbox ``owner_grace`` seconds after it exited, however it died.
+        owner_grace: see ``owner``.
 
     Returns:
         The status of the running sandbox.
@@ -173,6 +179,17 @@ def up(
     write_settings(layout, config or SandboxConfig())
     layout.traffic_log.unlink(missing_ok=True)
     try:
+        if owner is not None:
+            # First: a relrun killed while the sandbox starts leaves nothing behind either.
+            ticks = procs.start_ticks(owner)
+            procs.spawn(
+                layout,
+                REAPER_PROCESS,
+                "relrun.sandbox.reaper",
+                ["--state-dir", str(layout.root), "--owner", str(owner),
+                 "--grace", f"{owner_grace:g}"]
+                + (["--owner-ticks", str(ticks)] if ticks is not None else []),
+            )
         router = procs.spawn(
             layout, ROUTER_PROCESS, "relrun.sandbox.router", ["--state-dir", str(layout.root)]
         )
@@ -509,7 +526,8 @@ def down(state_dir: Path | str | None = None, *, timeout: float = 10.0) -> list[
     layout = Layout.at(state_dir)
     records = procs.all_records(layout)
     # The generator first (its last requests still find a router), servers last.
-    order = {LOADGEN_PROCESS: 0, ROUTER_PROCESS: 1}
+    # The reaper first: a teardown under way is not an abandoned sandbox.
+    order = {REAPER_PROCESS: -1, LOADGEN_PROCESS: 0, ROUTER_PROCESS: 1}
     records.sort(key=lambda r: order.get(r.process, 2))
     stopped = [r.process for r in records if procs.terminate(r, timeout)]
     for record in records:

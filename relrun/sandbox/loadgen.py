@@ -225,9 +225,13 @@ class LoadGenerator:
             start = time.monotonic()
             tick = 0
             while not stop.is_set():
-                due = start + tick / self.rate
-                if duration is not None and due - start >= duration:
+                # The duration is compared with the tick's offset, never with
+                # ``due - start``: with a large monotonic clock that difference rounds
+                # below the duration it equals, and one tick too many is scheduled.
+                offset = tick / self.rate
+                if duration is not None and offset >= duration:
                     break
+                due = start + offset
                 delay = due - time.monotonic()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):

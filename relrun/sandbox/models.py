@@ -50,6 +50,14 @@ class ServerStats(BaseModel):
     connection_errors: int = 0
     redispatched: int = 0
     in_flight: int = 0
+    latency_bounds_ms: list[float] = Field(
+        default_factory=list, description="upper bounds of the latency histogram's buckets"
+    )
+    latency_buckets: list[int] = Field(
+        default_factory=list,
+        description="responses per latency bucket since start (one more than the bounds: "
+        "the last counts responses slower than every bound)",
+    )
     window: WindowStats
 
 

@@ -141,9 +141,13 @@ def is_running(record: ProcessRecord) -> bool:
     return record.module in args and record.state_dir in args
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), or None if unknown."""
     fields = stat_fields(pid)
     return None if fields is None else int(fields[START_TICKS])
+
+
+_start_ticks = start_ticks
 
 
 def wait_gone(record: ProcessRecord, timeout: float) -> bool:

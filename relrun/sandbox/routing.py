@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import time
@@ -20,6 +21,11 @@ from relrun.sandbox.models import (
 
 # Samples older than this are dropped; a stats request may ask for any window up to it.
 MAX_WINDOW_S = 300.0
+
+# Upper bounds (ms) of the cumulative latency histogram: four buckets per doubling from
+# 0.25 ms to about 65 s, one more bucket for slower responses. The analysis reads it to
+# count, per interval, the responses above stable's p95 or above the runbook's limit.
+LATENCY_BOUNDS_MS = tuple(round(0.25 * 2 ** (i / 4), 4) for i in range(73))
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Recorder:
     redispatched: int = 0
     in_flight: int = 0
     samples: deque[tuple[float, float, int, bool]] = field(default_factory=deque)
+    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
 
     def response(self, status: int, latency_ms: float, fault: bool) -> None:
         """Record response headers received from the server."""
@@ -50,6 +57,7 @@ class Recorder:
             self.responses[klass] += 1
         if fault:
             self.faults += 1
+        self.latency_buckets[bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)] += 1
         self.samples.append((now, latency_ms, status, fault))
         self._prune(now)
 
@@ -92,6 +100,8 @@ class Recorder:
             connection_errors=self.connection_errors,
             redispatched=self.redispatched,
             in_flight=self.in_flight,
+            latency_bounds_ms=list(LATENCY_BOUNDS_MS),
+            latency_buckets=list(self.latency_buckets),
             window=window,
         )
 

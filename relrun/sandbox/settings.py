@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relrun.errors import InputError
 from relrun.sandbox.layout import Layout, read_json, write_json
 
 DEMO_USER = "demo"
@@ -40,6 +41,14 @@ class SandboxConfig(BaseModel):
         max_messages: messages kept in memory per API process (oldest dropped).
         stats_window_s: default window of the router's recent statistics.
         upstream_read_timeout_s: the router gives up on a backend silent this long.
+        noise_error_rate: background share of user requests answered 500 on every
+            version (a flaky shared dependency), before any injected fault.
+        noise_latency_ms: median of a background lognormal latency added to every user
+            request on every version (0: none).
+        noise_latency_sigma: the lognormal's shape (log-scale standard deviation; 1.0
+            puts the p95 at about 5x the median, the p99 at about 10x).
+        noise_users: whose requests the noise applies to: user traffic (the load
+            generator), so the release's API checks and health probes test the code.
         users: the demo users and their rate limits. ``loadgen`` gets a limit far above
             any rate the load generator is asked for, so its traffic never trips it;
             ``demo`` gets a human-sized limit.
@@ -53,6 +62,10 @@ class SandboxConfig(BaseModel):
     max_messages: int = Field(default=10_000, ge=1)
     stats_window_s: float = Field(default=10.0, gt=0)
     upstream_read_timeout_s: float = Field(default=60.0, gt=0)
+    noise_error_rate: float = Field(default=0.0, ge=0, le=1)
+    noise_latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    noise_latency_sigma: float = Field(default=1.0, gt=0, le=5)
+    noise_users: tuple[str, ...] = (LOADGEN_USER,)
     users: tuple[UserLimit, ...] = (
         UserLimit(username=DEMO_USER, rate_per_s=10.0, burst=20),
         UserLimit(username=LOADGEN_USER, rate_per_s=5000.0, burst=5000),
@@ -137,3 +150,16 @@ def load_secrets(layout: Layout) -> Secrets:
         admin_token=layout.admin_token.read_text(encoding="utf-8").strip(),
         users=tuple(DemoUser.model_validate(u) for u in users_data["users"]),
     )
+
+
+def noise_config(error_rate: float, latency_ms: float, **other: float) -> SandboxConfig:
+    """A configuration with background noise, from command-line options.
+
+    Raises:
+        InputError: a share outside [0, 1] or a negative latency.
+    """
+    if not 0 <= error_rate <= 1:
+        raise InputError(f"--noise-errors takes a share in [0, 1], got {error_rate:g}")
+    if not 0 <= latency_ms <= 60_000:
+        raise InputError(f"--noise-latency-ms takes 0 to 60000 ms, got {latency_ms:g}")
+    return SandboxConfig(noise_error_rate=error_rate, noise_latency_ms=latency_ms, **other)

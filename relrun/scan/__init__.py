@@ -27,6 +27,10 @@ def run_scan(
     path: Path,
     policy: ScanSection | None = None,
     baseline: Path | None = None,
+    *,
+    history: bool = False,
+    since: str = "",
+    gitignore: bool = True,
 ) -> ScanResult:
     """Scan a tree on this machine with the same engine the Ansible module runs.
 
@@ -36,6 +40,9 @@ def run_scan(
             are scanned below ``path`` when given, and a relative ``baseline`` is
             relative to ``path`` (the source directory), as on the build hosts.
         baseline: a baseline file overriding the section's.
+        history: also scan the blobs past commits added (needs git on this machine).
+        since: bound the history (``git log --since``).
+        gitignore: leave out what ``.gitignore`` ignores (inside a git checkout).
 
     Returns:
         The result.
@@ -50,9 +57,11 @@ def run_scan(
         baseline_path = source_dir / section.baseline
     entries = read_baseline(baseline_path) if baseline_path else None
     try:
-        engine_policy = Policy.from_dict(section.to_policy())
+        engine_policy = Policy.from_dict(
+            {**section.to_policy(), "history": history, "since": since, "gitignore": gitignore}
+        )
         raw = scan(str(path), engine_policy, entries, list(section.paths) or None)
     except (PolicyError, ScanInputError) as err:
         message = str(err).removeprefix(f"{path}: ")
-        raise InputError([Problem(str(path), 1, 1, message)]) from err
+        raise InputError([Problem(str(path), 1, 1, " ".join(message.split()))]) from err
     return ScanResult.model_validate(raw)

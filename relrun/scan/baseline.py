@@ -29,7 +29,10 @@ def read_baseline(path: Path) -> dict[str, dict[str, str]]:
     try:
         return load_baseline(str(path))
     except ScanInputError as err:
-        raise InputError([Problem(str(path), 1, 1, str(err).removeprefix(f"{path}: "))]) from err
+        message = str(err).removeprefix(f"{path}: ")
+        if err.line > 1 or err.column > 1:
+            message += f" (line {err.line}, column {err.column})"
+        raise InputError([Problem(str(path), 1, 1, message)]) from err
 
 
 DEFAULT_REASON = "accepted when the baseline was written: replace with the real reason"
@@ -53,7 +56,7 @@ def write_baseline(result: ScanResult, path: Path, reason: str = DEFAULT_REASON)
     Raises:
         InputError: when the file cannot be written (exit 2).
     """
-    entries: dict[str, dict[str, str]] = {}
+    entries: dict[str, dict[str, str | int]] = {}
     accepted = [(f, f.reason) for f in result.suppressed if f.suppressed_by == "baseline"]
     for finding, why in [*accepted, *((f, reason) for f in result.findings)]:
         entries.setdefault(
@@ -62,11 +65,14 @@ def write_baseline(result: ScanResult, path: Path, reason: str = DEFAULT_REASON)
                 "fingerprint": finding.fingerprint,
                 "rule": finding.rule,
                 "path": finding.path,
+                "line": finding.line,
                 "reason": why,
             },
         )
-    ordered = sorted(entries.values(), key=lambda e: (e["path"], e["rule"], e["fingerprint"]))
-    text = json.dumps({"version": 1, "entries": ordered}, indent=2) + "\n"
+    ordered = sorted(entries.values(),
+                     key=lambda e: (str(e["path"]), int(e["line"]), str(e["rule"]),
+                                    str(e["fingerprint"])))
+    text = json.dumps({"version": 2, "entries": ordered}, indent=2) + "\n"
     try:
         write_atomic(path, text)
     except OSError as err:

@@ -71,6 +71,12 @@ class ScanResult(_Model):
     """The whole result of a scan, as the module returns it."""
 
     root: str = ""
+    # The git work tree around the root on the host that scanned, and the root's path in
+    # it ("" at the top, else ending in "/"): SARIF URIs are relative to the repository.
+    repo_root: str = ""
+    repo_prefix: str = ""
+    gitignore: bool = False
+    history: dict[str, Any] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
     suppressed: list[SuppressedFinding] = Field(default_factory=list)
     suppressions: list[dict[str, Any]] = Field(default_factory=list)

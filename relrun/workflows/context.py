@@ -64,7 +64,12 @@ def new_run_dir(base: Path | None, kind: str, name: str) -> Path:
         raise InputError(
             f"--report-dir {base} already holds a run; give each run its own directory"
         )
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        raise InputError(f"--report-dir {base} exists and is not a directory") from None
+    except OSError as err:
+        raise InputError(f"--report-dir {base}: cannot create it: {err.strerror}") from None
     return base.resolve()
 
 

@@ -7,21 +7,30 @@ against it, and tears it down, whatever happens.
 from __future__ import annotations
 
 import math
+import os
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import relrun.sandbox
-from relrun.errors import InputError
+from relrun.errors import EXIT_FAILED, EXIT_OK, InputError
+from relrun.run.active import clear_active, dead_runs
 from relrun.run.events import Handler
 from relrun.run.lock import environment_id
+from relrun.run.signals import deferred_signals, raise_if_signalled
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.rollout_models import FAULT_KINDS, fault_value_problem
 from relrun.runbook.schema import Runbook
+from relrun.sandbox.settings import SandboxConfig
 from relrun.workflows.context import new_run_dir
 from relrun.workflows.lifecycle import ReleaseResult
 from relrun.workflows.release import DrillFault, Environment, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
 
 
 def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFault:
@@ -48,10 +57,11 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
             raise InputError(
                 f"--fault: unknown kind {kind!r} (one of {', '.join(FAULT_KINDS)})"
             )
-        try:
-            value = float(raw) if raw else 0.0
-        except ValueError:
-            raise InputError(f"--fault: {raw!r} is not a number") from None
+        # ASCII digits only: float() also takes other scripts' digits (Arabic-Indic "0.5"),
+        # "1_0" and "1e3", none of which a person means as the fault's value.
+        if raw and not _ASCII_NUMBER.fullmatch(raw):
+            raise InputError(f"--fault: {raw!r} is not a number (write digits 0-9, e.g. 0.5)")
+        value = float(raw) if raw else 0.0
         if not math.isfinite(value):
             raise InputError(f"--fault: {raw!r} is not a finite number")
         if kind in {"crash", "none"} and raw:
@@ -79,6 +89,7 @@ def drill(
     say: Say | None = None,
     traffic_log: Path | None = None,
     rate: float = 20.0,
+    config: SandboxConfig | None = None,
 ) -> ReleaseResult:
     """Run a drill.
 
@@ -92,6 +103,7 @@ def drill(
         say: urgent operator messages.
         traffic_log: the load generator's log for an explicit inventory.
         rate: load generator requests per second (private sandbox only).
+        config: the private sandbox's settings (background noise); defaults when None.
 
     Returns:
         The drill's result.
@@ -108,23 +120,36 @@ def drill(
     from relrun.sandbox import control
     from relrun.sandbox.layout import Layout
 
-    run_dir = new_run_dir(report_dir, "drill", loaded.runbook.metadata.name)
-    state_dir = run_dir / "sandbox"
-    if say:
-        say(f"starting a sandbox in {state_dir}")
-    try:
-        control.up(state_dir, rate=rate)
-        env = Environment(
-            inventory=SANDBOX_INVENTORY,
-            lock_key=f"sandbox|{state_dir}",
-            envvars={"RELRUN_SANDBOX_DIR": str(state_dir)},
-            traffic_log=Layout.at(state_dir).traffic_log,
-        )
-        return run_release("drill", runbook_path, env, run_dir, progress, drill_fault, say)
-    finally:
-        control.down(state_dir)
-        # The run directory is meant to be shared; the sandbox's keys die with it.
-        shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+    # A signal while the sandbox starts or goes away is obeyed once it is down: exit 130,
+    # no process left behind.
+    with deferred_signals():
+        run_dir = new_run_dir(report_dir, "drill", loaded.runbook.metadata.name)
+        state_dir = run_dir / "sandbox"
+        if say:
+            say(f"starting a sandbox in {state_dir}")
+        try:
+            clean_dead_sandboxes(say)
+            # Owned by this process: killed with -9, its sandbox stops by itself once the
+            # dead man's switch had its lease.
+            control.up(
+                state_dir, rate=rate, owner=os.getpid(), owner_grace=loaded.runbook.rollback.lease,
+                config=config,
+            )
+            raise_if_signalled("starting the sandbox (it is torn down, nothing was released)")
+            env = Environment(
+                inventory=SANDBOX_INVENTORY,
+                lock_key=f"sandbox|{state_dir}",
+                envvars={"RELRUN_SANDBOX_DIR": str(state_dir)},
+                traffic_log=Layout.at(state_dir).traffic_log,
+            )
+            result = run_release("drill", runbook_path, env, run_dir, progress, drill_fault, say)
+        finally:
+            control.down(state_dir)
+            # The run directory is meant to be shared; the sandbox's keys die with it.
+            shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+        if result.exit_code in {EXIT_OK, EXIT_FAILED}:
+            raise_if_signalled(f"the drill, its reports and its sandbox's teardown ({run_dir})")
+    return result
 
 
 def _check_traffic_log(traffic_log: Path | None) -> None:
@@ -137,3 +162,44 @@ def _check_traffic_log(traffic_log: Path | None) -> None:
         )
     if not traffic_log.is_file():
         raise InputError(f"--traffic-log {traffic_log}: no such file")
+
+
+def clean_dead_sandboxes(say: Say | None = None) -> list[Path]:
+    """Tear down the private sandboxes of drills whose relrun died (kill -9, lost host).
+
+    Such a drill's sandbox is its own environment: nothing else can release into it, so
+    its rollback would only move traffic that no user sends. Its processes are stopped
+    (its reaper does so too, after the lease), its keys removed and its marker cleared.
+
+    Returns:
+        The state directories cleaned up.
+    """
+    from relrun.sandbox import control
+
+    cleaned: list[Path] = []
+    for record in dead_private_drills():
+        run_dir = Path(str(record.get("run_dir") or ""))
+        sandbox = str(run_dir / "sandbox")
+        stopped = control.down(sandbox)
+        shutil.rmtree(Path(sandbox) / "secrets", ignore_errors=True)
+        clear_active(f"sandbox|{sandbox}")
+        cleaned.append(Path(sandbox))
+        if say:
+            say(
+                f"cleaned up the private sandbox of a drill whose relrun died (pid "
+                f"{record.get('pid')}): stopped {', '.join(stopped) or 'nothing'}; its "
+                f"reports are in {run_dir}"
+            )
+    return cleaned
+
+
+def dead_private_drills() -> list[dict[str, Any]]:
+    """The active-run markers of drills on a private sandbox whose relrun died."""
+    found: list[dict[str, Any]] = []
+    for record in dead_runs():
+        run_dir = Path(str(record.get("run_dir") or ""))
+        envvars = record.get("envvars")
+        sandbox = str(envvars.get("RELRUN_SANDBOX_DIR") or "") if isinstance(envvars, dict) else ""
+        if record.get("kind") == "drill" and sandbox and Path(sandbox) == run_dir / "sandbox":
+            found.append(record)
+    return found

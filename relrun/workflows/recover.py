@@ -22,6 +22,7 @@ from relrun.run.active import clear_active, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
 from relrun.run.lock import environment_id, environment_lock
+from relrun.run.rescue import working_dir
 from relrun.run.runner import RunSpec, scrub_earlier_runs
 from relrun.runbook.loader import LoadedRunbook
 from relrun.workflows.context import playbook_sha256
@@ -72,8 +73,20 @@ def recover(
     record = {"kind": "recover", "runbook": name, "run_dir": str(run_dir)}
     with environment_lock(key, record):
         _scrub_dead_run(run_dir, playbook_text, inventory_path.resolve(), env.envvars, tell)
-        journal = JournalWriter(run_dir / "journal.jsonl", {**header, "recovery": time.time()})
-        bus = EventBus([journal] + ([progress] if progress else []))
+        # A full disk (or a run directory gone) must not stop the rollback: its files and
+        # the reports then go to a fallback directory, which is named.
+        where = working_dir(run_dir)
+        if where != run_dir:
+            tell(f"{run_dir} cannot be written: the rollback's files and reports go to {where}")
+        recovered: list[Event] = []
+        handlers: list[Handler] = [recovered.append]
+        journal: JournalWriter | None = None
+        try:
+            journal = JournalWriter(where / "journal.jsonl", {**header, "recovery": time.time()})
+            handlers.append(journal)
+        except OSError as err:
+            tell(f"no journal for the recovery ({err}); the rollback runs anyway")
+        bus = EventBus(handlers + ([progress] if progress else []))
         try:
             bus.emit(
                 Note(
@@ -99,22 +112,31 @@ def recover(
                 },
                 envvars=env.envvars,
                 tags="rollback",
+                artifacts_dir=where,
             )
             run_uninterrupted(spec, bus, tell)
         finally:
-            journal.close()
-        events = earlier + journal.events
+            if journal is not None:
+                journal.close()
+        events = earlier + recovered
         facts = collect_facts(events)
         header.setdefault("run_kind", kind)
         traffic = _recovered_traffic(dead, header, facts)
-        run_record, ci, _ = conclude(
-            run_dir, header, events, facts, recover_verdict(facts, kind),
-            runbook=runbook.loaded.runbook if runbook else None, traffic=traffic,
-            recovered=True,
-        )
+        verdict = recover_verdict(facts, kind)
+        try:
+            run_record, ci, _ = conclude(
+                where, header, events, facts, verdict,
+                runbook=runbook.loaded.runbook if runbook else None, traffic=traffic,
+                recovered=True,
+            )
+        except OSError as err:  # the rollback's outcome matters more than its report
+            tell(f"could not write the recovery's reports in {where}: {err}")
+            run_record = None
         if facts.rollback_complete:
             clear_active(key)
-    return ReleaseResult.of(run_dir, run_record, ci)
+    if run_record is None:
+        return ReleaseResult(where, verdict.verdict, verdict.exit_code, verdict.reasons)
+    return ReleaseResult.of(where, run_record, ci)
 
 
 def _recovered_traffic(

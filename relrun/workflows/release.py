@@ -12,12 +12,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from relrun.errors import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_ROLLBACK_FAILED,
     IncompleteRun,
     RelrunError,
@@ -40,10 +41,16 @@ from relrun.run.events import Event, EventBus, Handler, Note, TaskResult
 from relrun.run.inventory import Inventory, load_inventory
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
-from relrun.run.signals import CancelFlag, cancel_on_signals
+from relrun.run.signals import (
+    CancelFlag,
+    cancel_on_signals,
+    deferred_signals,
+    raise_if_signalled,
+)
 from relrun.runbook.loader import LoadedRunbook, load_runbook
 from relrun.workflows.context import RunContext, new_run_dir
 from relrun.workflows.lifecycle import ReleaseResult, conclude, open_run
+from relrun.workflows.rescue import rescue_rollback
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +157,26 @@ def run_release(
         InputError: invalid runbook or inventory; nothing ran.
         LockHeld: another release or drill holds the environment.
     """
+    # From here to the end a signal never kills relrun half-way (exit 143, reports
+    # missing): before the run loop it cancels the run, after it relrun finishes its
+    # reports and its cleanup first.
+    with deferred_signals():
+        result = _release(kind, runbook_path, env, report_dir, progress, fault, say)
+        if result.exit_code in {EXIT_OK, EXIT_FAILED}:
+            raise_if_signalled(f"writing the reports in {result.run_dir}")
+    return result
+
+
+def _release(
+    kind: str,
+    runbook_path: Path,
+    env: Environment,
+    report_dir: Path | None,
+    progress: Handler | None,
+    fault: DrillFault | None,
+    say: Say | None,
+) -> ReleaseResult:
+    """:func:`run_release`, once signals are deferred."""
     inventory, loaded, playbook_text = _load(runbook_path, env)
     record = {"kind": kind, "runbook": loaded.runbook.metadata.name}
     # The lock comes first, so a refused run leaves no directory behind. It is held until
@@ -221,6 +248,22 @@ def _run(
             if isinstance(crash, RelrunError):
                 raise
             raise RunFailed(f"relrun failed: {what}; reports in {context.run_dir}") from crash
+        if context.loaded.runbook.rollout is not None and not lease_held(journal.events):
+            # Traffic may be on the canary: roll back first, wherever it can be written.
+            where, facts = rescue_rollback(
+                context, header, journal.events, env.envvars, progress
+            )
+            context = replace(context, run_dir=where)
+            if facts.rollback_complete:
+                what = _report_crash(
+                    context, header, journal, facts, crash, EXIT_FAILED,
+                    ["the rollback ran first and is complete: all traffic is on stable"],
+                )
+                clear_active(env.lock_key)
+                raise RunFailed(
+                    f"the {context.kind} crashed ({what}) and was rolled back; reports in "
+                    f"{where}"
+                ) from crash
         notes = [
             "the rollback may not have run or finished: the environment may be half-moved",
             f"finish the rollback with: relrun recover -i {context.inventory.path}",

@@ -193,3 +193,42 @@ def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> 
     lease = json.loads((reports / "sandbox" / "relrun-deadman-api.json").read_text())
     assert lease["state"] == "disarmed", lease
     assert_signals_agree(reports, proc.returncode, proc.stdout + proc.stderr)
+
+
+def test_with_background_noise_a_healthy_canary_is_promoted(tmp_path: Path) -> None:
+    # 2% of user requests fail on both versions and latency is heavy-tailed: the canary is
+    # as good as stable, so no stage may roll it back.
+    code, output, report = drill(
+        tmp_path, "--fault", "none", "--noise-errors", "0.02", "--noise-latency-ms", "5"
+    )
+    assert code == 1, output  # promoted: a drill without a fault cannot prove the rollback
+    assert report["state"] == "promoted"
+    stages = report["stages"]
+    assert isinstance(stages, list)
+    assert [s["status"] for s in stages] == ["passed"] * 3
+    assert report["traffic"]["lost"] == 0  # type: ignore[index]
+    for stage in stages:
+        analysis = stage["analysis"]
+        assert analysis["decision"] == "pass"
+        assert analysis["method"]["alpha"] == 0.01
+        assert set(analysis["totals"]) >= {"canary"}
+        assert all(
+            e["e_value"] < e["bound"] for s in stage["samples"] for e in s["evidence"].values()
+        )
+    assert stages[-1]["analysis"]["method"]["compared_with_stable"] is False  # 100%: no stable
+
+
+def test_with_background_noise_a_faulty_canary_is_rolled_back_on_evidence(tmp_path: Path) -> None:
+    code, output, report = drill(tmp_path, "--noise-errors", "0.02")
+    assert code == 0, output
+    trigger = report["trigger"]
+    assert isinstance(trigger, dict)
+    assert trigger["reason"] == "error_rate" and trigger["stage"] == "Blue-Green 50%"
+    assert trigger["e_value"] >= trigger["bound"] == 1 / (0.01 / 4)
+    assert trigger["counts"]["canary"]["errors"] > 1
+    assert "e-value" in trigger["message"] and "alpha 0.01" in trigger["message"]
+    # The analysis drained the canary itself, right at the breach, before the rollback ran.
+    assert isinstance(report["detection_to_canary_out_seconds"], float)
+    assert report["detection_to_canary_out_seconds"] >= 0
+    assert steps(report) == ALL_PASSED
+    assert report["traffic"]["lost"] == 0  # type: ignore[index]

@@ -14,6 +14,10 @@ import pytest
 from relrun.scan import run_scan
 
 PROJECT = "flask==3.1.0"
+# More clean real-world trees: the issue 19 rules (provider keys, config formats,
+# hard-coded settings) must not turn their tests, docs and examples into findings.
+# (PyJWT is not one: its docs and tests hold sample JWTs the jwt-literal rule reports.)
+MORE = ["requests==2.32.3", "django==5.1.4"]
 
 
 def _pip() -> list[str] | None:
@@ -27,11 +31,20 @@ def _pip() -> list[str] | None:
 
 
 def test_flask_sdist_has_no_findings(tmp_path: Path) -> None:
+    _no_findings(tmp_path, PROJECT)
+
+
+@pytest.mark.parametrize("project", MORE)
+def test_more_sdists_have_no_findings(tmp_path: Path, project: str) -> None:
+    _no_findings(tmp_path, project)
+
+
+def _no_findings(tmp_path: Path, project: str) -> None:
     pip = _pip()
     if pip is None:
         pytest.skip("no pip available to download the sdist")
     done = subprocess.run(
-        [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(tmp_path), PROJECT],
+        [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(tmp_path), project],
         capture_output=True,
         text=True,
         timeout=300,

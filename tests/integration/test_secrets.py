@@ -11,6 +11,7 @@ no file under the run directory — reports, journal, ansible-runner's ``command
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -189,3 +191,83 @@ def test_planted_secrets_appear_nowhere(sandbox: Path, tmp_path: Path, source: s
     # The fixture's own files hold the password: the scan above would see a planted value.
     assert password.encode() in Layout.at(sandbox).users.read_bytes()
     assert os.environ.get("RELRUN_T_DEPLOY_SECRET") is None
+
+
+def test_secrets_whose_names_look_harmless_are_masked_by_value(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    """Issue 14, item 7: redaction by value, not by name, with base64 and URL forms.
+
+    A signing key passed through a harmless inventory name (marked in the runbook's
+    ``secrets:``), a password inside ``DATABASE_URL``, and the base64 of a secret echoed
+    by a build all reached the journal, ci.json, job_events/ and history.db before.
+    """
+    signing = planted("SIGNINGKEY")
+    db_password = planted("DBPW")
+    echoed = planted("ECHOED")
+    values = {
+        "signing key": signing,
+        "base64 of the signing key": base64.b64encode(signing.encode()).decode(),
+        "database password": db_password,
+        "URL-encoded database password": quote(db_password + "/+", safe=""),
+        "environment secret": echoed,
+        "base64 of the environment secret": base64.b64encode(echoed.encode()).decode(),
+    }
+    runbook_text = RUNBOOK.format(credentials=CREDENTIALS["env"])
+    runbook_text = runbook_text.replace(
+        "builds:\n",
+        "secrets: [relrun_release_material, RELEASE_NOTE_SEED]\n"
+        "builds:\n"
+        "  - name: chatty\n"
+        '    shell: printf %s "$RELEASE_NOTE_SEED" | base64; echo "db is $DATABASE_URL"\n'
+        "    required: false\n",
+        1,
+    ).replace(
+        "        DEPLOY_TOKEN: relrun_deploy_token\n",
+        "        DEPLOY_TOKEN: relrun_deploy_token\n"
+        "        MATERIAL: relrun_release_material\n",
+    ).replace(
+        'shell: echo "deploying with $DEPLOY_TOKEN";',
+        'shell: echo "material $MATERIAL"; printf %s "$MATERIAL" | base64;',
+    )
+    runbook = tmp_path / "harmless.yml"
+    runbook.write_text(runbook_text, encoding="utf-8")
+    inventory = yaml.safe_load(INVENTORY.read_text(encoding="utf-8"))
+    inventory["all"]["vars"].update(
+        {"relrun_deploy_token": planted("INVSECRET"), "relrun_release_material": signing}
+    )
+    inventory_path = tmp_path / "inventory.yml"
+    inventory_path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    password = load_secrets(Layout.at(sandbox)).password("demo")
+    assert password is not None
+    url_password = db_password + "/+"
+    env = {
+        **env_for(sandbox),
+        "RELRUN_T_API_PW": password,
+        "RELRUN_T_DEPLOY_SECRET": planted("ENVSECRET"),
+        "RELEASE_NOTE_SEED": echoed,
+        "DATABASE_URL": f"postgres://app:{quote(url_password, safe='')}@db.internal/app",
+    }
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from relrun.cli import main; main()", "release", str(runbook),
+         "-i", str(inventory_path), "--report-dir", str(reports)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    journal = (reports / "journal.jsonl").read_text(encoding="utf-8")
+    assert "material ***" in journal, "the deploy step really printed the signing key"
+    assert "db is postgres://app:***@db.internal/app" in journal
+    assert list(reports.glob("ansible/*/artifacts/*/job_events/*.json")), "events were kept"
+    values["decoded database password"] = url_password
+    found = leaks(reports, values) + leaks(Path(env["RELRUN_STATE_DIR"]), values)
+    for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        found += [f"{name}: {n}" for n, v in values.items() if v in stream]
+    assert found == []
+    assert list(Path(env["RELRUN_STATE_DIR"]).rglob("history.db")), "history was checked"

@@ -166,6 +166,15 @@ SYNTAX = [
     "\u2028",
     "\x85",
     "\ud7ff",
+    # Scalars PyYAML's resolver types but cannot construct (issue 14, item 10).
+    "2024-02-30",
+    "0x_",
+    "!!int ",
+    "!!float ",
+    "!!bool ",
+    "!!timestamp ",
+    "!vault ",
+    "9" * 400,
 ]
 
 
@@ -263,6 +272,10 @@ def test_mutated_runbook_data(work: Path, text: str) -> None:
 
 @FUZZ
 @given(raw=text_mutants())
+@example(raw=SEED_TEXTS[0].replace('version: "2.0.0"', "version: 2024-02-30").encode())
+@example(raw=SEED_TEXTS[0].replace('version: "2.0.0"', "version: !!float ''").encode())
+@example(raw=SEED_TEXTS[0].replace('version: "2.0.0"', "version: !!bool maybe").encode())
+@example(raw=SEED_TEXTS[0].replace("timeout: 2m", "timeout: " + "9" * 400).encode())
 def test_mutated_runbook_text(work: Path, raw: bytes) -> None:
     path = work / "text.yml"
     path.write_bytes(raw)

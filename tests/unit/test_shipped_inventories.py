@@ -112,6 +112,7 @@ def required_variables(playbook: Path) -> set[tuple[str, str]]:
             if "register" in task:
                 defined.add(task["register"])
             defined |= set(task.get("ansible.builtin.set_fact") or {})
+            defined |= set(task.get("vars") or {})  # a task's own variables
     needed: set[tuple[str, str]] = set()
     for play in plays:
         for task in _tasks(play["tasks"]):

@@ -99,17 +99,30 @@ def test_flagship_plan_says_everything_in_playbook_order() -> None:
     )
     stages = stage_blocks(out)
     assert len(stages) == 4
-    for block, min_requests in zip(stages, [2, 5, 5, 5], strict=True):
+    for block, min_requests, weight in zip(stages, [2, 5, 5, 5], [5, 25, 50, 100], strict=True):
+        compared = (
+            "the canary's odds of an error against stable's (worse only beyond 2x "
+            "stable's, error_tolerance 1)"
+            if weight < 100
+            else "At 100% there is no stable traffic to compare with: the absolute limits "
+            "alone decide"
+        )
         in_order(
             block,
             [
                 "then stable must be healthy: one sample of the stable servers "
                 "(health check, error rate at most 5%, p95 at most 5000 ms)",
                 "of traffic to the canary servers, read back from the router",
-                "watch the canary for 10s, a sample every 1s over the last 5s: a breach is an "
-                "error rate above 5%, a p95 latency above 5000 ms, or a canary server failing "
-                f"its health check; a sample with fewer than {min_requests} requests is "
-                "skipped (no_data: wait); a single breaching sample rolls back.",
+                "watch the canary for 10s, a sample every 1s: each sample adds the interval's "
+                "requests and errors of each version to anytime-valid sequential tests",
+                "stays below alpha 1% over the whole bake",
+                compared,
+                "a breach is an error rate above 5%, a p95 latency above 5000 ms, each shown "
+                "with confidence 1 - alpha",
+                "one failed request is never a verdict",
+                "a canary server failing its health check (GET /health, where a 4xx answer "
+                f"is not healthy); a sample with fewer than {min_requests} requests in the "
+                "last 5s is skipped (no_data: wait); a single failed health check rolls back.",
             ],
         )
     drilled = [i for i, block in enumerate(stages) if "in a drill only" in block]
@@ -262,7 +275,7 @@ rollback:
     assert "error rate above 2.5%, a p95 latency above 800 ms" in one
     assert "error rate above 5%, a p95 latency above 5000 ms" in two
     for block in (one, two):
-        assert "is a breach (no_data: fail); 3 breaching samples in a row roll back." in block
+        assert "is a breach (no_data: fail); 3 failed health checks in a row roll back." in block
     assert "in a drill only" in two and "in a drill only" not in one
     assert "watch the canary for 500ms" in two
     in_order(

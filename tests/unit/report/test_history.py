@@ -132,3 +132,18 @@ def test_default_db_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("RELRUN_HISTORY_DB", str(tmp_path / "h.db"))
     assert default_db_path() == tmp_path / "h.db"
     assert default_db_path(tmp_path / "x.db") == tmp_path / "x.db"
+
+
+def test_history_names_how_the_canary_was_judged() -> None:
+    from relrun.report.history import analysis_method
+
+    documents = {
+        "run": {
+            "stages": [
+                {"analysis": None},
+                {"analysis": {"method": {"alpha": 0.01, "error_tolerance": 1.0}}},
+            ]
+        }
+    }
+    assert analysis_method(documents) == "e-process alpha 0.01, error tolerance x2"
+    assert analysis_method({"run": {"stages": [{"name": "old run, no analysis record"}]}}) is None

@@ -109,3 +109,35 @@ def test_rollback_steps_are_timed_from_the_fault(tmp_path: Path) -> None:
     # The RTO budget bars: stop_deployment, drain, switch_traffic; not verify, cleanup.
     assert rollback.count('class="bar"') == 3
     assert rollback.count("outside the RTO") == 2
+
+
+def test_the_chart_draws_the_evidence_against_its_bound() -> None:
+    from relrun.report.record import RunRecord
+    from relrun.report.svg import timeline_svg
+
+    def look(t: float, e: float) -> dict[str, object]:
+        return {"time": t, "evidence": {"error_limit": {"e_value": e, "bound": 400.0}}}
+
+    record = RunRecord.model_validate(
+        {
+            "kind": "drill",
+            "verdict": "pass",
+            "state": "rolled_back",
+            "exit_code": 0,
+            "started": 0.0,
+            "ended": 10.0,
+            "stages": [
+                {
+                    "index": 2,
+                    "name": "Blue-Green 25%",
+                    "status": "breached",
+                    "started": 1.0,
+                    "ended": 4.0,
+                    "samples": [look(2.0, 20.0), look(3.0, 800.0)],
+                }
+            ],
+        }
+    )
+    svg = timeline_svg(record)
+    assert 'data-series="evidence"' in svg
+    assert "bound 1/alpha: breach" in svg

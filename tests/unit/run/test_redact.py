@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
@@ -17,6 +19,7 @@ from relrun.run.redact import (
     is_secret_name,
     playbook_env_references,
     run_redactor,
+    sandbox_secrets,
     scrub_command_files,
 )
 from relrun.run.runner import RunSpec, run_playbook
@@ -134,7 +137,8 @@ def test_run_redactor_combines_every_source(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"all": {"vars": {"a_secret": "from-inventory"}}}))
     playbook = "- hosts: all\n  tasks: [{x: {credentials: {password_env: PW}}}]\n"
     redactor = run_redactor(playbook, path, {"PW": "from-env", "OTHER": "not-secret"})
-    assert set(redactor.secrets) == {"from-inventory", "from-env"}
+    assert redactor.text("from-inventory from-env not-secret") == "*** *** not-secret"
+    assert {"from-inventory", "from-env"} <= set(redactor.secrets)
 
 
 def test_execute_scrubs_events_before_handlers_and_job_events(
@@ -167,3 +171,63 @@ def test_execute_scrubs_events_before_handlers_and_job_events(
     (result,) = [e for e in seen if isinstance(e, TaskResult)]
     assert result.result == {"stdout": MASK}
     assert "tok-abcdef-123" not in written[0]
+
+
+def test_a_secret_is_masked_in_base64_and_url_encoded_forms() -> None:
+    secret = "s3cr3t/value+with=signs"
+    redactor = Redactor([secret])
+    for form in (
+        secret,
+        base64.b64encode(secret.encode()).decode(),
+        base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ):
+        assert redactor.text(f"echoed: {form}.") == "echoed: ***."
+
+
+def test_passwords_inside_urls_are_secrets_whatever_the_variable_is_called(
+    tmp_path: Path,
+) -> None:
+    env = {"DATABASE_URL": "postgres://app:pa%2Fss-word@db/app", "HOME": "/root"}
+    found = environment_secrets(env, [])
+    assert {"pa%2Fss-word", "pa/ss-word"} <= found
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  vars:\n    upstream: https://deploy:hunter2-xyz@git.example/repo.git\n"
+        "    release_material: harmless-looking-9f3c\n  hosts:\n    h1: {}\n",
+        encoding="utf-8",
+    )
+    assert "hunter2-xyz" in inventory_secrets(inventory)
+    assert "harmless-looking-9f3c" not in inventory_secrets(inventory)
+    assert "harmless-looking-9f3c" in inventory_secrets(inventory, ["release_material"])
+
+
+def test_a_runbook_marks_any_variable_secret_through_the_playbook(tmp_path: Path) -> None:
+    playbook = (
+        "- name: Gates\n  hosts: build\n  vars:\n"
+        "    relrun_secret_vars: [release_material, NOTE_SEED, signing_value]\n"
+        "    signing_value: !unsafe 'from-the-runbook-42'\n  tasks: []\n"
+    )
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  vars:\n    release_material: inventory-value-77\n  hosts:\n    h1: {}\n",
+        encoding="utf-8",
+    )
+    redactor = run_redactor(playbook, inventory, {"NOTE_SEED": "env-value-55", "PATH": "/bin"})
+    text = "inventory-value-77 env-value-55 from-the-runbook-42 /bin"
+    assert redactor.text(text) == "*** *** *** /bin"
+
+
+def test_the_sandbox_secrets_are_known_from_its_files(tmp_path: Path) -> None:
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "admin.token").write_text("admin-token-value\n", encoding="utf-8")
+    (secrets_dir / "jwt.key").write_text("jwt-key-value\n", encoding="utf-8")
+    (secrets_dir / "users.json").write_text(
+        json.dumps({"users": [{"username": "demo", "password": "demo-password-1"}]}),
+        encoding="utf-8",
+    )
+    found = sandbox_secrets({"RELRUN_SANDBOX_DIR": str(tmp_path)})
+    assert {"admin-token-value", "jwt-key-value", "demo-password-1"} <= found
+    assert "demo" not in found

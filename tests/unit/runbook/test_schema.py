@@ -142,7 +142,7 @@ TEMPLATES = [
 @pytest.mark.parametrize(
     ("where", "value"),
     [(("builds", 0, "timeout"), v) for v in DURATIONS]  # greater than zero
-    + [(("rollout", "stages", 0, "bake"), v) for v in DURATIONS]  # zero allowed
+    + [(("rollout", "stages", 0, "bake"), v) for v in DURATIONS]  # greater than zero too
     + [(("builds", 0, "chdir"), v) for v in TEMPLATES]
     + [(("api_checks", "checks", 0, "expect"), {"status": v}) for v in (201, [200, 204], 99)]
     + [(("api_checks", "checks", 0, "expect"), {"status": v}) for v in ([], True, "ok")]

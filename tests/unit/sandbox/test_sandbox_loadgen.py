@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,7 +59,24 @@ async def login_unavailable(request: web.Request) -> web.Response:
     return web.json_response({"error": "unavailable"}, status=503)
 
 
-def test_each_scheduled_request_is_recorded_when_the_login_fails(tmp_path: Path) -> None:
+def uptime_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``time.monotonic`` read like a host that has been up for 11.6 days.
+
+    The value is the same in any run: 1e6 s plus whole 1/1024 s steps, so ``start + 0.2 -
+    start`` rounds the same way (below 0.2) every time, as it did by chance on hosts with
+    a long uptime, where the scheduler offered one tick too many.
+    """
+    real = time.monotonic
+    zero = real()
+    monkeypatch.setattr(time, "monotonic", lambda: 1e6 + math.floor((real() - zero) * 1024) / 1024)
+
+
+def test_each_scheduled_request_is_recorded_when_the_login_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uptime_clock(monkeypatch)
+    now = time.monotonic()
+    assert (now + 0.2) - now < 0.2, "the clock reproduces the long-uptime rounding"
     log = tmp_path / "loadgen.jsonl"
 
     async def scenario() -> None:

@@ -57,6 +57,25 @@ def moving_release(fail_in: str, error: Exception) -> Any:
 
 
 ROLLBACK_FAILED = "the rollback could not run: could not start ansible-runner: gone"
+STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
+
+
+def rescue(works: bool, ran: list[RunSpec]) -> Any:
+    """A fake run_playbook for the rescue rollback: all five steps pass, or it cannot start."""
+
+    def run(spec: RunSpec, bus: EventBus, cancelled: Any = None) -> RunOutcome:
+        ran.append(spec)
+        if not works:
+            raise RunFailed("could not start ansible-runner: still gone")
+        bus.emit(RunStarted(label=spec.label, playbook="playbook.yml"))
+        for number, step in enumerate(STEPS, start=1):
+            task = f"Rollback {number}/5 {step}: done"
+            bus.emit(TaskStarted(play="Rollback", task=task, action="x"))
+            bus.emit(TaskResult(play="Rollback", task=task, action="x", host="router", status="ok"))
+        bus.emit(RunFinished(label=spec.label, status="successful", rc=0))
+        return RunOutcome(spec.label, "successful", 0, spec.run_dir)
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -86,9 +105,12 @@ def test_a_crashed_release_is_reported_and_exits_3(
     said: str,
 ) -> None:
     monkeypatch.setattr("relrun.workflows.release.run_playbook", moving_release(fail_in, error))
+    rescues: list[RunSpec] = []
+    monkeypatch.setattr("relrun.workflows.rescue.run_playbook", rescue(False, rescues))
     reports = tmp_path / "reports"
     code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
     assert code == 3
+    assert [spec.tags for spec in rescues] == ["rollback"], "the rollback was tried first"
     out, err = capsys.readouterr()
     assert_signals_agree(reports, code, out + err)
     assert f"relrun: error: {said}; reports in {reports}" in err
@@ -101,6 +123,28 @@ def test_a_crashed_release_is_reported_and_exits_3(
     # The marker stays, so `relrun status` and `relrun recover` find the run once we exit.
     (marker,) = (relrun_state_dir() / "active").glob("*.json")
     assert json.loads(marker.read_text())["run_dir"] == str(reports)
+
+
+def test_a_bug_in_relrun_after_traffic_moved_rolls_back_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        "relrun.workflows.release.run_playbook", moving_release("release", KeyError("stage"))
+    )
+    rescues: list[RunSpec] = []
+    monkeypatch.setattr("relrun.workflows.rescue.run_playbook", rescue(True, rescues))
+    reports = tmp_path / "reports"
+    code = run_cli(app, ["release", QUICK, "-i", INVENTORY, "--report-dir", str(reports)])
+    assert code == 1
+    (spec,) = rescues
+    assert (spec.tags, spec.artifacts_dir) == ("rollback", reports)
+    assert spec.extravars["relrun_run_id"], "the rollback acts as the run that owns the lease"
+    err = capsys.readouterr().err
+    assert "the release crashed (KeyError: 'stage') and was rolled back; reports in" in err
+    report = json.loads((reports / "release.json").read_text())
+    assert (report["state"], report["exit_code"]) == ("crashed", 1)
+    assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
+    assert not list((relrun_state_dir() / "active").glob("*.json")), "nothing left to recover"
 
 
 def test_a_crash_before_anything_moved_keeps_its_own_exit_code(

@@ -36,6 +36,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 POLL_S = 0.25
+# A revert that failed is tried again, after a back-off doubling from the first to the
+# last value: the router may be down for a while, and a switch that gives up leaves
+# users on the canary. Every attempt is recorded; the last ones are kept in the lease.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+KEPT_ATTEMPTS = 20
 # The renewing modules (traffic, analysis) learn their run's id from the task environment.
 HELD = ("armed", "claimed")
 
@@ -132,9 +138,7 @@ def holder(lease: dict[str, Any], owner: str) -> dict[str, Any] | None:
     """
     if _owner_of(lease) == owner:
         return None
-    reverting = lease.get("state") == "fired" and not (
-        lease.get("reverted_at") or lease.get("revert_error")
-    )
+    reverting = lease.get("state") == "fired" and not lease.get("reverted_at")
     if reverting and _alive(lease.get("pid")):
         return lease  # its watcher is putting traffic back on stable right now
     if lease.get("state") not in HELD:
@@ -345,7 +349,9 @@ def disarm(path: str, owner: str = "", force: bool = False) -> dict[str, Any]:
                 + describe(other)
             )
         allowed = mine or (force and (not owner or other is None))
-        if lease.get("state") in HELD and allowed:
+        # A rollback that put traffic on stable ends a watcher still retrying its revert.
+        retrying = force and lease.get("state") == "fired" and not lease.get("reverted_at")
+        if (lease.get("state") in HELD or retrying) and (allowed or (retrying and force)):
             lease.update(state="disarmed", disarmed_at=time.time(), disarmed_by=owner)
             write_lease(path, lease)
     return lease
@@ -401,12 +407,59 @@ def _watch(path: str, revert: Callable[[], dict[str, Any]]) -> None:
                 continue
             lease.update(state="fired", fired_at=time.time(), pid=me)
             write_lease(path, lease)
+        _revert_until_done(path, lease, revert)
+        return
+
+
+def _log_attempt(path: str, attempt: dict[str, Any]) -> None:
+    """Append one revert attempt to ``PATH.attempts.jsonl``: the lease keeps only the last."""
+    try:
+        with open(path + ".attempts.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(attempt, sort_keys=True) + "\n")
+    except OSError:
+        pass  # the lease itself holds the count and the last error
+
+
+def _revert_until_done(
+    path: str,
+    lease: dict[str, Any],
+    revert: Callable[[], dict[str, Any]],
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Revert, and retry a failed revert with a bounded back-off until it succeeds.
+
+    Each attempt is written to the lease (``attempts``: the last few, with ``at``,
+    ``ok`` and ``error``; ``attempt_count``; ``revert_error`` while it fails). The loop
+    ends when the revert succeeded, or when the lease is no longer this firing's: a
+    rollback's forced disarm (traffic is on stable) or another run took it over.
+
+    Returns:
+        The lease as last written.
+    """
+    fired_at = lease["fired_at"]
+    delay = RETRY_FIRST_S
+    while True:
+        attempt: dict[str, Any] = {"at": time.time()}
         try:
             result = revert()
-            lease.update(reverted_at=time.time(), revert=result)
         except Exception as err:  # record why; there is no one else to tell
-            lease.update(revert_error=f"{type(err).__name__}: {err}")
+            attempt.update(ok=False, error=f"{type(err).__name__}: {err}")
+        else:
+            attempt["ok"] = True
         with _locked(path):
-            if read_lease(path).get("fired_at") == lease["fired_at"]:
-                write_lease(path, lease)  # unless another run took over meanwhile
-        return
+            current = read_lease(path)
+            if current.get("fired_at") != fired_at or current.get("state") != "fired":
+                return current  # disarmed by a rollback, or another run took over
+            attempts = [*current.get("attempts", []), attempt][-KEPT_ATTEMPTS:]
+            current.update(attempts=attempts, attempt_count=current.get("attempt_count", 0) + 1)
+            if attempt["ok"]:
+                current.update(reverted_at=time.time(), revert=result)
+                current.pop("revert_error", None)
+            else:
+                current["revert_error"] = attempt["error"]
+            write_lease(path, current)
+            _log_attempt(path, attempt)
+        if attempt["ok"]:
+            return current
+        sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_S)

@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .scan_clex import LexError
+from .scan_configs import config_kind, scan_config, url_passwords
 from .scan_dotenv import is_dotenv, scan_dotenv
 from .scan_findings import RULES, Finding
+from .scan_go import scan_go
 from .scan_js import fallback_js, scan_js
 from .scan_jvm import fallback_jvm, scan_jvm
 from .scan_manifests import ManifestScanner, manifest_kind
+from .scan_markup import notebook_cells, script_blocks, script_sources
+from .scan_names import is_test_path
 from .scan_policy import Policy
 from .scan_postman import is_postman, scan_postman
+from .scan_providers import scan_providers
 from .scan_python import fallback_imports, scan_python
 from .scan_suppress import MARKER, Allow, find_allows
 from .scan_tokens import scan_tokens
@@ -33,7 +38,11 @@ _JVM_EXT = {".kt": "kotlin", ".kts": "kotlin", ".java": "java"}
 _HASH_EXT = frozenset({".sh", ".bash", ".zsh", ".ksh", ".yml", ".yaml", ".toml", ".cfg",
                        ".ini", ".conf", ".properties", ".tf", ".rb", ".pl", ".r", ".txt",
                        ".env", ".ps1", ".mk"})
-_HASH_NAMES = frozenset({"dockerfile", "makefile", "procfile", "containerfile"})
+_HASH_NAMES = frozenset({"dockerfile", "makefile", "procfile", "containerfile", ".npmrc",
+                         ".pypirc"})
+_MARKUP_EXT = frozenset({".vue", ".svelte", ".html", ".htm", ".astro"})
+# Documentation: URLs with passwords there are examples far more often than leaks.
+_DOC_EXT = frozenset({".md", ".rst", ".txt", ".adoc", ".html", ".htm"})
 _SECRET_WORDS = (b"secret", b"passw", b"token", b"credential", b"jwt", b"pwd", b"passphrase")
 _SECRET_KEY = re.compile(
     rb"(?:api|secret|access|private|signing|encryption|jwt|master|client|app|service|hmac"
@@ -45,8 +54,13 @@ _SINK_HINT = re.compile(
     rb"(?:\.|\[\s*['\"])\s*\w*?(?:secret|passw|token|key|credential|jwt|pwd)|get_secret_value"
 )
 # The whole environment used as a value: print(os.environ), dict(environ), environ.items().
-_ENV_DUMP_HINT = re.compile(rb"environ\s*(?:[),}!:\]]|\.(?:items|copy)\b)|process\.env\s*[),}]"
-                            rb"|getenv\(\s*\)")
+_ENV_DUMP_HINT = re.compile(rb"environ\s*(?:[),}!:\]]|\.(?:items|copy|values|keys)\b)"
+                            rb"|process\.env\s*[),}]|getenv\(\s*\)")
+# On lower-cased bytes: a literal assigned to a secret-named name (SECRET_KEY = "…").
+_ASSIGN_HINT = re.compile(
+    rb"(?m)^[ \t]*(?:(?:const|let|var|export)[ \t]+)*[\w.\[\]'\"]*(?:secret|passw|token|key"
+    rb"|credential|jwt|pwd)\w*['\"]?\]?[ \t]*(?::[^=\n]+)?=[ \t]*[rbuf]?['\"`]"
+)
 
 
 def has_secret_word(lowered: bytes) -> bool:
@@ -96,6 +110,7 @@ class FileScanner:
         ext = os.path.splitext(name)[1].lower()
         text = data.decode("utf-8", "replace")
         result.findings += scan_tokens(rel, text)
+        result.findings += scan_providers(rel, text)
         comment_lang = ""
         if ext in _PY_EXT:
             comment_lang = "python"
@@ -106,13 +121,28 @@ class FileScanner:
         elif ext in _JVM_EXT:
             comment_lang = _JVM_EXT[ext]
             self._jvm(rel, data, text, comment_lang, result)
+        elif ext == ".go":
+            comment_lang = "js"
+            if self._hit("go", data) or b"os." in data:
+                result.language = "go"
+                result.findings += scan_go(rel, text, self.forbidden.get("go", ()))
+        elif ext in _MARKUP_EXT:
+            self._markup(rel, data, text, result)
+        elif ext == ".ipynb":
+            self._notebook(rel, data, text, result)
         elif ext in (".http", ".rest"):
             comment_lang = "http"
         elif ext in _HASH_EXT or name.lower() in _HASH_NAMES:
             comment_lang = "hash"
-        if is_dotenv(name):
+        config = config_kind(rel)
+        if config and self._config_needed(config, rel, data):
+            result.findings += scan_config(config, rel, text)
+        dotenv = is_dotenv(name)
+        if dotenv:
             comment_lang = "dotenv"
             result.findings += scan_dotenv(rel, text)
+        elif ext not in _DOC_EXT and b"://" in data and b"@" in data:
+            result.findings += url_passwords(rel, text)
         kind = manifest_kind(name)
         if kind:
             found, fallback = self.manifests.scan(kind, rel, text)
@@ -124,8 +154,53 @@ class FileScanner:
             result.fallback = result.fallback or fallback
         if MARKER.encode() in data:
             result.allows, result.notices = find_allows(rel, text, comment_lang)
+        if is_test_path(rel):
+            result.findings = [f for f in result.findings if f.rule not in _GENERIC_RULES]
         result.findings = _dedupe(result.findings)
         return result
+
+    @staticmethod
+    def _config_needed(kind: str, rel: str, data: bytes) -> bool:
+        if kind in ("npmrc", "pypirc"):
+            return True
+        lowered = data.lower()
+        if kind in ("shell", "dockerfile") or "workflows/" in rel or rel.endswith("-ci.yml"):
+            return (has_secret_word(lowered) or b"env" in lowered or b"set -" in lowered)
+        return has_secret_word(lowered)
+
+    def _markup(self, rel: str, data: bytes, text: str, result: FileResult) -> None:
+        """Vue/Svelte components and HTML: their ``<script>`` blocks and ``script src``."""
+        if b"<script" not in data.lower():
+            return
+        result.findings += script_sources(rel, text, self.forbidden["js"])
+        masked = script_blocks(text)
+        if masked.strip():
+            inner = FileResult()
+            self._js(rel, masked.encode("utf-8"), masked, inner)
+            result.findings += inner.findings
+            result.language = inner.language and "js"
+            result.fallback = inner.fallback
+
+    def _notebook(self, rel: str, data: bytes, text: str, result: FileResult) -> None:
+        """Jupyter notebooks: each code cell as Python, lines mapped back to the file."""
+        cells = notebook_cells(text)
+        if cells is None:
+            result.fallback = "notebook is not valid JSON"
+            return
+        for source, line_map in cells:
+            inner = FileResult()
+            self._python(rel, source.encode("utf-8"), source, inner)
+            lines = text.splitlines()
+            for finding in inner.findings:
+                if 0 < finding.line <= len(line_map):
+                    finding.line = line_map[finding.line - 1]
+                    finding.line_text = lines[finding.line - 1] if finding.line <= len(lines) \
+                        else finding.line_text
+                    finding.meta["notebook"] = True
+                result.findings.append(finding)
+            if inner.fallback:
+                result.fallback = f"a code cell {inner.fallback}"
+                result.language = "python"
 
     def _python(self, rel: str, data: bytes, text: str, result: FileResult) -> None:
         imports = self._hit("python", data)
@@ -133,7 +208,9 @@ class FileScanner:
             lowered = data.lower()
             if has_secret_word(lowered):
                 needed = (b"environ" in data or b"getenv" in data or b"basesettings" in lowered
-                          or _SINK_HINT.search(lowered) is not None)
+                          or _SINK_HINT.search(lowered) is not None
+                          or _ASSIGN_HINT.search(lowered) is not None
+                          or _ENV_DUMP_HINT.search(data) is not None)
             else:
                 needed = _ENV_DUMP_HINT.search(data) is not None
             if not needed:
@@ -151,7 +228,8 @@ class FileScanner:
         if not imports:
             lowered = data.lower()
             if has_secret_word(lowered):
-                needed = b"env" in data or _SINK_HINT.search(lowered) is not None
+                needed = (b"env" in data or _SINK_HINT.search(lowered) is not None
+                          or _ASSIGN_HINT.search(lowered) is not None)
             else:
                 needed = _ENV_DUMP_HINT.search(data) is not None
             if not needed:
@@ -184,6 +262,17 @@ _PRIORITY = {rule: index for index, rule in enumerate(RULES)}
 _PRIORITY.update({"jwt-literal": -3, "bearer-literal": -2})
 
 
+# Left out in tests and fixtures: rules judged by the name and the look of a value, and
+# PEM private keys (test certificates and keys are fixtures of every TLS and JWT library).
+_GENERIC_RULES = frozenset({"hardcoded-secret", "config-secret", "url-password", "private-key"})
+_PROVIDER_RULES = ("aws-access-key", "aws-secret-key", "gcp-service-account",
+                   "azure-storage-key", "azure-client-secret", "stripe-key", "github-token",
+                   "gitlab-token", "slack-token", "slack-webhook", "npm-token", "pypi-token",
+                   "private-key")
+_PRIORITY.update({rule: -10 + i for i, rule in enumerate(_PROVIDER_RULES)})
+_PRIORITY["authorization-literal"] = -1
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     best: dict[tuple[int, str], Finding] = {}
     for finding in findings:
@@ -191,4 +280,17 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         current = best.get(key)
         if current is None or _PRIORITY[finding.rule] < _PRIORITY[current.rule]:
             best[key] = finding
-    return sorted(best.values(), key=lambda f: (f.line, f.column, f.rule))
+    kept = sorted(best.values(), key=lambda f: (f.line, f.column, f.rule))
+    # A provider key inside a broader match on its line (an Authorization header, a
+    # Dockerfile ENV value, a URL password) is reported once, by the provider rule.
+    provider = [(f.line, f.value) for f in kept if f.rule in _PROVIDER_RULES]
+    kept = [f for f in kept if f.rule in _PROVIDER_RULES
+            or not any(line == f.line and (value in f.value or f.value in value)
+                       for line, value in provider)]
+    # Identical findings on identical lines get distinct fingerprints by their order.
+    seen: dict[tuple[str, str, str], int] = {}
+    for finding in kept:
+        same = (finding.rule, finding.value, " ".join(finding.line_text.split()))
+        finding.occurrence = seen.get(same, 0)
+        seen[same] = finding.occurrence + 1
+    return kept

@@ -47,6 +47,30 @@ RULES: dict[str, Rule] = {
              False),
         Rule("env-dump", CLASS_SECRET, "medium", "Whole environment dumped to a log or print",
              False),
+        Rule("authorization-literal", CLASS_TOKEN, "high",
+             "Plaintext credential in an Authorization header (Token, Basic)", True),
+        Rule("aws-access-key", CLASS_TOKEN, "high", "AWS access key ID", True),
+        Rule("aws-secret-key", CLASS_TOKEN, "critical", "AWS secret access key", True),
+        Rule("gcp-service-account", CLASS_TOKEN, "critical",
+             "Google Cloud service-account key (JSON with a private key)", True),
+        Rule("azure-storage-key", CLASS_TOKEN, "critical",
+             "Azure storage account key or connection string", True),
+        Rule("azure-client-secret", CLASS_TOKEN, "high", "Azure AD (Entra ID) client secret",
+             True),
+        Rule("stripe-key", CLASS_TOKEN, "critical", "Stripe live secret or restricted key", True),
+        Rule("github-token", CLASS_TOKEN, "critical", "GitHub token (checksum valid)", True),
+        Rule("gitlab-token", CLASS_TOKEN, "critical", "GitLab personal access token", True),
+        Rule("slack-token", CLASS_TOKEN, "high", "Slack API token", True),
+        Rule("slack-webhook", CLASS_TOKEN, "medium", "Slack incoming-webhook URL", True),
+        Rule("npm-token", CLASS_TOKEN, "critical", "npm access token", True),
+        Rule("pypi-token", CLASS_TOKEN, "critical", "PyPI API token", True),
+        Rule("private-key", CLASS_TOKEN, "critical", "Private key (PEM block)", True),
+        Rule("hardcoded-secret", CLASS_SECRET, "high",
+             "Literal value assigned to a secret-named setting in code", True),
+        Rule("config-secret", CLASS_SECRET, "high",
+             "Secret value in a configuration file (Dockerfile, compose, Kubernetes, Helm, "
+             ".npmrc, .pypirc)", True),
+        Rule("url-password", CLASS_SECRET, "high", "Password in the user-info of a URL", True),
     )
 }
 
@@ -71,21 +95,36 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def fingerprint(rule: str, path: str, value: str) -> str:
-    """Stable identity of a finding: rule + path + sha256 of the matched value.
+_ALLOW_COMMENT = re.compile(r"\s*(?:#|//|/\*|<!--)\s*relrun:\s*allow\b.*$")
 
-    The line number is left out on purpose, so that editing lines above a baselined
-    finding does not resurrect it, while rotating the secret does.
+
+def fingerprint(rule: str, path: str, value: str, line_text: str | None = None,
+                occurrence: int = 0) -> str:
+    """Stable identity of a finding.
+
+    Without ``line_text``: rule + path + sha256 of the matched value (version 1, still
+    read from old baselines). With it (version 2, what findings carry): also the sha256
+    of the line's content (whitespace-trimmed) and the occurrence of that same line in
+    the file. The line number is left out on purpose, so that editing lines above a
+    baselined finding does not resurrect it, while rotating the secret, changing the
+    line or adding a second identical line does.
 
     Args:
         rule: the rule id.
         path: the file path relative to the scan root, POSIX separators.
         value: the secret or matched value (module name, expression text...).
+        line_text: the source line the finding is on (version 2).
+        occurrence: 0 for the first finding of this rule, value and line content in the
+            file, 1 for the second...
 
     Returns:
         32 hex characters.
     """
-    return sha256_hex(f"{rule}\0{path}\0{sha256_hex(value)}")[:32]
+    if line_text is None:
+        return sha256_hex(f"{rule}\0{path}\0{sha256_hex(value)}")[:32]
+    # An allow comment added to the line does not change what the line is.
+    pinned = sha256_hex(" ".join(_ALLOW_COMMENT.sub("", line_text).split()))
+    return sha256_hex(f"v2\0{rule}\0{path}\0{sha256_hex(value)}\0{pinned}\0{occurrence}")[:32]
 
 
 def redact(value: str) -> str:
@@ -114,10 +153,18 @@ def shannon_entropy(text: str) -> float:
 _RANDOM_RUN = re.compile(r"[A-Za-z0-9+/_\-.=~]{20,}")
 
 
+# A package pin ("firebase-admin==6.5.0") or a dotted name is not a secret: every
+# alphanumeric piece of it is short.
+_PIECES = re.compile(r"[A-Za-z0-9]+")
+
+
 def _scrub(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         run = match.group(0)
-        if shannon_entropy(run) >= 3.5 and any(c.isdigit() for c in run):
+        longest = max((len(p) for p in _PIECES.findall(run)), default=0)
+        if longest < 16 and run.startswith("//") and match.string.endswith(":", 0, match.start()):
+            return run  # the host and path of a URL
+        if longest >= 10 and shannon_entropy(run) >= 3.5 and any(c.isdigit() for c in run):
             return redact(run)
         return run
 
@@ -154,6 +201,9 @@ class Finding:
     excerpt: str
     secret: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    # In memory only: the source line (for the fingerprint) and its occurrence index.
+    line_text: str = ""
+    occurrence: int = 0
 
     @property
     def severity(self) -> str:
@@ -162,7 +212,12 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Fingerprint, see :func:`fingerprint`."""
+        """Fingerprint (version 2: pinned to the line's content), see :func:`fingerprint`."""
+        return fingerprint(self.rule, self.path, self.value, self.line_text, self.occurrence)
+
+    @property
+    def legacy_fingerprint(self) -> str:
+        """Version 1 fingerprint (rule, path, value), as old baselines hold it."""
         return fingerprint(self.rule, self.path, self.value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,4 +296,5 @@ def new_finding_at(
         excerpt=excerpt(line_text, value if secret else None),
         secret=secret,
         meta=meta or {},
+        line_text=line_text,
     )

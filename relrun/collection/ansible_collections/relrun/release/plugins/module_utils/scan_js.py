@@ -11,8 +11,8 @@ import re
 
 from .scan_clex import Token, lex
 from .scan_findings import Finding, new_finding
-from .scan_names import is_secret_name, looks_real
-from .scan_sinks import hides_value, is_sink_name, module_matches
+from .scan_names import is_secret_name, looks_real, looks_real_literal
+from .scan_sinks import cdn_module, hides_value, is_sink_name, module_matches
 
 _CLAUSE = frozenset({"{", "}", ",", "*", "as", "type", "typeof"})
 _CONFIG_RECEIVERS = frozenset({"config", "settings", "env", "secrets", "credentials", "conf",
@@ -41,11 +41,44 @@ class _Scanner:
         return tok.value == value and tok.kind in ("punct", "id")
 
     def _import(self, tok: Token, form: str) -> None:
-        if _matches(tok.value, self.forbidden):
+        module = tok.value
+        cdn = cdn_module(module) if "://" in module else None
+        if cdn:
+            module, form = cdn, f"{form}, CDN URL"
+        if _matches(module, self.forbidden):
             self.findings.append(new_finding(
-                "forbidden-import", self.path, self.text, tok.start, tok.value,
-                f"forbidden import of {tok.value} ({form})", secret=False,
-                meta={"module": tok.value, "language": "js", "form": form}))
+                "forbidden-import", self.path, self.text, tok.start, module,
+                f"forbidden import of {module} ({form})", secret=False,
+                meta={"module": module, "language": "js", "form": form}))
+
+    def _template_import(self, tok: Token, form: str) -> None:
+        """``import(`firebase/${name}`)``: judged by the literal prefix before ``${``."""
+        raw = self.text[tok.start + 1 : self.text.find("${", tok.start)]
+        base = raw.rsplit("/", 1)[0] if "/" in raw else ""
+        if base and _matches(base, self.forbidden):
+            pattern = raw + "*"
+            self.findings.append(new_finding(
+                "forbidden-import", self.path, self.text, tok.start, pattern,
+                f"forbidden import of {base} (dynamic, module pattern {pattern})", secret=False,
+                meta={"module": base, "language": "js", "form": f"{form} template",
+                      "pattern": pattern}))
+
+    def assignment(self, i: int) -> None:
+        """``const API_SECRET = "…"`` (also ``let``/``var``, a TypeScript type between)."""
+        name = self.tok(i + 1)
+        if name.kind != "id":
+            return
+        j = i + 2
+        if self.is_(j, ":") and self.tok(j + 1).kind == "id":
+            j += 2
+        literal = self.tok(j + 1)
+        after = self.tok(j + 2).value
+        if (self.is_(j, "=") and literal.kind == "str" and after not in ("+", ".", "?.", "[", "(")
+                and is_secret_name(name.value) and looks_real_literal(literal.value)):
+            self.findings.append(new_finding(
+                "hardcoded-secret", self.path, self.text, literal.start, literal.value,
+                f"{name.value} is assigned a literal secret", secret=True,
+                meta={"name": name.value}))
 
     def imports(self, i: int) -> None:
         tok = self.toks[i]
@@ -54,6 +87,8 @@ class _Scanner:
         if tok.value == "require" or (tok.value == "import" and self.is_(i + 1, "(")):
             if self.is_(i + 1, "(") and self.tok(i + 2).kind == "str" and self.is_(i + 3, ")"):
                 self._import(self.tok(i + 2), f"{tok.value}()")
+            elif self.is_(i + 1, "(") and self.tok(i + 2).kind == "tpl":
+                self._template_import(self.tok(i + 2), f"{tok.value}()")
             return
         if tok.value == "import" and self.tok(i + 1).kind == "str":
             self._import(self.tok(i + 1), "import")
@@ -185,6 +220,8 @@ def scan_js(path: str, text: str, forbidden: tuple[str, ...]) -> list[Finding]:
             scanner.imports(i)
         if tok.value in ("process", "import"):
             scanner.default(i)
+        if tok.value in ("const", "let", "var"):
+            scanner.assignment(i)
         if scanner.is_(i + 1, "("):
             scanner.sink(i)
     return scanner.findings

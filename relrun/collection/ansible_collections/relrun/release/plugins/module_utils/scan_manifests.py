@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import configparser
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,9 +29,12 @@ def manifest_kind(name: str) -> str | None:
     lowered = name.lower()
     if lowered.endswith(".txt") and "requirements" in lowered:
         return "requirements"
+    if lowered.endswith(".versions.toml"):
+        return "gradle-catalog"
     return {"pyproject.toml": "pyproject", "package.json": "package.json",
             "build.gradle": "gradle", "build.gradle.kts": "gradle",
-            "google-services.json": "google-services"}.get(lowered)
+            "google-services.json": "google-services", "pom.xml": "maven",
+            "setup.py": "setup.py", "setup.cfg": "setup.cfg", "go.mod": "go.mod"}.get(lowered)
 
 
 def normalize(name: str) -> str:
@@ -44,6 +50,7 @@ class ManifestScanner:
         self.python = {normalize(m) for m in forbidden.get("python", ()) if "." not in m}
         self.js = forbidden.get("js", ())
         self.jvm = forbidden.get("jvm", ())
+        self.go = forbidden.get("go", ())
 
     def scan(self, kind: str, path: str, text: str) -> tuple[list[Finding], str | None]:
         """Scan one manifest.
@@ -76,6 +83,12 @@ class ManifestScanner:
             found, fallback = self._gradle(text)
         elif kind == "google-services" and "project_info" in text:
             found = [("google-services.json", 0)]
+        elif kind in _READERS:
+            try:
+                found = _READERS[kind](self, text)
+            except (ValueError, SyntaxError, ET.ParseError, configparser.Error,
+                    RecursionError) as err:
+                fallback = f"{kind} does not parse: {err.__class__.__name__}"
         findings = [
             new_finding("forbidden-dependency", path, text, offset, name,
                         f"forbidden dependency {name}", secret=False,
@@ -147,3 +160,103 @@ class ManifestScanner:
             if (match or "." in value) and module_matches(group, self.jvm, sep="."):
                 found.append((value if match else group, offset))
         return found, fallback
+
+
+_POM_DEP = re.compile(r"<(?:dependency|plugin)>(.*?)</(?:dependency|plugin)>", re.DOTALL)
+_POM_GROUP = re.compile(r"<groupId>\s*([^<\s]+)\s*</groupId>")
+_POM_ARTIFACT = re.compile(r"<artifactId>\s*([^<\s]+)\s*</artifactId>")
+_GO_REQUIRE = re.compile(r"^(?:require[ \t]+|[ \t]+)([A-Za-z0-9.\-_~/]+)[ \t]+v\S+", re.MULTILINE)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def _maven(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
+    ET.fromstring(text)  # well-formed, or the caller reports a fallback
+    code = re.sub(r"<!--.*?-->", _blank, text, flags=re.DOTALL)  # same offsets
+    found = []
+    for dep in _POM_DEP.finditer(code):
+        group = _POM_GROUP.search(dep.group(1))
+        if group and module_matches(group.group(1), self.jvm, sep="."):
+            artifact = _POM_ARTIFACT.search(dep.group(1))
+            name = group.group(1) + (":" + artifact.group(1) if artifact else "")
+            found.append((name, dep.start(1) + group.start(1)))
+    return found
+
+
+def _catalog(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
+    if tomllib is None:
+        raise ValueError("tomllib unavailable")
+    doc = tomllib.loads(text)
+    found = []
+    for alias, spec in (doc.get("libraries") or {}).items():
+        coordinate = ""
+        if isinstance(spec, str):
+            coordinate = spec
+        elif isinstance(spec, dict):
+            coordinate = str(spec.get("module") or spec.get("group", ""))
+            if spec.get("group") and spec.get("name"):
+                coordinate = f"{spec['group']}:{spec['name']}"
+        group = coordinate.split(":", 1)[0]
+        if group and module_matches(group, self.jvm, sep="."):
+            match = re.search(r"(?m)^\s*" + re.escape(alias) + r"\s*=", text)
+            found.append((coordinate, match.start() if match else 0))
+    return found
+
+
+def _setup_py(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
+    tree = ast.parse(text)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg not in ("install_requires", "extras_require", "setup_requires",
+                                   "tests_require"):
+                continue
+            values = [keyword.value]
+            if isinstance(keyword.value, ast.Dict):
+                values = [v for v in keyword.value.values if v is not None]
+            for value in values:
+                elts = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
+                for elt in elts:
+                    if isinstance(elt, ast.Constant) and isinstance(elt.value, str):
+                        match = _REQ_NAME.match(elt.value)
+                        if match and normalize(match.group(1)) in self.python:
+                            found.append((match.group(1), _offset(text, elt)))
+    return found
+
+
+def _offset(text: str, node: ast.expr) -> int:
+    lines = text.splitlines(keepends=True)
+    return sum(len(line) for line in lines[: node.lineno - 1]) + node.col_offset
+
+
+def _setup_cfg(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read_string(text)
+    specs: list[str] = []
+    if parser.has_option("options", "install_requires"):
+        specs += parser.get("options", "install_requires").splitlines()
+    if parser.has_section("options.extras_require"):
+        for _, value in parser.items("options.extras_require"):
+            specs += value.splitlines()
+    found = []
+    for spec in specs:
+        match = _REQ_NAME.match(spec)
+        if match and normalize(match.group(1)) in self.python:
+            where = re.search(r"(?m)^\s*" + re.escape(match.group(1)), text)
+            found.append((match.group(1), where.start() + len(where.group(0)) - len(
+                match.group(1)) if where else 0))
+    return found
+
+
+def _go_mod(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
+    code = re.sub(r"//[^\n]*", _blank, text)
+    return [(m.group(1), m.start(1)) for m in _GO_REQUIRE.finditer(code)
+            if module_matches(m.group(1), self.go, sep="/")]
+
+
+_READERS: dict[str, Any] = {"maven": _maven, "gradle-catalog": _catalog, "setup.py": _setup_py,
+                            "setup.cfg": _setup_cfg, "go.mod": _go_mod}

@@ -339,3 +339,50 @@ def looks_real(value: str) -> bool:
     )
     entropy = shannon_entropy(value)
     return (classes >= 2 and entropy >= 2.5) or entropy >= 3.5
+
+
+_WORDS_ONLY = re.compile(r"[_\-.]*[A-Za-z]+(?:[_\-./: ]+[A-Za-z]+)*[_\-.]*")
+# Regular expressions (TOKEN_RE = r"(?:…)\w+") and format strings are patterns; the
+# characters of a random key (Django's include !@#$%^&*(-_=+)) never spell these.
+_PATTERN = re.compile(r"\(\?|\\[wWsSdDbBAZ]|\[\^|\[[A-Za-z0-9]-[A-Za-z0-9]|\{\d*\}")
+_JWT_SHAPED = re.compile(r"e[yw][A-Za-z0-9_-]{8,}\.e[yw][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+
+def looks_real_literal(value: str) -> bool:
+    """:func:`looks_real`, stricter for literals in code and configuration files.
+
+    Identifiers and slugs made only of letters (``secret_leak``, ``X-Api-Key``, ``my.secret``),
+    regular expressions and format strings, URLs and paths, and JWT-shaped strings (the ``jwt-literal`` rule judges those) are not
+    secret values even under a secret name.
+
+    Args:
+        value: the literal.
+
+    Returns:
+        True when a reviewer would call it a real secret.
+    """
+    if _WORDS_ONLY.fullmatch(value) or _JWT_SHAPED.fullmatch(value) or _PATTERN.search(value):
+        return False
+    if value.startswith(("/", "./", "http://", "https://", "file:", "arn:", "projects/")):
+        return False
+    return looks_real(value)
+
+
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "testdata",
+                        "fixtures", "__fixtures__", "__mocks__", "mocks", "e2e"})
+
+
+def is_test_path(path: str) -> bool:
+    """Whether a path is a test or a test fixture (``tests/…``, ``test_x.py``, ``x.spec.ts``).
+
+    Literal passwords and settings in tests are test data, not leaks: the generic
+    ``hardcoded-secret``, ``config-secret`` and ``url-password`` rules leave them out.
+    Provider keys and JWTs are still reported there: a real key is real anywhere.
+    """
+    parts = path.lower().split("/")
+    if any(part in _TEST_DIRS for part in parts[:-1]):
+        return True
+    name = parts[-1]
+    stem = name.rsplit(".", 1)[0]
+    return (name.startswith("test_") or stem.endswith(("_test", "_tests", ".test", ".spec"))
+            or stem == "conftest")

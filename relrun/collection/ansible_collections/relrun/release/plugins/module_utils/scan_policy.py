@@ -12,6 +12,7 @@ DEFAULT_FORBIDDEN: dict[str, tuple[str, ...]] = {
     "python": ("firebase_admin", "firebase", "pyrebase"),
     "js": ("firebase", "firebase/*", "firebase-admin", "@firebase/*", "firebase-functions"),
     "jvm": ("com.google.firebase.*",),
+    "go": ("firebase.google.com/go",),
 }
 LANGUAGES = tuple(DEFAULT_FORBIDDEN)
 DEFAULT_MAX_FILE_SIZE = 1024 * 1024
@@ -32,6 +33,11 @@ class Policy:
     exclude: tuple[str, ...] = ()
     # Scan .env files git does not track (off: an ignored local .env does not ship).
     untracked_env: bool = False
+    # Leave out what .gitignore ignores (inside a git checkout with git on the host).
+    gitignore: bool = True
+    # Also scan the blobs that past commits added (git log --since SINCE when given).
+    history: bool = False
+    since: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Policy:
@@ -50,7 +56,7 @@ class Policy:
         """
         data = dict(data or {})
         unknown = set(data) - {"forbidden_imports", "fail_on", "max_file_size", "exclude",
-                               "untracked_env"}
+                               "untracked_env", "gitignore", "history", "since"}
         if unknown:
             raise PolicyError(f"unknown policy key(s): {', '.join(sorted(unknown))}")
         forbidden = dict(DEFAULT_FORBIDDEN)
@@ -70,5 +76,9 @@ class Policy:
         exclude = data.get("exclude") or []
         if not isinstance(exclude, list | tuple):
             raise PolicyError("exclude must be a list of glob patterns")
+        since = data.get("since") or ""
+        if not isinstance(since, str) or since.startswith("-"):
+            raise PolicyError("since must be a date or a git approxidate such as '90 days ago'")
         return cls(forbidden, fail_on, max_size, tuple(str(e) for e in exclude),
-                   bool(data.get("untracked_env", False)))
+                   bool(data.get("untracked_env", False)), bool(data.get("gitignore", True)),
+                   bool(data.get("history", False)), since)

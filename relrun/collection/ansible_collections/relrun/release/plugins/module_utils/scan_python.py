@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .scan_findings import Finding, new_finding_at
-from .scan_names import is_secret_name, looks_real
+from .scan_names import is_secret_name, looks_real, looks_real_literal
 from .scan_sinks import is_sink_name, module_matches
 
 _ENV_READERS = frozenset(
@@ -102,6 +102,14 @@ class _Visitor:
         # "load = __import__"): calls through them are dynamic imports too.
         self.importlib_names: set[str] = {"importlib"}
         self.importers: set[str] = set(_DYNAMIC_IMPORTS)
+        # Loop variables over the environment: values ("for k, v in os.environ.items()")
+        # and keys ("for k in os.environ", used as os.environ[k]).
+        self.env_values: set[str] = set()
+        self.env_keys: set[str] = set()
+        # Names bound to string literals or containers of them: a module name held in a
+        # variable or a dict and passed to import_module.
+        self.literals: dict[str, list[str]] = {}
+        self.settings_nodes: set[int] = set()
 
     # -- helpers ---------------------------------------------------------------------------
     def _add(
@@ -171,6 +179,11 @@ class _Visitor:
         """Find a secret value or an environment dump embedded whole in a sink argument."""
         if dotted(node) in _ENVIRON:
             return "env-dump", dotted(node)
+        if isinstance(node, ast.Name) and node.id in self.env_values:
+            return "env-dump", f"{node.id} (a loop over the environment)"
+        if (isinstance(node, ast.Subscript) and dotted(node.value) in _ENVIRON
+                and isinstance(node.slice, ast.Name) and node.slice.id in self.env_keys):
+            return "env-dump", f"{dotted(node.value)}[{node.slice.id}] (a loop over the environment)"
         secret = self._secret_expr(node)
         if secret is not None:
             return "secret-logged", secret
@@ -199,6 +212,24 @@ class _Visitor:
         return None
 
     # -- visitors --------------------------------------------------------------------------
+    def _held_import(self, node: ast.Call, argument: ast.AST | None, via: str) -> None:
+        """``import_module(NAME)`` / ``import_module(MODULES[k])``: the literals NAME holds."""
+        holder = argument
+        if isinstance(holder, ast.Subscript):
+            holder = holder.value
+        if isinstance(holder, ast.Call) and isinstance(holder.func, ast.Attribute) and (
+                holder.func.attr == "get"):
+            holder = holder.func.value
+        if not isinstance(holder, ast.Name):
+            return
+        for module in self.literals.get(holder.id, []):
+            if module_matches(module, self.forbidden, sep="."):
+                self._add("forbidden-import", node, module,
+                          f"forbidden import of {module} (dynamic, name held in {holder.id})",
+                          secret=False, meta={"module": module, "language": "python",
+                                              "form": f"{via}({holder.id})"})
+                return
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._import(node, alias.name, "import")
@@ -242,10 +273,61 @@ class _Visitor:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     self.tainted.add(target.id)
+        held = _literal_strings(node.value)
+        if held:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.literals.setdefault(target.id, []).extend(held)
+
+    def loop(self, node: ast.For | ast.comprehension) -> None:
+        """Record loop variables that iterate over the environment's keys or values."""
+        source = node.iter
+        method = ""
+        if isinstance(source, ast.Call) and isinstance(source.func, ast.Attribute):
+            method = source.func.attr
+            source = source.func.value
+        if dotted(source) not in _ENVIRON:
+            return
+        target = node.target
+        if method == "items" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            key, value = target.elts
+            if isinstance(value, ast.Name):
+                self.env_values.add(value.id)
+            if isinstance(key, ast.Name):
+                self.env_keys.add(key.id)
+        elif method == "values" and isinstance(target, ast.Name):
+            self.env_values.add(target.id)
+        elif method in ("", "keys") and isinstance(target, ast.Name):
+            self.env_keys.add(target.id)
+
+    def hardcoded(self, node: ast.Assign | ast.AnnAssign) -> None:
+        """A literal assigned to a secret-named variable, attribute or configuration key."""
+        if id(node) in self.settings_nodes:
+            return  # judged as a settings field (secret-default)
+        literal = _const_str(node.value)
+        if literal is None or not looks_real_literal(literal):
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            name = None
+            if isinstance(target, ast.Name):
+                name = target.id
+            elif isinstance(target, ast.Attribute):
+                name = target.attr
+            elif isinstance(target, ast.Subscript):
+                name = _const_str(target.slice)
+            if name and is_secret_name(name):
+                shown = dotted(target) if not isinstance(target, ast.Subscript) else (
+                    f"{dotted(target.value)}[{name!r}]")
+                self._add("hardcoded-secret", node.value or node, literal,
+                          f"{shown or name} is assigned a literal secret", secret=True,
+                          meta={"name": name})
+                return
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if any(dotted(base).endswith("BaseSettings") for base in node.bases):
             for stmt in node.body:
+                self.settings_nodes.add(id(stmt))
                 self._settings_field(stmt)
 
     def _settings_field(self, stmt: ast.stmt) -> None:
@@ -286,9 +368,12 @@ class _Visitor:
     def visit_Call(self, node: ast.Call) -> None:
         name = dotted(node.func)
         if self._is_importer(name):
-            module = _const_str(_argument(node, 0, "name"))
+            argument = _argument(node, 0, "name")
+            module = _const_str(argument)
             if module:
                 self._import(node, module, name)
+            else:
+                self._held_import(node, argument, name)
         elif name in _ENV_READERS:
             key, default = _env_args(node)
             var = _const_str(key)
@@ -321,6 +406,18 @@ class _Visitor:
                         meta={"sink": name, "source": what},
                     )
                     break
+
+
+def _literal_strings(node: ast.AST | None) -> list[str]:
+    """The strings of a literal: ``"a"``, ``("a", "b")``, ``{"k": "a"}`` (values)."""
+    literal = _const_str(node)
+    if literal is not None:
+        return [literal]
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [v for v in (_const_str(e) for e in node.elts) if v is not None]
+    if isinstance(node, ast.Dict):
+        return [v for v in (_const_str(e) for e in node.values) if v is not None]
+    return []
 
 
 def _argument(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
@@ -372,9 +469,14 @@ def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -
         if isinstance(node, ast.Import | ast.ImportFrom):
             visitor.alias(node)
     for node in nodes:
-        if isinstance(node, ast.Assign):
+        kind = type(node)
+        if kind is ast.Assign:
             visitor.alias(node)
-            visitor.taint(node)
+            visitor.taint(node)  # type: ignore[arg-type]
+        elif kind is ast.For or kind is ast.comprehension:
+            visitor.loop(node)  # type: ignore[arg-type]
+        elif kind is ast.ClassDef:
+            visitor.visit_ClassDef(node)  # type: ignore[arg-type]
     for node in nodes:
         handler = _HANDLERS.get(type(node))
         if handler is not None:
@@ -384,9 +486,10 @@ def scan_python(path: str, data: bytes, text: str, forbidden: tuple[str, ...]) -
 
 
 _HANDLERS: dict[type[ast.AST], Any] = {
+    ast.Assign: _Visitor.hardcoded,
+    ast.AnnAssign: _Visitor.hardcoded,
     ast.Import: _Visitor.visit_Import,
     ast.ImportFrom: _Visitor.visit_ImportFrom,
-    ast.ClassDef: _Visitor.visit_ClassDef,
     ast.BoolOp: _Visitor.visit_BoolOp,
     ast.Call: _Visitor.visit_Call,
 }

@@ -12,8 +12,16 @@ _PRINTS = frozenset(
 )
 _LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log",
-     "trace", "dir", "d", "i", "w", "e", "v", "wtf"}
+     "trace", "dir", "d", "i", "w", "e", "v", "wtf", "table"}
 )
+# HTTP responses: what they are given goes to the client.
+_RESPONSES = frozenset(
+    {"jsonify", "flask.jsonify", "JsonResponse", "HttpResponse", "make_response",
+     "JSONResponse", "PlainTextResponse", "HTMLResponse", "web.json_response",
+     "web.Response", "Response"}
+)
+_RESPONSE_RECEIVERS = frozenset({"res", "response", "resp", "reply", "ctx"})
+_RESPONSE_METHODS = frozenset({"json", "send", "jsonp", "end", "write"})
 
 
 def is_sink_name(name: str) -> bool:
@@ -27,13 +35,44 @@ def is_sink_name(name: str) -> bool:
         True for print functions and for log methods called on a receiver whose last
         component names a logger (``logger``, ``log``, ``LOGGER``, ``console``...).
     """
-    if name in _PRINTS:
+    if name in _PRINTS or name in _RESPONSES:
         return True
     receiver, _, method = name.rpartition(".")
+    if method in _RESPONSE_METHODS and receiver.rsplit(".", 1)[-1] in _RESPONSE_RECEIVERS:
+        return True  # res.json(...), reply.send(...): the HTTP response body
     if not receiver or method not in _LOG_METHODS:
         return False
     last = receiver.rsplit(".", 1)[-1].lower()
     return "log" in last or last == "console"
+
+
+import re
+
+_GSTATIC = re.compile(r"^https?://www\.gstatic\.com/firebasejs/[^/]+/firebase-([\w-]+?)(?:\.min)?\.m?js")
+_CDN = re.compile(
+    r"^https?://(?:cdn\.jsdelivr\.net/npm/|unpkg\.com/|esm\.sh/(?:v\d+/)?|cdn\.skypack\.dev/"
+    r"|ga\.jspm\.io/npm:|esm\.run/)((?:@[\w.\-]+/)?[\w.\-]+?)(?:@[^/?#]*)?(?:[/?#].*)?$"
+)
+
+
+def cdn_module(url: str) -> str | None:
+    """The npm package a CDN module URL serves, or ``None`` for any other URL.
+
+    ``https://www.gstatic.com/firebasejs/10.7.0/firebase-app.js`` serves ``firebase/app``;
+    ``https://cdn.jsdelivr.net/npm/firebase@10/app`` and ``https://esm.sh/firebase-admin``
+    serve ``firebase`` and ``firebase-admin``.
+
+    Args:
+        url: an import specifier or a ``<script src>``.
+
+    Returns:
+        The package (with the Firebase sub-module for gstatic URLs), or ``None``.
+    """
+    match = _GSTATIC.match(url)
+    if match:
+        return f"firebase/{match.group(1)}"
+    match = _CDN.match(url)
+    return match.group(1) if match else None
 
 
 def module_matches(module: str, forbidden: tuple[str, ...], sep: str) -> bool:

@@ -141,7 +141,8 @@ def apply_inline(findings: list[Finding], allows: list[Allow]
             kept.append(finding)
             continue
         where = {"path": finding.path, "line": allow.line}
-        if allow.fp and not finding.fingerprint.startswith(allow.fp):
+        if allow.fp and not (finding.fingerprint.startswith(allow.fp)
+                             or finding.legacy_fingerprint.startswith(allow.fp)):
             notices.append({**where, "message": f"relrun: allow {finding.rule} fp={allow.fp} "
                             "does not match the value on this line any more: reported"})
             kept.append(finding)
@@ -156,7 +157,12 @@ def apply_inline(findings: list[Finding], allows: list[Allow]
 
 
 class BaselineError(ValueError):
-    """The baseline file is missing, unreadable or malformed."""
+    """The baseline file is missing, unreadable or malformed (one line, with a position)."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(" ".join(message.split()))
+        self.line = line
+        self.column = column
 
 
 def parse_baseline(text: str, source: str) -> dict[str, dict[str, str]]:
@@ -177,15 +183,21 @@ def parse_baseline(text: str, source: str) -> dict[str, dict[str, str]]:
     """
     try:
         doc: Any = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         try:
             import yaml
         except ImportError:
-            raise BaselineError(f"{source}: not valid JSON: {err}") from err
+            raise BaselineError(f"{source}: not valid JSON: {err.msg}", err.lineno,
+                                err.colno) from err
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as yerr:
-            raise BaselineError(f"{source}: not valid JSON or YAML: {yerr}") from yerr
+            mark = getattr(yerr, "problem_mark", None)
+            problem = getattr(yerr, "problem", None) or str(yerr).splitlines()[0]
+            raise BaselineError(
+                f"{source}: not valid JSON ({err.msg}) or YAML ({problem})",
+                mark.line + 1 if mark else err.lineno, mark.column + 1 if mark else err.colno,
+            ) from yerr
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise BaselineError(f"{source}: expected a mapping with an 'entries' list")
     entries: dict[str, dict[str, str]] = {}
@@ -198,4 +210,6 @@ def parse_baseline(text: str, source: str) -> dict[str, dict[str, str]]:
         if not isinstance(reason, str) or not reason.strip():
             raise BaselineError(f"{source}: entries[{index}].reason is required")
         entries[fp] = {k: str(v) for k, v in entry.items()}
+        # Version 1 entries are keyed by (rule, path, value) only; see the engine.
+        entries[fp]["_version"] = str(doc.get("version", 1))
     return entries

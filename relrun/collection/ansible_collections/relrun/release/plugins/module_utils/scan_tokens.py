@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .scan_findings import Finding, new_finding, shannon_entropy
+from .scan_names import looks_real
 
 # A JWS in compact form: base64url JSON header and payload ("{" encodes to "ey" or "ew"),
 # then a signature that may be empty (alg "none"). Five-part JWEs are not matched.
@@ -21,11 +22,21 @@ JWT_RE = re.compile(
 # RFC 6750 b64token after the scheme. A template ("{{t}}", "${T}", "$T", "<token>") or a
 # concatenation ("Bearer " + t) starts with a character outside this set, so it never matches.
 BEARER_RE = re.compile(r"\b[Bb]earer[ \t]+([A-Za-z0-9\-._~+/]+=*)")
+# Other schemes only right after an Authorization header name: "Authorization: token ghp_…",
+# {"Authorization": "Token <hex>"}, -H 'Authorization: Basic <base64>'. "Token" alone is
+# an ordinary word, so the header name is required.
+AUTH_RE = re.compile(
+    r"\b[Aa]uthorization[\"']?\s*[:=,]\s*(?:[\"'](?:\s*)?)?(Token|token|Basic|basic)[ \t]+"
+    r"([A-Za-z0-9\-._~+/]+=*)(?![A-Za-z0-9\-._~+/=])"
+)
 
 # Keys of the examples that docs and tutorials sign their sample tokens with.
 _EXAMPLE_KEYS = (b"secret", b"your-256-bit-secret", b"your-secret", b"key", b"my-secret",
                  b"secret-key", b"your-512-bit-secret", b"your-384-bit-secret")
 _HMAC = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+# sha256 of tokens that documentation prints as examples (Django REST framework's
+# "Authorization: Token …" example), so that the example itself is not a finding.
+_KNOWN_EXAMPLES = frozenset({"5cc1e9113bbaa7040c4e0fbe80ea6aa743e34add380c596abe5fe584ece883ec"})
 _SEQUENCES = ("0123456", "1234567", "abcdefg", "qwerty", "xxxxxx", "000000")
 
 
@@ -97,6 +108,26 @@ def is_opaque_token(token: str) -> bool:
     return shannon_entropy(token) >= 3.0
 
 
+def basic_credential(value: str) -> str | None:
+    """The password of a ``Basic`` credential when it is a real one, else ``None``.
+
+    Args:
+        value: the base64 text after ``Basic``.
+
+    Returns:
+        The decoded ``user:password`` when it decodes to printable text with a colon and a
+        password that is not a placeholder (``user:password``, ``admin:admin`` are not).
+    """
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep or not decoded.isprintable():
+        return None
+    return decoded if looks_real(password) and password != user else None
+
+
 def _truncated(text: str, end: int) -> bool:
     return text.startswith(("...", "…"), end)
 
@@ -137,6 +168,22 @@ def scan_tokens(path: str, text: str) -> list[Finding]:
                 findings.append(
                     new_finding("bearer-literal", path, text, start, token,
                                 "plaintext Bearer token", secret=True)
+                )
+    if "uthorization" in text:
+        for match in AUTH_RE.finditer(text):
+            scheme, token = match.group(1), match.group(2)
+            start = match.start(2)
+            if any(a <= start < b for a, b in jwt_spans) or _truncated(text, match.end()):
+                continue
+            if hashlib.sha256(token.encode()).hexdigest() in _KNOWN_EXAMPLES:
+                continue
+            real = (basic_credential(token) is not None if scheme.lower() == "basic"
+                    else is_opaque_token(token))
+            if real:
+                findings.append(
+                    new_finding("authorization-literal", path, text, start, token,
+                                f"plaintext Authorization {scheme.capitalize()} credential",
+                                secret=True, meta={"scheme": scheme.lower()})
                 )
     return findings
 

@@ -6,6 +6,7 @@ import fnmatch
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 IGNORE_FILE = ".relrun-scan-ignore"
 
@@ -84,8 +85,27 @@ def read_ignore_file(root: str) -> list[str]:
         return []
 
 
+def path_skip_reason(rel: str, matcher: Matcher) -> str | None:
+    """Why a file path (from git history) would be skipped by :func:`walk`, or ``None``."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part in _SKIP_DIRS:
+            return _SKIP_DIRS[part]
+        if matcher.matches("/".join(parts[: i + 1]), part, True):
+            return "excluded"
+    name = parts[-1]
+    if matcher.matches(rel, name, False):
+        return "excluded"
+    lowered = name.lower()
+    if lowered in _LOCK_FILES:
+        return "lock file"
+    if os.path.splitext(lowered)[1] in _BINARY_EXT:
+        return "binary"
+    return None
+
+
 def walk(root: str, matcher: Matcher, max_size: int, skipped: Skipped,
-         start: str = "") -> Iterator[tuple[str, str, int]]:
+         start: str = "", keep: Any = None) -> Iterator[tuple[str, str, int]]:
     """Yield ``(relative path, absolute path, size)`` of every file to scan.
 
     Args:
@@ -94,6 +114,8 @@ def walk(root: str, matcher: Matcher, max_size: int, skipped: Skipped,
         max_size: files larger than this many bytes are skipped.
         skipped: receives every skip.
         start: a sub-path of ``root`` to walk instead of the whole root.
+        keep: an ``IgnoreFilter`` (``scan_git``): what ``.gitignore`` leaves out is
+            skipped with the reason ``gitignored``; ``None`` keeps everything.
 
     Yields:
         Files in a deterministic (sorted) order.
@@ -121,6 +143,8 @@ def walk(root: str, matcher: Matcher, max_size: int, skipped: Skipped,
                     reason = "virtualenv"
                 if reason is None and matcher.matches(rel, entry.name, True):
                     reason = "excluded"
+                if reason is None and keep is not None and not keep.keeps_dir(rel):
+                    reason = "gitignored"
                 if reason:
                     skipped.add(rel + "/", reason)
                 else:
@@ -130,6 +154,8 @@ def walk(root: str, matcher: Matcher, max_size: int, skipped: Skipped,
                 size = entry.stat().st_size
                 if matcher.matches(rel, entry.name, False):
                     skipped.add(rel, "excluded")
+                elif keep is not None and not keep.keeps_file(rel):
+                    skipped.add(rel, "gitignored")
                 elif lowered in _LOCK_FILES:
                     skipped.add(rel, "lock file")
                 elif os.path.splitext(lowered)[1] in _BINARY_EXT:

@@ -15,7 +15,10 @@ from typing import Any, Protocol
 
 ServerInfo = dict[str, Any]
 """name, address, weight, state, in_flight; from a metric provider also the window stats:
-requests, errors, error_rate, p95_ms (None when unknown)."""
+requests, errors, error_rate, p95_ms (None when unknown), and cumulative counters for the
+analysis: total_requests, total_errors, latency (``{"kind": "buckets", "bounds",
+"counts"}`` for a histogram, ``{"kind": "average", "average_ms", "responses"}`` where only
+an average exists)."""
 
 
 class DriverError(Exception):

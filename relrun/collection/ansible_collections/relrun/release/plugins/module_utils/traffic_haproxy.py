@@ -21,7 +21,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .haproxy_history import COUNTERS, Sample, SampleStore, window_counts
+from .haproxy_history import (
+    COUNTERS,
+    ERROR_COUNTERS,
+    RESPONSE_COUNTERS,
+    Sample,
+    SampleStore,
+    window_counts,
+)
 from .haproxy_runtime import (
     admin_state,
     check_name,
@@ -155,6 +162,7 @@ class HAProxyDriver:
             win = counts.get(name, {"requests": 0, "errors": 0, "seconds": 0.0})
             requests, errors = int(win["requests"]), int(win["errors"])
             rtime = row.get("rtime")
+            totals = current["servers"].get(name, {})
             result[name] = {
                 "name": name,
                 "address": server_address(entry.get("srv_addr", ""), entry.get("srv_port", "")),
@@ -167,6 +175,15 @@ class HAProxyDriver:
                 "error_rate": round(errors / requests, 6) if requests else 0.0,
                 "p95_ms": float(rtime) if requests and rtime not in (None, "") else None,
                 "window_seconds": win["seconds"],
+                "total_requests": sum(totals.get(k, 0) for k in (*RESPONSE_COUNTERS, *ERROR_COUNTERS)),
+                "total_errors": sum(totals.get(k, 0) for k in ("hrsp_5xx", *ERROR_COUNTERS)),
+                # rtime is an average of the slot's last 1024 responses, kept across a
+                # redeploy: the analysis uses it only once enough responses are fresh.
+                "latency": {
+                    "kind": "average",
+                    "average_ms": float(rtime) if rtime not in (None, "") else None,
+                    "responses": totals.get("stot", 0),
+                },
                 "status": row.get("status"),
             }
         return result

@@ -102,9 +102,96 @@ def apply_split(
     return {"weights": weights, "servers": confirmed, "confirmed_at": time.time()}
 
 
-def drain(driver: Driver, stable: list[str], canary: list[str], timeout: float) -> dict[str, Any]:
-    """Stop new requests to the canary and wait (bounded) for its in-flight ones to finish."""
+class StableDown(DriverError):
+    """No stable server answers its health check while a canary server does.
+
+    Moving traffic to stable then would take down the only version that serves users, so
+    the operation refuses and changes nothing.
+    """
+
+
+# The health check a server must pass before it is given traffic: (path, status).
+Health = tuple[str, int]
+
+
+def probe(address: str | None, health: Health, timeout: float = 2.0) -> str | None:
+    """Ask one server's health path directly (not through the router).
+
+    Returns:
+        None when it answered the expected status, else why not.
+    """
+    import urllib.error
+    import urllib.request
+
+    path, status = health
+    if not address:
+        return "not registered with the router"
+    try:
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+            got = response.status
+    except urllib.error.HTTPError as err:
+        got = err.code
+    except OSError as err:
+        return str(getattr(err, "reason", err))
+    return None if got == status else f"HTTP {got} (want {status})"
+
+
+def _problems(servers: dict[str, ServerInfo], names: list[str], health: Health) -> dict[str, str]:
+    found = {name: probe(servers.get(name, {}).get("address"), health) for name in names}
+    return {name: why for name, why in found.items() if why is not None}
+
+
+def healthy_stable(
+    driver: Driver, stable: list[str], canary: list[str], health: Health
+) -> tuple[list[str], dict[str, str]]:
+    """The stable servers that may take traffic: those answering their health check.
+
+    When none answers, every stable server is returned (nothing is healthy, so stable is
+    still where traffic belongs) unless a canary server that carries traffic answers: then
+    moving traffic would make things worse.
+
+    Returns:
+        The stable servers to give traffic, and why each left-out one was left out.
+
+    Raises:
+        StableDown: no stable server is healthy and a canary server carrying traffic is.
+    """
+    servers = driver.servers(1)
+    problems = _problems(servers, stable, health)
+    healthy = [name for name in stable if name not in problems]
+    if healthy:
+        return healthy, problems
+    # Only a canary that carries traffic now is serving users: with none on it, traffic
+    # is on stable already and the operation changes nothing for them.
+    carrying = [name for name in canary if servers.get(name, {}).get("weight", 0) > 0]
+    serving = [name for name in carrying if name not in _problems(servers, [name], health)]
+    if serving:
+        detail = ", ".join(f"{name}: {why}" for name, why in sorted(problems.items()))
+        raise StableDown(
+            f"no stable server answers its health check {health[0]} ({detail}) while the "
+            f"canary does ({', '.join(serving)}): traffic stays on the canary, which serves "
+            "users; moving it to stable would take the service down"
+        )
+    return list(stable), problems
+
+
+def drain(
+    driver: Driver,
+    stable: list[str],
+    canary: list[str],
+    timeout: float,
+    health: Health | None = None,
+) -> dict[str, Any]:
+    """Stop new requests to the canary and wait (bounded) for its in-flight ones to finish.
+
+    With ``health``, only stable servers that answer their health check are given the
+    traffic; none answering while the canary does raises :class:`StableDown`, before
+    anything changed.
+    """
     started = time.monotonic()
+    left_out: dict[str, str] = {}
+    if health is not None:
+        stable, left_out = healthy_stable(driver, stable, canary, health)
     servers = driver.servers(1)
     if all(servers.get(s, {}).get("weight", 0) == 0 for s in stable):
         # Stable must be able to take what the canary no longer accepts.
@@ -117,37 +204,54 @@ def drain(driver: Driver, stable: list[str], canary: list[str], timeout: float) 
     while True:
         servers = driver.servers(1)
         in_flight = {n: servers.get(n, {}).get("in_flight", 0) for n in canary}
-        if not any(in_flight.values()):
+        done = not any(in_flight.values())
+        if done or time.monotonic() - started > timeout:
             return {
-                "drained": True,
+                "drained": done,
                 "in_flight": in_flight,
                 "seconds": round(time.monotonic() - started, 3),
                 "servers": servers,
-            }
-        if time.monotonic() - started > timeout:
-            return {
-                "drained": False,
-                "in_flight": in_flight,
-                "seconds": round(time.monotonic() - started, 3),
-                "servers": servers,
+                "stable_unhealthy": left_out,
             }
         time.sleep(0.05)
 
 
-def switch_to_stable(driver: Driver, stable: list[str], canary: list[str]) -> dict[str, Any]:
-    """All traffic to stable, confirmed by reading the router back."""
+def switch_to_stable(
+    driver: Driver, stable: list[str], canary: list[str], health: Health | None = None
+) -> dict[str, Any]:
+    """All traffic to stable, confirmed by reading the router back.
+
+    With ``health``, only the stable servers answering their health check get traffic
+    (the others weight 0); none answering while the canary does raises
+    :class:`StableDown`, and nothing changes.
+    """
     expected: dict[str, dict[str, Any]] = {}
+    left_out: dict[str, str] = {}
+    if health is not None:
+        healthy, left_out = healthy_stable(driver, stable, canary, health)
+        out = [name for name in stable if name not in healthy]
+        stable = healthy
     for name in stable:
         driver.set_state(name, "ready")
         driver.set_weight(name, 1)
         expected[name] = {"weight": 1, "state": "ready"}
     servers = driver.servers(1)
+    if health is not None:
+        # After the healthy ones took traffic: a dead stable server gets none.
+        for name in out:
+            driver.set_weight(name, 0)
+            expected[name] = {"weight": 0}
     for name in canary:
         if name in servers:
             driver.set_weight(name, 0)
             expected[name] = {"weight": 0}
     confirmed = confirm(driver, expected)
-    return {"servers": confirmed, "confirmed_at": time.time()}
+    return {
+        "servers": confirmed,
+        "confirmed_at": time.time(),
+        "stable_serving": stable,
+        "stable_unhealthy": left_out,
+    }
 
 
 def maint(driver: Driver, canary: list[str]) -> dict[str, Any]:
@@ -170,29 +274,11 @@ def wait_ready(
     Raises:
         DriverError: not ready within ``timeout``; says which server and why.
     """
-    import urllib.error
-    import urllib.request
-
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     while True:
         servers = driver.servers(1)
-        problems: dict[str, str] = {}
-        for name in canary:
-            address = servers.get(name, {}).get("address")
-            if not address:
-                problems[name] = "not registered with the router"
-                continue
-            try:
-                with urllib.request.urlopen(f"http://{address}{path}", timeout=2) as response:
-                    got = response.status
-            except urllib.error.HTTPError as err:
-                got = err.code
-            except OSError as err:
-                problems[name] = str(getattr(err, "reason", err))
-                continue
-            if got != status:
-                problems[name] = f"HTTP {got} (want {status})"
+        problems = _problems(servers, canary, (path, status))
         if not problems:
             return {"servers": servers, "seconds": round(time.monotonic() - started, 3)}
         if time.monotonic() > deadline:

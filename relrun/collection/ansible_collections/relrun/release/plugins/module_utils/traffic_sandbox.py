@@ -70,6 +70,16 @@ class SandboxDriver:
                 "faults": win.get("faults", 0),
                 "error_rate": win["error_rate"],
                 "p95_ms": (win.get("latency_ms") or {}).get("p95"),
+                # Cumulative since the router started: the analysis takes deltas.
+                "total_requests": stats["requests"],
+                "total_errors": stats["responses"].get("5xx", 0) + stats["connection_errors"],
+                "latency": {
+                    "kind": "buckets",
+                    "bounds": stats.get("latency_bounds_ms") or [],
+                    "counts": stats.get("latency_buckets") or [],
+                }
+                if stats.get("latency_buckets")
+                else None,
             }
         return result
 

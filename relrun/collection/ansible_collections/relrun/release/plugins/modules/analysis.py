@@ -6,11 +6,20 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: analysis
-short_description: Watch canary error rate, latency and health; fail the moment a threshold breaks
+short_description: Judge the canary against stable with anytime-valid tests; fail on a breach
 description:
-  - Samples the router's statistics every I(interval) seconds for I(duration) seconds and
-    probes each canary server's health path. Fails as soon as I(consecutive_breaches)
-    samples in a row breach a threshold, returning the observed values and the threshold.
+  - Reads the router's cumulative per-server counters every I(interval) seconds for
+    I(duration) seconds, turns them into per-interval counts per version and feeds
+    anytime-valid sequential tests (e-processes, see docs/analysis.md) of the canary's
+    error odds against stable's (I(baseline)), of its error rate against
+    I(max_error_rate), and, where the router keeps per-request latencies, of its share of
+    requests above stable's p95 and above I(max_p95_ms). A test breaches once its
+    e-value reaches its bound (I(alpha) split over the active tests), so the chance of a
+    false breach over the whole bake stays below I(alpha) however often it looks.
+  - Probes each judged server's health path; a dead server, or I(consecutive_breaches)
+    failed probes in a row, is a breach. A probe's 5xx answer counts as one failed request.
+  - With I(react), a breach takes the canary out of new traffic (state drain) before the
+    module returns.
   - With I(target=stable), checks the stable servers instead (before a stage, and in the
     rollback's verify step).
   - Uses only the Python standard library on the managed host.
@@ -29,8 +38,15 @@ options:
   max_error_rate: {description: Breach above this error share., type: float, default: 0.05}
   max_p95_ms: {description: Breach above this p95 latency., type: float, default: 5000}
   no_data: {description: What a sample without data is., type: str, default: wait, choices: [wait, fail]}
-  consecutive_breaches: {description: Breaching samples in a row that trigger., type: int, default: 1}
+  consecutive_breaches: {description: Failed health probes in a row that trigger., type: int, default: 1}
+  alpha: {description: False-breach bound over the bake (split over the tests)., type: float, default: 0.01}
+  error_tolerance: {description: "Canary error odds may be up to (1 + this) x stable's.", type: float, default: 1.0}
+  latency_tolerance: {description: "Canary odds of a request above stable's p95 may be up to (1 + this) x stable's.", type: float, default: 1.0}
+  baseline: {description: Stable servers to compare with; empty for the absolute limits alone., type: list, elements: str, default: []}
+  react: {description: At a breach, drain the canary before returning., type: bool, default: false}
+  since: {description: "Epoch seconds of the stage's traffic shift: the first sample also counts the router's requests since then.", type: float}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
+  carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
 """
@@ -45,12 +61,24 @@ EXAMPLES = r"""
 
 RETURN = r"""
 samples:
-  description: Every sample taken (time, requests, error_rate, p95_ms, health).
+  description: Every sample taken (time, counts per version in the interval, evidence so far, health).
   returned: always
   type: list
 breach:
-  description: The breach that failed the task (reason, observed, threshold, at).
+  description: The breach that failed the task (reason, observed, threshold, test, counts, e_value, bound, alpha, at).
   returned: on failure
+  type: dict
+method:
+  description: What was compared and how (tests, alpha, tolerances, latency source).
+  returned: always
+  type: dict
+totals:
+  description: Requests and errors per version over the bake.
+  returned: always
+  type: dict
+canary_out:
+  description: With react, whether and when the canary was taken out of new traffic.
+  returned: on a breach with react
   type: dict
 """
 
@@ -58,7 +86,7 @@ import os
 from collections.abc import Callable
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.analysis_core import Thresholds, watch
+from ansible_collections.relrun.release.plugins.module_utils.analysis_core import Policy, watch
 from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     LeaseFired,
     LeaseTaken,
@@ -68,7 +96,7 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
     ROUTER_NAMES,
     DriverError,
-    make_provider,
+    make_driver,
 )
 
 
@@ -102,6 +130,13 @@ def main() -> None:
             "no_data": {"type": "str", "default": "wait", "choices": ["wait", "fail"]},
             "consecutive_breaches": {"type": "int", "default": 1},
             "health_path": {"type": "str", "default": "/health"},
+            "alpha": {"type": "float", "default": 0.01},
+            "error_tolerance": {"type": "float", "default": 1.0},
+            "latency_tolerance": {"type": "float", "default": 1.0},
+            "baseline": {"type": "list", "elements": "str", "default": []},
+            "react": {"type": "bool", "default": False},
+            "since": {"type": "float"},
+            "carrying_only": {"type": "bool", "default": False},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
         },
@@ -110,24 +145,39 @@ def main() -> None:
     p = module.params
     if module.check_mode:
         module.exit_json(changed=False, skipped=True, samples=[])
-    thresholds = Thresholds(
+    if not 0 < p["alpha"] < 1:
+        module.fail_json(msg=f"alpha must be between 0 and 1, got {p['alpha']}")
+    policy = Policy(
+        alpha=p["alpha"],
         max_error_rate=p["max_error_rate"],
         max_p95_ms=p["max_p95_ms"],
+        error_tolerance=p["error_tolerance"],
+        latency_tolerance=p["latency_tolerance"],
         min_requests=p["min_requests"],
         no_data=p["no_data"],
         consecutive=p["consecutive_breaches"],
     )
     try:
-        driver = make_provider(p["driver"], p["connection"])
+        driver = make_driver(p["driver"], p["connection"])
+        servers = p["servers"]
+        if p["carrying_only"]:
+            # The rollback's verify judges what users reach: a dead stable server left
+            # without traffic by the switch is not the stable version's health.
+            known = driver.servers(1)
+            carrying = [n for n in servers if known.get(n, {}).get("weight", 0) > 0]
+            servers = carrying or servers
         outcome = watch(
             driver,
-            p["servers"],
-            thresholds,
+            servers,
+            policy,
             p["duration"],
             p["interval"],
             p["window"],
             p["health_path"],
             keepalive=_keepalive(p["lease_file"], p["owner"]),
+            baseline=p["baseline"] or None,
+            react=p["react"],
+            since=p["since"] or None,
         )
     except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
         module.fail_json(msg=str(err), samples=[], lease_held=True)
@@ -144,15 +194,16 @@ def main() -> None:
             samples=[],
             breach={"reason": "router_unreachable", "observed": None, "threshold": None},
         )
-    breach = outcome["breach"]
+    breach = outcome.pop("breach")
     if breach is not None:
         where = f" at stage {p['stage']}" if p["stage"] else ""
         module.fail_json(
             msg=f"{p['target']} breach{where}: {breach['message']}",
-            samples=outcome["samples"],
             breach=breach,
+            changed=bool((outcome.get("canary_out") or {}).get("done")),
+            **outcome,
         )
-    module.exit_json(changed=False, samples=outcome["samples"], breach=None)
+    module.exit_json(changed=False, breach=None, **outcome)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,14 @@ options:
   stable: {description: Stable server names., type: list, elements: str, default: []}
   canary: {description: Canary server names., type: list, elements: str, default: []}
   drain_timeout: {description: Bound on draining the canary when reverting., type: float, default: 5}
+  health_path: {description: The stable servers' health path; the watcher gives traffic only to those answering it., type: str, default: /health}
+  health_status: {description: The status I(health_path) must answer., type: int, default: 200}
+notes:
+  - A watcher whose revert fails (the router does not answer, no stable server is healthy
+    while the canary serves) tries again with a bounded back-off until traffic is on
+    stable, recording every attempt in the lease (C(attempts), C(revert_error)); a forced
+    disarm (a rollback that put traffic on stable) or another run taking the backend over
+    ends it.
 """
 
 EXAMPLES = r"""
@@ -99,6 +107,8 @@ def main() -> None:
             "stable": {"type": "list", "elements": "str", "default": []},
             "canary": {"type": "list", "elements": "str", "default": []},
             "drain_timeout": {"type": "float", "default": 5},
+            "health_path": {"type": "str", "default": "/health"},
+            "health_status": {"type": "int", "default": 200},
         },
         supports_check_mode=True,
     )
@@ -112,10 +122,18 @@ def main() -> None:
             # Connect now: the watcher must not import or fail later, alone.
             driver = make_driver(p["driver"], p["connection"])
 
+            health = (p["health_path"], p["health_status"])
+
             def revert() -> dict[str, Any]:
-                drained = drain(driver, p["stable"], p["canary"], p["drain_timeout"])
-                switched = switch_to_stable(driver, p["stable"], p["canary"])
-                return {"drained": drained["drained"], "confirmed_at": switched["confirmed_at"]}
+                # Only to stable servers that answer their health check; none healthy
+                # while the canary serves raises, and the watcher tries again later.
+                drained = drain(driver, p["stable"], p["canary"], p["drain_timeout"], health)
+                switched = switch_to_stable(driver, p["stable"], p["canary"], health)
+                return {
+                    "drained": drained["drained"],
+                    "confirmed_at": switched["confirmed_at"],
+                    "stable_unhealthy": switched["stable_unhealthy"],
+                }
 
             lease = arm(p["lease_file"], p["lease"], revert, p["owner"], p["runbook"])
         elif p["action"] == "renew":

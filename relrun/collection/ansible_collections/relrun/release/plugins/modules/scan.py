@@ -6,12 +6,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: scan
-short_description: Security scan gate for forbidden imports, plaintext tokens and secret leaks
+short_description: Security scan gate for forbidden imports, provider keys, tokens and secret leaks
 version_added: "0.1.0"
 description:
   - Scans a source tree for imports of forbidden modules (default the Firebase SDKs),
-    forbidden packages in dependency manifests, hard-coded JWTs and plaintext Bearer
-    tokens, and secret values leaking through C(.env) files, literal defaults or log sinks.
+    forbidden packages in dependency manifests, hard-coded JWTs, plaintext Authorization
+    credentials, provider keys (AWS, GCP, Azure, Stripe, GitHub, GitLab, Slack, npm, PyPI,
+    private keys), secret values in code and configuration files, and secrets or the
+    whole environment leaking to logs, consoles, HTTP responses and shell output.
+  - Inside a git checkout with git on the host, files that C(.gitignore) ignores are left
+    out (policy C(gitignore=false) keeps them); C(history=true) also scans the blobs past
+    commits added.
   - Reading a variable is never a finding; only a leaked value is.
   - Read-only; supports check mode. Uses only the Python standard library on the host.
 options:
@@ -37,6 +42,9 @@ options:
         C(critical); default C(high)).
       - C(max_file_size) in bytes (default 1 MiB); C(exclude) is a list of glob patterns;
         C(untracked_env) also scans C(.env) files git does not track.
+      - C(gitignore) (default true) leaves out what C(.gitignore) ignores; C(history)
+        (default false) scans past commits with the git program, bounded by C(since)
+        (a C(git log --since) date).
     type: dict
     default: {}
   baseline:
@@ -124,6 +132,18 @@ parse_fallbacks:
   elements: dict
 stats:
   description: C(files), C(bytes), C(seconds), C(findings) and C(by_severity).
+  returned: always
+  type: dict
+repo_root:
+  description: The top of the git work tree around O(path) (empty outside one).
+  returned: always
+  type: str
+repo_prefix:
+  description: O(path) relative to RV(repo_root), ending in C(/) (empty at the top).
+  returned: always
+  type: str
+history:
+  description: With C(history=true), C(commits), C(blobs) and C(findings) of the history scan.
   returned: always
   type: dict
 fail_on:

@@ -66,6 +66,14 @@ options:
     description: Status the health path must answer for C(ready).
     type: int
     default: 200
+  check_stable:
+    description:
+      - For C(drain) and C(switch), ask each stable server's I(health_path) directly first,
+        and give traffic only to those answering I(health_status).
+      - When none answers and a canary server does, change nothing and fail with
+        C(stable_down): moving traffic would take the service down.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -95,6 +103,14 @@ drained:
   description: Whether the canary's in-flight requests reached zero in time.
   returned: when action is drain
   type: bool
+stable_unhealthy:
+  description: Stable servers left without traffic, with why they failed their health check.
+  returned: when action is drain or switch
+  type: dict
+stable_down:
+  description: No stable server was healthy while the canary was; nothing was changed.
+  returned: when drain or switch refused
+  type: bool
 """
 
 import os
@@ -113,6 +129,7 @@ from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers imp
     make_driver,
 )
 from ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+    StableDown,
     apply_split,
     drain,
     maint,
@@ -140,6 +157,7 @@ def main() -> None:
             "health_status": {"type": "int", "default": 200},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
+            "check_stable": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -171,18 +189,21 @@ def main() -> None:
                 )
             module.exit_json(changed=False, servers=servers)
         result: dict[str, Any]
+        health = (p["health_path"], p["health_status"]) if p["check_stable"] else None
         if p["action"] == "split":
             result = apply_split(driver, p["stable"], p["canary"], p["percent"])
         elif p["action"] == "drain":
-            result = drain(driver, p["stable"], p["canary"], p["timeout"])
+            result = drain(driver, p["stable"], p["canary"], p["timeout"], health)
         elif p["action"] == "ready":
             result = wait_ready(
                 driver, p["canary"], p["health_path"], p["health_status"], p["timeout"]
             )
         elif p["action"] == "switch":
-            result = switch_to_stable(driver, p["stable"], p["canary"])
+            result = switch_to_stable(driver, p["stable"], p["canary"], health)
         else:
             result = maint(driver, p["canary"])
+    except StableDown as err:
+        module.fail_json(msg=str(err), stable_down=True)
     except DriverError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=True, **result)
