@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ansible.module_utils.urls import open_url
 
 from .analysis_stats import CompareTest, LimitTest, evidence
 from .traffic_base import Driver, DriverError, ServerInfo
@@ -44,7 +45,7 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
     if not address:
         return "no address"
     try:
-        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
             response.read()
             return None
     except urllib.error.HTTPError as err:

@@ -30,15 +30,12 @@ class Router(Protocol):
 
     def servers(self, window: float) -> dict[str, ServerInfo]:
         """Every server of the backend, by name: address, weight, state, in_flight."""
-        ...
 
     def set_weight(self, name: str, weight: int) -> None:
         """Change a server's weight (effective for the next request)."""
-        ...
 
     def set_state(self, name: str, state: str) -> None:
         """Change a server's state: ``ready``, ``drain`` or ``maint``."""
-        ...
 
 
 class MetricProvider(Protocol):
@@ -49,7 +46,6 @@ class MetricProvider(Protocol):
 
         The figures are ``requests``, ``errors``, ``error_rate`` and ``p95_ms``.
         """
-        ...
 
 
 class Driver(Router, MetricProvider, Protocol):
@@ -61,4 +57,3 @@ class Plugin(Protocol):
 
     def __call__(self, connection: dict[str, Any]) -> Driver:
         """Build the implementation, or raise :class:`DriverError` naming what is missing."""
-        ...

@@ -227,4 +227,3 @@ class HAProxyDriver:
         # Success is a sentence about what changed; anything else is an error message.
         if "changed" not in reply and "no need to change" not in reply:
             raise DriverError(f"HAProxy refused address {host}:{port} for {name}: {reply}")
-

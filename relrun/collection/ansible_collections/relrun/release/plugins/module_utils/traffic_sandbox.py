@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
-import urllib.request
 from typing import Any
+
+from ansible.module_utils.urls import open_url
 
 from .traffic_base import DriverError, ServerInfo
 
@@ -39,12 +40,19 @@ class SandboxDriver:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self._token}")
+        headers = {"Authorization": f"Bearer {self._token}"}
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            # The router's admin API is on this host: never through a proxy.
+            with open_url(
+                self.base + path,
+                data=data,
+                method=method,
+                headers=headers,
+                timeout=self.timeout,
+                use_proxy=False,
+            ) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             detail = err.read().decode("utf-8", "replace")[:200]

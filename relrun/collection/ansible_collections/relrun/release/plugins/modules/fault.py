@@ -14,7 +14,8 @@ description:
     announcement file and admin token), which exists wherever relrun's demo API runs.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   state_dir: {description: The sandbox state directory on the host., type: path, required: true}
   servers: {description: Server names (e.g. C(canary)); those not running on this host are skipped., type: list, elements: str, required: true}
@@ -46,11 +47,10 @@ import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 
 def _read(path: str) -> str:
@@ -59,13 +59,14 @@ def _read(path: str) -> str:
 
 
 def _post_fault(port: int, token: str, body: dict[str, float]) -> None:
-    request = urllib.request.Request(
+    with open_url(
         f"http://127.0.0.1:{port}/admin/fault",
         data=json.dumps(body).encode(),
         method="POST",
         headers={"Content-Type": "application/json", "X-Admin-Token": token},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
+        timeout=5,
+        use_proxy=False,
+    ) as response:
         response.read()
 
 
