@@ -19,7 +19,7 @@ from typing import Any
 from ansible.module_utils.urls import open_url
 
 from .analysis_stats import CompareTest, LimitTest, evidence
-from .traffic_drivers import Driver, DriverError, ServerInfo
+from .traffic_base import Driver, DriverError, ServerInfo
 
 
 @dataclass(frozen=True)

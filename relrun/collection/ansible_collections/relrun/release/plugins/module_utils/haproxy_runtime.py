@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from .traffic_drivers import DriverError
+from .traffic_base import DriverError
 
 # HAProxy splits a command line on ';' and ends it at a newline, so names that reach a
 # command line must not contain either (nor spaces, which separate arguments).

@@ -10,7 +10,8 @@ import math
 import time
 from typing import Any
 
-from .traffic_drivers import Driver, DriverError, ServerInfo
+from .traffic_base import DriverError, ServerInfo
+from .traffic_base import Router as Driver
 
 MAX_WEIGHT = 256  # HAProxy's limit; the sandbox router accepts it too
 

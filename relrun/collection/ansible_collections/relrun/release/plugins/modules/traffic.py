@@ -115,6 +115,7 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+    ROUTER_NAMES,
     DriverError,
     make_driver,
 )
@@ -132,7 +133,7 @@ def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": list(ROUTER_NAMES)},
             "connection": {"type": "dict", "required": True},
             "stable": {"type": "list", "elements": "str", "required": True},
             "canary": {"type": "list", "elements": "str", "required": True},
