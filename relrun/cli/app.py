@@ -17,7 +17,7 @@ app = typer.Typer(
     name="relrun",
     help="Render release runbooks into Ansible playbooks; release, drill and roll back.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

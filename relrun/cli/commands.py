@@ -6,14 +6,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.cli.output import write_output
-from relrun.errors import EXIT_FAILED, EXIT_OK, InputError, Problem, printable
+from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem, printable
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
@@ -31,26 +31,69 @@ def validate(
         ..., help="Runbook files.", show_default=False, metavar="RUNBOOK"
     ),
     inventory: Path | None = typer.Option(
-        None, "-i", "--inventory", help="Also check the target groups exist in this inventory."
+        None,
+        "-i",
+        "--inventory",
+        help="Also check the target groups, and the variables their hosts need, in this inventory.",
     ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> int:
     """Check runbooks; print every problem as FILE:LINE:COL and exit 2 if there is any."""
     from relrun.run.inventory import load_inventory
     from relrun.runbook.loader import load_runbook
+    from relrun.workflows.release import inventory_problems
 
-    groups = load_inventory(inventory, run_scripts=False).groups if inventory else None
+    try:
+        loaded_inventory = load_inventory(inventory, run_scripts=False) if inventory else None
+    except InputError as err:
+        if not as_json:
+            raise
+        typer.echo(json.dumps(validation_document([], err.problems), indent=2))
+        return EXIT_BAD_INPUT
+    groups = loaded_inventory.groups if loaded_inventory else None
     problems: list[Problem] = []
+    valid: list[dict[str, str]] = []
     for path in runbooks:
         try:
             loaded = load_runbook(path, groups)
         except InputError as err:
             problems.extend(err.problems or [Problem(str(path), 1, 1, err.message)])
             continue
+        if loaded_inventory is not None:
+            missing = inventory_problems(loaded, loaded_inventory)
+            if missing:
+                problems.extend(missing)
+                continue
         meta = loaded.runbook.metadata
-        typer.echo(printable(f"{path}: ok ({meta.name} {meta.version})"))
+        valid.append({"file": str(path), "name": meta.name, "version": meta.version})
+        if not as_json:
+            typer.echo(printable(f"{path}: ok ({meta.name} {meta.version})"))
+    if as_json:
+        typer.echo(json.dumps(validation_document(valid, problems), indent=2))
+        return EXIT_BAD_INPUT if problems else EXIT_OK
     if problems:
         raise InputError(problems)
     return EXIT_OK
+
+
+def validation_document(valid: list[dict[str, str]], problems: list[Problem]) -> dict[str, Any]:
+    """``relrun validate --json``: the valid runbooks and every problem, positioned."""
+    return {
+        "format": 1,
+        "ok": not problems,
+        "runbooks": valid,
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "message": p.message,
+                "path": p.path,
+                "text": str(p),
+            }
+            for p in problems
+        ],
+    }
 
 
 @app.command()
@@ -68,12 +111,20 @@ def schema(
 
 
 @app.command()
-def plan(runbook: Path = RunbookArg) -> int:
+def plan(
+    runbook: Path = RunbookArg,
+    as_json: bool = typer.Option(False, "--json", help="The plan as one JSON document."),
+) -> int:
     """Say what a release of RUNBOOK will do, in order, in plain words."""
     from relrun.render.documents import render_plan
+    from relrun.render.plan import plan_data
     from relrun.runbook.loader import load_runbook
 
-    sys.stdout.write(render_plan(load_runbook(runbook)))
+    loaded = load_runbook(runbook)
+    if as_json:
+        typer.echo(json.dumps(plan_data(loaded), indent=2))
+    else:
+        sys.stdout.write(render_plan(loaded))
     return EXIT_OK
 
 
@@ -216,7 +267,10 @@ def recover(inventory: Path = InventoryOpt) -> int:
 
 
 @app.command()
-def status(inventory: Path = InventoryOpt) -> int:
+def status(
+    inventory: Path = InventoryOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> int:
     """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
@@ -227,9 +281,9 @@ def status(inventory: Path = InventoryOpt) -> int:
     load_inventory(inventory)  # bad input is exit 2, not "idle"
     key = environment_id(inventory)
     fired = incidents(inventory)
-    for incident in fired:
+    for incident in [] if as_json else fired:
         typer.echo(incident.describe())
-    for dead_drill in dead_private_drills():
+    for dead_drill in [] if as_json else dead_private_drills():
         typer.echo(
             f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
             f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
@@ -237,13 +291,20 @@ def status(inventory: Path = InventoryOpt) -> int:
             f"{dead_drill.get('run_dir')}"
         )
     running = holder(key)
+    dead = None if running else incomplete_run(key)
+    if as_json:
+        state = "running" if running else "incomplete" if dead else "idle"
+        found = running or dead or {}
+        run = {k: found.get(k) for k in ("kind", "runbook", "pid", "run_dir")} if found else None
+        document = {"format": 1, "state": state, "inventory": str(inventory), "run": run}
+        typer.echo(json.dumps(document, indent=2))
+        return EXIT_FAILED if dead else EXIT_OK
     if running:
         typer.echo(
             f"running: {running.get('kind')} of {running.get('runbook')} "
             f"(pid {running.get('pid')}), reports in {running.get('run_dir')}"
         )
         return EXIT_OK
-    dead = incomplete_run(key)
     if dead:
         typer.echo(
             f"incomplete: a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) "

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from relrun.render.yamlout import unsafe_tree
-from relrun.runbook.check_models import ApiChecksSection, Credentials, Phase
+from relrun.runbook.check_models import ApiChecksSection, Credentials, Phase, Tls
 from relrun.runbook.steps import StepRef
 
 COLLECTION = "relrun.release"
@@ -73,6 +73,8 @@ def render_check_tasks(
             )
             for check in checks
         ]
+        if section.tls is not None:
+            args.update(tls_args(section.tls))
     if section.credentials is not None:
         args["credentials"] = credentials_args(section.credentials)
     args["base_dir"] = BASE_DIR
@@ -85,6 +87,16 @@ def render_check_tasks(
             "run_once": True,
         }
     ]
+
+
+def tls_args(tls: Tls) -> dict[str, Any]:
+    """Module arguments for the TLS settings: flags as set, paths as the templates they are."""
+    args: dict[str, Any] = {"validate_certs": tls.validate_certs, "use_proxy": tls.use_proxy}
+    for name in ("ca_path", "client_cert", "client_key"):
+        value = getattr(tls, name)
+        if value is not None:
+            args[name] = value
+    return args
 
 
 def credentials_args(credentials: Credentials) -> dict[str, Any]:

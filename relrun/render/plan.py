@@ -104,6 +104,59 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
     }
 
 
+PLAN_FORMAT = 1
+
+
+def plan_data(loaded: LoadedRunbook) -> dict[str, Any]:
+    """The plan as data, for ``relrun plan --json`` (shape documented in docs/operator.md).
+
+    Args:
+        loaded: the runbook.
+
+    Returns:
+        ``format``, ``runbook`` (name, version, file, sha256), ``gates`` (scan, builds),
+        ``deploy``, ``stages`` (each with its effective analysis), ``api_checks`` in
+        words, ``drill`` and ``rollback`` (the five steps, with their hooks).
+    """
+    context = plan_context(loaded)
+    rb = loaded.runbook
+    dumped = rb.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {
+        "format": PLAN_FORMAT,
+        "runbook": {
+            "name": rb.metadata.name,
+            "version": rb.metadata.version,
+            "file": loaded.shown,
+            "sha256": loaded.sha256,
+        },
+        "gates": {"scan": dumped.get("scan"), "builds": dumped.get("builds", [])},
+        "deploy": dumped.get("deploy"),
+        "stages": [
+            {
+                "number": stage["number"],
+                "name": stage["stage"].name,
+                "stage": stage["stage"].model_dump(mode="json", by_alias=True, exclude_none=True),
+                "analysis": stage["analysis"].model_dump(mode="json", by_alias=True),
+                "drill": stage["drill"],
+            }
+            for stage in context["stages"]
+        ],
+        "api_checks": context["checks"],
+        "drill": context["drill"],
+        "rollback": {
+            "steps": list(context["rollback_steps"]),
+            "hooks": {
+                step: {
+                    when: [h.model_dump(mode="json", by_alias=True, exclude_none=True)
+                           for h in hooks]
+                    for when, hooks in sides.items()
+                }
+                for step, sides in context["hooks"].items()
+            },
+        },
+    }
+
+
 def drill_stage_name(runbook: Runbook) -> str | None:
     """The stage ``relrun drill`` breaks when not told otherwise (None: nothing to drill).
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+    BACKEND_VAR,
+    inventory_vars,
+)
 from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
 from relrun.runbook.rollout_models import Analysis, Stage, Step, Traffic, merged_analysis
@@ -32,14 +36,12 @@ C = "relrun.release"
 # Every driver's connection settings, from inventory variables: the inventory, not the
 # runbook, says which router an environment has, so the playbook carries them all and the
 # driver reads its own keys. Undefined ones render empty; the driver names what it lacks.
+# Each router's file declares its variables; the registry merges them.
 CONNECTION_VARS = {
-    "state_dir": "{{ relrun_sandbox_state_dir | default('') }}",
-    "socket": "{{ relrun_haproxy_socket | default('') }}",
-    "history_dir": "{{ relrun_haproxy_history_dir | default('') }}",
-    "timeout": "{{ relrun_haproxy_timeout | default(5) }}",
+    key: "{{ " + var + " | default(" + default + ") }}"
+    for key, (var, default) in inventory_vars().items()
 }
 DRIVER_VAR = "relrun_traffic_driver"
-BACKEND_VAR = "relrun_haproxy_backend"
 # The run that owns the dead man's switch lease: relrun passes a fresh id per release (and
 # the same id to that release's rollback and recovery); every task that renews the lease
 # says whose it is.

@@ -57,6 +57,7 @@ class Facts(BaseModel):
     trigger: dict[str, Any] | None = None
     fault_injected_at: float | None = None
     fault_hit: list[str] = Field(default_factory=list)
+    fault_error: str | None = None  # why the drill's fault could not be injected
     rollback_ran: bool = False
     rollback: list[StepFacts] = Field(default_factory=list)
     switched_at: float | None = None
@@ -143,6 +144,15 @@ def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[s
             **{k: breach[k] for k in ("test", "counts", "e_value", "bound", "alpha",
                                       "stable_error_rate", "stable_p95_ms") if k in breach},
         }
+    if ref.action is StageAction.FAULT:
+        return {
+            "reason": "fault_not_injected",
+            "stage": stage,
+            "task": result.task,
+            "host": result.host,
+            "message": _why(result),
+            "at": result.time,
+        }
     reason = "readiness" if ref.kind is StepKind.READINESS else "failed_check"
     return {
         "reason": reason,
@@ -152,6 +162,18 @@ def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[s
         "message": str(result.result.get("msg", "")).strip(),
         "at": result.time,
     }
+
+
+def _why(result: TaskResult) -> str:
+    """A failed task's message; for a loop, the first failed item's.
+
+    Ansible's own top-level message of a loop only says that one or more items failed.
+    """
+    for item in result.result.get("results") or []:
+        if isinstance(item, dict) and (item.get("failed") or item.get("unreachable")):
+            label = item.get("_ansible_item_label") or item.get("item")
+            return f"{label}: {str(item.get('msg', '')).strip()}"
+    return str(result.result.get("msg", "")).strip()
 
 
 def collect_facts(events: Iterable[Event]) -> Facts:
@@ -221,6 +243,8 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                     if weight and server not in facts.weighted:
                         facts.weighted.append(server)
                 stage.weight = ref.weight
+            if ref.action is StageAction.FAULT and event.status in {"failed", "unreachable"}:
+                facts.fault_error = facts.fault_error or _why(event)
             if ref.action is StageAction.FAULT and event.status == "ok":
                 for item in event.result.get("results", [event.result]):
                     if item.get("injected_at") and item.get("changed"):

@@ -39,6 +39,7 @@ class TriggerReason(StrEnum):
     UNREACHABLE_HOST = "unreachable_host"
     READINESS = "readiness"
     FAILED_CHECK = "failed_check"
+    FAULT_NOT_INJECTED = "fault_not_injected"
     FAILED_RUN = "failed_run"
     SIGNAL = "signal"
     MANUAL = "manual"

@@ -168,7 +168,9 @@ def drill_verdict(
     own_fault = fault_kind == runbook.drill.fault.kind
     natural = NATURAL_TRIGGERS.get(fault_kind, set())
     wanted = {expect.trigger} if own_fault and expect.trigger != "any" else natural
-    if fault_kind != "none" and facts.fault_injected_at is None:
+    if fault_kind != "none" and facts.fault_error is not None:
+        failed.append(f"the {fault_kind} fault could not be injected: {facts.fault_error}")
+    elif fault_kind != "none" and facts.fault_injected_at is None:
         failed.append("the fault was never injected (the drill stage was not reached)")
     elif wanted and reason not in wanted:
         failed.append(f"rollback triggered by {reason}, expected {' or '.join(sorted(wanted))}")

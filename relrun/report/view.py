@@ -13,7 +13,7 @@ from typing import Any
 from relrun.report.checks import CheckResult, LatencySummary, latency_summary
 from relrun.report.record import CiRecord, RunRecord, StepRecord
 from relrun.report.rundocs import RunDocuments
-from relrun.runbook.steps import ROLLBACK_STEPS
+from relrun.runbook.steps import ROLLBACK_STEPS, RollbackStep
 
 NONE = "\u2013"  # an en dash: "no value", in tables
 
@@ -56,6 +56,8 @@ class StepRow:
     status: str
     seconds: float | None
     detail: str
+    started_after: float | None = None  # seconds from the fault (or the trigger) to its start
+    in_rto: bool = False  # it ran before all traffic was on stable: the RTO covers it
 
 
 @dataclass(frozen=True)
@@ -250,14 +252,23 @@ def _steps(run: RunRecord) -> list[StepRow]:
     if not run.rollback.ran:
         return []
     by_name = {s.name: s for s in run.rollback.steps}
+    origin = run.fault_injected_at or (run.trigger.at if run.trigger else None)
+    # The RTO runs from the fault to all traffic confirmed on stable: it covers the steps
+    # up to and including the switch, whatever their timings say.
+    covered = ROLLBACK_STEPS[: RollbackStep.SWITCH_TRAFFIC.number]
     rows = []
     for step_name in ROLLBACK_STEPS:
         step = by_name.get(step_name) or StepRecord(name=step_name)
-        extra = {"started": step.started, "ended": step.ended, **step.details()}
-        detail = ", ".join(
-            f"{k}: {_compact(v)}" for k, v in sorted(extra.items()) if v is not None
+        detail = ", ".join(f"{k}: {_compact(v)}" for k, v in sorted(step.details().items()))
+        after = (
+            round(step.started - origin, 3)
+            if step.started is not None and origin is not None
+            else None
         )
-        rows.append(StepRow(step_name.number, str(step_name), step.status, step.seconds, detail))
+        rows.append(
+            StepRow(step_name.number, str(step_name), step.status, step.seconds, detail,
+                    after, step_name in covered)
+        )
     return rows
 
 

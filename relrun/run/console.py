@@ -44,6 +44,9 @@ class _Describer:
         )
         if isinstance(event, TaskResult) and outcome:
             message = str(event.result.get("msg", "")).strip()
+            if event.status == "skipped":
+                # The standalone rollback's outcome task runs only when a step failed.
+                return f"rollback outcome @ {event.host}: every step passed"
             if event.status == "failed" and message == ROLLED_BACK:
                 self.rolled_back.add(self.label)
                 return f"rollback outcome @ {event.host}: {ROLLED_BACK}"
@@ -66,7 +69,7 @@ def _describe(event: Event) -> str | None:
         if optional is not None:
             mark, detail = "FAILED (optional)", f": {optional}"
         elif event.status in {"failed", "unreachable"}:
-            detail = f": {str(event.result.get('msg', '')).strip()}"
+            detail = f": {str(event.result.get('msg', '')).strip()}" + _output_tail(event)
         elif event.status == "ok":
             detail = _numbers(event)
         ignored = " (ignored)" if event.ignored else ""
@@ -90,6 +93,31 @@ def _optional_failure(event: TaskResult) -> str | None:
         return f"build {build.get('name', '')} exit code {build['rc']}"
     missing = ", ".join(map(str, build.get("missing_artifacts") or []))
     return f"build {build.get('name', '')} missing artifacts: {missing}".rstrip(": ")
+
+
+TAIL_LINES = 5
+
+
+def _output_tail(event: TaskResult) -> str:
+    """The last lines of a failed command's output (build, deploy, cleanup, hook steps).
+
+    The event is already redacted (see ``run/redact.py``), so is its output. A step run on
+    every canary host reports per host.
+    """
+    builds: list[tuple[str, dict[str, object]]] = []
+    if isinstance(event.result.get("build"), dict):
+        builds.append(("", event.result["build"]))
+    for item in event.result.get("results") or []:
+        if isinstance(item, dict) and isinstance(item.get("build"), dict) and item.get("failed"):
+            host = item.get("_ansible_item_label") or item.get("item")
+            builds.append((f"{host}: ", item["build"]))
+    lines: list[str] = []
+    for where, build in builds:
+        tail = str(build.get("output_tail") or "").rstrip().splitlines()[-TAIL_LINES:]
+        if build.get("status") != "passed" and tail:
+            lines.append(f"\n  {where}last {len(tail)} line(s) of output:")
+            lines += [f"\n    | {line}" for line in tail]
+    return "".join(lines)
 
 
 def _failed_style(event: Event, text: str) -> str:

@@ -377,6 +377,34 @@ class Credentials(StrictModel):
         return self
 
 
+class Tls(StrictModel):
+    """How the checks reach the API over HTTPS (passed to ``ansible.module_utils.urls``)."""
+
+    validate_certs: bool = Field(
+        default=True,
+        description="Check the server's certificate and host name; off only for a test service.",
+    )
+    ca_path: Template | None = Field(
+        default=None, description="PEM bundle of CAs to trust instead of the system's."
+    )
+    client_cert: Template | None = Field(
+        default=None, description="PEM client certificate to present (may hold the key)."
+    )
+    client_key: Template | None = Field(
+        default=None, description="PEM key of `client_cert`, when in a file of its own."
+    )
+    use_proxy: bool = Field(
+        default=True,
+        description="Honour `https_proxy` / `http_proxy` / `no_proxy` on the checking host.",
+    )
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> Tls:
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        return self
+
+
 class ApiChecksSection(StrictModel):
     """The API gate: checks run before traffic moves, and again in the rollback's verify."""
 
@@ -399,6 +427,11 @@ class ApiChecksSection(StrictModel):
     )
     checks: list[ApiCheck] = Field(
         default_factory=list, description="Native checks, run in order (engine `native`)."
+    )
+    tls: Tls | None = Field(
+        default=None,
+        description="TLS and proxy settings of the native checks (certificates are checked "
+        "by default).",
     )
     collection: Template | None = Field(
         default=None, description="Postman collection file (engine `newman`)."

@@ -10,12 +10,16 @@ from pydantic import BaseModel
 from relrun.runbook.schema import Runbook
 from relrun.runbook.types import DURATION_PATTERN, POSITIVE_DURATION_PATTERN, TEMPLATE_PATTERN
 
+# A name, not a download location: it stays the same wherever the file is served from.
+SCHEMA_ID = "urn:relrun:schema:runbook:v1"
+
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a runbook (editors use it for completion and checks)."""
     schema = Runbook.model_json_schema(by_alias=True)
     _closed_pattern_maps(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
     schema["title"] = "relrun runbook (relrun/v1)"
     return schema
 

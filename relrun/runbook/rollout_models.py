@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+    ROUTER_NAMES,
+)
 from relrun.runbook.base import StrictModel
 from relrun.runbook.models import Command
 from relrun.runbook.types import Name, Seconds
@@ -39,10 +42,24 @@ class Deploy(StrictModel):
     readiness: Readiness = Field(default_factory=Readiness)
 
 
+def _known_router(name: str) -> str:
+    if name not in ROUTER_NAMES:
+        raise ValueError(f"unknown router {name!r}; one of {', '.join(ROUTER_NAMES)}")
+    return name
+
+
+# The names come from the collection's registry: a router added there is valid here.
+RouterName = Annotated[
+    str,
+    AfterValidator(_known_router),
+    WithJsonSchema({"type": "string", "enum": list(ROUTER_NAMES)}),
+]
+
+
 class Traffic(StrictModel):
     """Who moves traffic, and between which servers."""
 
-    driver: Literal["sandbox", "haproxy"] = Field(
+    driver: RouterName = Field(
         default="sandbox", description="The router's kind; its connection comes from inventory."
     )
     backend: Name = Field(default="api", description="The router backend serving the API.")

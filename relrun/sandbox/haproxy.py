@@ -280,7 +280,7 @@ def inventory(state_dir: Path | str, history_dir: Path | str | None = None) -> d
         # The dead man's switch lease lives with the environment it protects.
         "relrun_deadman_dir": str(root),
         "relrun_service_ctl": ctl,
-        "relrun_source_dir": "{{ relrun_launch_dir }}",
+        "relrun_source_dir": "{{ relrun_launch_dir | default(lookup('env', 'PWD'), true) }}",
         "relrun_api_base_url": f"http://127.0.0.1:{data['port']}",
         # The API checks target one version directly: the gate the canary, the rollback's
         # verify stable. Their ports are announced when they start, so read them lazily.

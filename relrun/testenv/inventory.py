@@ -16,6 +16,9 @@ from relrun.sandbox.layout import Layout
 from relrun.testenv.names import ADMIN_PORT, HTTP_PORT, LB_HOST, SSH_PORT, app_number
 from relrun.testenv.servicectl import instance_name
 
+# relrun passes relrun_launch_dir; a plain ansible-playbook run builds where it started.
+SOURCE_DIR = "{{ relrun_launch_dir | default(lookup('env', 'PWD'), true) }}"
+
 
 @dataclass(frozen=True)
 class SshSettings:
@@ -126,7 +129,7 @@ def inventory_data(
                 # A path only (the secrets every app host shares): no secret value enters
                 # Ansible's variables or artifacts.
                 "relrun_api_credentials_file": str(first_layout.users),
-                "relrun_source_dir": "{{ relrun_launch_dir }}",
+                "relrun_source_dir": SOURCE_DIR,
             },
             "children": {
                 "router": {"hosts": {LB_HOST: {"ansible_host": lb_address}}},

@@ -21,6 +21,8 @@ from relrun.errors import (
     EXIT_OK,
     EXIT_ROLLBACK_FAILED,
     IncompleteRun,
+    InputError,
+    Problem,
     RelrunError,
     RollbackFailed,
     RunFailed,
@@ -38,7 +40,7 @@ from relrun.report.verdict import (
 )
 from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import Event, EventBus, Handler, Note, TaskResult
-from relrun.run.inventory import Inventory, load_inventory
+from relrun.run.inventory import Inventory, load_inventory, missing_variables
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
 from relrun.run.signals import (
@@ -142,11 +144,34 @@ def record_canary_servers(bus: EventBus, inventory: Inventory) -> None:
         bus.emit(Note(message="canary servers per host", data=data))
 
 
-def _load(runbook_path: Path, env: Environment) -> tuple[Any, LoadedRunbook, str]:
+def inventory_problems(loaded: LoadedRunbook, inventory: Inventory) -> list[Problem]:
+    """The variables the rendered playbook needs that a targeted host does not define.
+
+    Args:
+        loaded: the validated runbook.
+        inventory: the environment it is for.
+
+    Returns:
+        One positioned problem per host and missing variable.
+    """
+    from relrun.render.needs import inventory_needs
+    from relrun.render.playbook import render_playbook_data
+
+    needs = inventory_needs(render_playbook_data(loaded.runbook, loaded.sha256))
+    return missing_variables(inventory, needs)
+
+
+def _load(
+    runbook_path: Path, env: Environment, *, complete: bool = False
+) -> tuple[Any, LoadedRunbook, str]:
     from relrun.render.playbook import render_playbook
 
     inventory = load_inventory(env.inventory)
     loaded = load_runbook(runbook_path, inventory.groups)
+    # A release or drill needs every variable; a rollback does what it can with what is there.
+    problems = inventory_problems(loaded, inventory) if complete else []
+    if problems:  # refused before anything is claimed or moved
+        raise InputError(problems)
     return inventory, loaded, render_playbook(loaded)
 
 
@@ -197,7 +222,7 @@ def _release(
     say: Say | None,
 ) -> ReleaseResult:
     """:func:`run_release`, once signals are deferred."""
-    inventory, loaded, playbook_text = _load(runbook_path, env)
+    inventory, loaded, playbook_text = _load(runbook_path, env, complete=True)
     record = {"kind": kind, "runbook": loaded.runbook.metadata.name}
     # The lock comes first, so a refused run leaves no directory behind. It is held until
     # the reports are written: `relrun rollback` waits on it and then reads them.

@@ -93,10 +93,7 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     assert report["trigger"]["reason"] == "controller_lost"
     assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
     assert [s["name"] for s in report["stages"]] == ["Canary 10%"]
-    record = assert_signals_agree(
-        reports, 0, recovered.stdout + recovered.stderr, history_db(sandbox)
-    )
-    assert record.traffic is not None and record.traffic.requests > 0  # carried, like a run's
+    assert_signals_agree(reports, 0, recovered.stdout + recovered.stderr, history_db(sandbox))
     servers = {s.name: s for s in control.status(sandbox).servers}
     assert (servers["canary"].weight, servers["canary"].state) == (0, "maint")
     after = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)

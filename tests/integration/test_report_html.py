@@ -72,12 +72,18 @@ window.addEventListener("load", function () {
     markers: q("#timeline [data-marker]").map(function (m) { return m.dataset.marker; }),
     steps: q("#timeline [data-step]").map(function (m) { return m.dataset.step; }),
     hidden_after_click: q('#timeline [data-series="weight"].hidden').length,
-    verdict: document.getElementById("verdict").textContent
+    verdict: document.getElementById("verdict").textContent,
+    page_width: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    chart_text_px: svg ? parseFloat(getComputedStyle(svg).fontSize) * box.width /
+      svg.viewBox.baseVal.width : 0,
+    rto_bars: q("#rollback tbody .bar").length
   };
   var pre = document.createElement("pre");
   pre.id = "probe";
   pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  // In a frame (the phone test), report to the page that holds the frame.
+  (window.parent !== window ? window.parent.document : document).body.appendChild(pre);
 });
 """
 
@@ -106,14 +112,28 @@ def chromium(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProces
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def probed(tmp_path: Path, html: str, name: str) -> tuple[dict[str, Any], str]:
-    """Load ``html`` with the probe; return what it saw and chromium's console lines."""
+def probed(
+    tmp_path: Path, html: str, name: str, frame_width: int | None = None
+) -> tuple[dict[str, Any], str]:
+    """Load ``html`` with the probe; return what it saw and chromium's console lines.
+
+    With ``frame_width``, the page is shown in a frame that wide (headless chromium will not
+    make its window narrower than 500 px), as a phone's browser would.
+    """
     digest = base64.b64encode(hashlib.sha256(PROBE.encode()).digest()).decode()
     html = html.replace("script-src '", f"script-src 'sha256-{digest}' '", 1)
     html = html.replace("<head>", f"<head><script>{PROBE}</script>", 1)
     page = tmp_path / name
     page.write_text(html)
-    proc = chromium(tmp_path, page.as_uri(), "--dump-dom")
+    args: list[str] = []
+    if frame_width is not None:
+        outer = tmp_path / f"frame-{name}"
+        outer.write_text(
+            f'<!DOCTYPE html><html><body style="margin:0"><iframe src="{page.name}" '
+            f'style="border:0;width:{frame_width}px;height:844px"></iframe></body></html>'
+        )
+        page, args = outer, ["--allow-file-access-from-files"]
+    proc = chromium(tmp_path, page.as_uri(), "--dump-dom", *args)
     match = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
     assert match, f"the probe did not run: {proc.stderr[-2000:]}"
     text = match.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
@@ -142,6 +162,19 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
     assert seen["markers"] == ["fault", "trigger", "switched"]
     assert seen["steps"] == ["stop_deployment", "drain", "switch_traffic", "verify", "cleanup"]
     assert seen["hidden_after_click"] == 1  # the legend's script works under the CSP
+
+
+@needs_chromium
+def test_report_is_readable_on_a_phone(tmp_path: Path) -> None:
+    """390 px wide: the page fits, the chart's text stays readable (it scrolls sideways)."""
+    report = write_html_report(run_dir(tmp_path))
+    seen, _ = probed(tmp_path, report.read_text(), "phone.html", frame_width=390)
+    assert seen["errors"] == []
+    assert seen["viewport"] == 390
+    assert seen["page_width"] <= 390, seen["page_width"]
+    assert seen["chart_text_px"] >= 8, seen["chart_text_px"]  # 11 px text at 960 → 4.5 px
+    # Only the steps the RTO covers (up to the switch) get a share of its budget.
+    assert seen["rto_bars"] == 3
 
 
 @needs_chromium

@@ -155,7 +155,16 @@ def test_vault_and_unsafe_values_in_an_inventory_are_accepted_as_ansible_accepts
     inventory.write_text(
         "all:\n  vars:\n    db_password: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n"
         "      62313365396662343061393464336163383764373764613633653634306231386433626436\n"
-        '    greeting: !unsafe "{{ not templated }}"\n  children:\n' + groups,
+        '    greeting: !unsafe "{{ not templated }}"\n'
+        # What the flagship's tasks need from every host (relrun validate -i checks it).
+        + "".join(
+            f"    {v}: /nonexistent\n"
+            for v in (
+                "relrun_source_dir", "relrun_sandbox_state_dir", "relrun_service_ctl",
+                "relrun_api_credentials_file", "relrun_canary_url", "relrun_stable_url",
+            )
+        )
+        + "  children:\n" + groups,
         encoding="utf-8",
     )
     assert run_cli(app, ["validate", str(FLAGSHIP), "-i", str(inventory)]) == 0

@@ -95,6 +95,22 @@ def test_markdown(tmp_path: Path) -> None:
     assert "| 5 | cleanup | passed | 2.31 s |" in text
 
 
+def test_rollback_steps_are_timed_from_the_fault(tmp_path: Path) -> None:
+    directory = run_dir(tmp_path)
+    run = json.loads((directory / "drill.json").read_text())
+    fault = run["fault_injected_at"]
+    for i, step in enumerate(run["rollback"]["steps"]):
+        step["started"], step["ended"] = fault + 0.5 + i, fault + 1.0 + i
+    (directory / "drill.json").write_text(json.dumps(run))
+    html = write_html_report(directory).read_text()
+    rollback = html.split('id="rollback"')[1].split("</section>")[0]
+    assert "+0.50 s" in rollback and "+4.50 s" in rollback
+    assert str(int(fault))[:6] not in rollback  # no epoch seconds
+    # The RTO budget bars: stop_deployment, drain, switch_traffic; not verify, cleanup.
+    assert rollback.count('class="bar"') == 3
+    assert rollback.count("outside the RTO") == 2
+
+
 def test_the_chart_draws_the_evidence_against_its_bound() -> None:
     from relrun.report.record import RunRecord
     from relrun.report.svg import timeline_svg

@@ -71,3 +71,35 @@ def test_the_elapsed_time_advances_without_events() -> None:
         assert "Stage 1/25%: bake   12.5s" in out.getvalue()
     finally:
         progress.close()
+
+
+def test_a_failed_step_prints_the_tail_of_its_output() -> None:
+    out = io.StringIO()
+    build: dict[str, Any] = {"name": "start-canary", "status": "failed", "rc": 3,
+                             "required": True, "output_tail": "\n".join(
+                                 f"line {i}" for i in range(1, 9)) + "\nport 8081 in use"}
+    PlainProgress(out)(
+        TaskResult(play="Deploy canary", task=StepRef.deploy(1, "start-canary").task,
+                   action="relrun.release.build", host="app-1", status="failed",
+                   result={"msg": "build start-canary exit code 3", "build": build})
+    )
+    text = out.getvalue()
+    assert "Deploy 1/start-canary @ app-1: FAILED: build start-canary exit code 3" in text
+    assert "last 5 line(s) of output:" in text
+    assert "    | port 8081 in use" in text and "| line 5" in text and "| line 4" not in text
+
+
+def test_the_rollback_outcome_is_not_a_failure_when_the_rollback_worked() -> None:
+    out = io.StringIO()
+    progress = PlainProgress(out)
+    for task, status, msg in (
+        ("Rollback: release failed", "failed", "rolled back"),
+        ("Rollback: outcome", "skipped", ""),
+        ("Rollback: outcome", "failed", "rollback incomplete: drain"),
+    ):
+        progress(TaskResult(play="Rollback", task=task, action="ansible.builtin.fail",
+                            host="lb", status=status, result={"msg": msg}))  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("rollback outcome @ lb: rolled back")
+    assert lines[1].endswith("rollback outcome @ lb: every step passed")
+    assert lines[2].endswith("rollback outcome @ lb: FAILED: rollback incomplete: drain")

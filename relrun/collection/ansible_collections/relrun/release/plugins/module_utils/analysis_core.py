@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ansible.module_utils.urls import open_url
+
 from .analysis_stats import CompareTest, LimitTest, evidence
-from .traffic_drivers import Driver, DriverError, ServerInfo
+from .traffic_base import Driver, DriverError, ServerInfo
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
     if not address:
         return "no address"
     try:
-        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
             response.read()
             return None
     except urllib.error.HTTPError as err:
@@ -155,7 +156,6 @@ def judge(point: dict[str, Any], limits: Thresholds) -> dict[str, Any] | None:
             f"(need {limits.min_requests})",
         }
     return None
-
 
 
 SLOW_SHARE = 0.05
@@ -346,7 +346,8 @@ class Judge:
         return point | self._evidence()
 
     def _observe_latency(self, point: dict[str, Any], canary: Arm, stable: Arm | None) -> None:
-        assert self.canary is not None
+        if not (self.canary is not None):  # an invariant of the caller, kept for the type checker
+            raise RuntimeError('invariant broken: self.canary is not None')
         if self.latency == "average":
             self.fresh_responses += _delta(self.canary.responses, canary.responses)
             point["canary"]["average_ms"] = canary.average_ms
@@ -358,7 +359,8 @@ class Judge:
         bounds = canary.bounds or []
         d_c = [_delta(a, b) for a, b in zip(old, new, strict=True)]
         n_lat = sum(d_c)
-        assert self.latency_limit is not None
+        if not (self.latency_limit is not None):  # an invariant of the caller, kept for the type checker
+            raise RuntimeError('invariant broken: self.latency_limit is not None')
         limit_index = next(
             (i for i, b in enumerate(bounds) if b >= self.policy.max_p95_ms), len(bounds) - 1
         )
@@ -437,7 +439,8 @@ class Judge:
         alpha = f"alpha {self.policy.alpha:g} over {self.tests} tests"
         stat = f"e-value {_fmt_e(ev['e_value'])} >= {ev['bound']:g}"
         if name == "error_limit":
-            assert isinstance(test, LimitTest)
+            if not (isinstance(test, LimitTest)):  # an invariant of the caller, kept for the type checker
+                raise RuntimeError('invariant broken: isinstance(test, LimitTest)')
             message = (
                 f"error rate above {test.p0:.1%} with confidence "
                 f"{1 - self.policy.alpha:.0%}: canary {c['errors']}/{c['requests']} failed "
@@ -447,7 +450,8 @@ class Judge:
                     "test": name, "counts": counts, **ev, "alpha": self.policy.alpha,
                     "message": message}
         if name == "error_vs_stable":
-            assert s is not None
+            if not (s is not None):  # an invariant of the caller, kept for the type checker
+                raise RuntimeError('invariant broken: s is not None')
             message = (
                 f"canary errors {c['errors']}/{c['requests']} against stable "
                 f"{s['errors']}/{s['requests']}: more than {1 + self.policy.error_tolerance:g}x "
@@ -469,7 +473,8 @@ class Judge:
             return {"reason": "latency", "observed": slow / seen if seen else None,
                     "threshold": self.policy.max_p95_ms, "test": name, "counts": counts,
                     **ev, "alpha": self.policy.alpha, "message": message}
-        assert isinstance(test, CompareTest)
+        if not (isinstance(test, CompareTest)):  # an invariant of the caller, kept for the type checker
+            raise RuntimeError('invariant broken: isinstance(test, CompareTest)')
         message = (
             f"canary slower than stable: {test.canary[1]}/{test.canary[0]} canary requests "
             f"above stable's p95 (~{self.latency_threshold_ms or 0:g} ms) against "

@@ -23,8 +23,9 @@ import json
 import os
 import re
 import urllib.error
-import urllib.request
 from typing import Any, Protocol
+
+from ansible.module_utils.urls import open_url
 
 from .haproxy_runtime import check_name, run_command
 from .traffic_drivers import DriverError
@@ -96,14 +97,19 @@ class SandboxRouterFaults:
 
     def _call(self, method: str, server: str, body: dict[str, Any] | None) -> None:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.base}/admin/faults/{server}", data=data, method=method
-        )
-        request.add_header("Authorization", f"Bearer {self._token}")
+        headers = {"Authorization": f"Bearer {self._token}"}
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            # The router's admin API is on this host: never through a proxy.
+            with open_url(
+                f"{self.base}/admin/faults/{server}",
+                data=data,
+                method=method,
+                headers=headers,
+                timeout=self.timeout,
+                use_proxy=False,
+            ) as response:
                 response.read()
         except urllib.error.HTTPError as err:
             detail = err.read().decode("utf-8", "replace")[:200]

@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from .traffic_drivers import DriverError
+from .traffic_base import DriverError
 
 # HAProxy splits a command line on ';' and ends it at a newline, so names that reach a
 # command line must not contain either (nor spaces, which separate arguments).
@@ -65,7 +65,7 @@ def parse_address(spec: str) -> tuple[int, Any]:
         raise DriverError("the haproxy driver needs relrun_haproxy_socket")
     if spec.startswith("/") or ":" not in spec:
         return socket.AF_UNIX, spec
-    host, _, port = spec.rpartition(":")
+    host, _sep, port = spec.rpartition(":")
     if not host or not port.isdigit():
         raise DriverError(f"bad HAProxy stats socket {spec!r}: want a path or host:port")
     return socket.AF_INET, (host.strip("[]"), int(port))

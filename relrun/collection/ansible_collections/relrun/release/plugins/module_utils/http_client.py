@@ -1,7 +1,10 @@
-"""One HTTP request with http.client: status, headers, body, latency; never raises on 4xx/5xx.
+"""One HTTP request: status, headers, body, latency; never raises on 4xx/5xx.
 
-http.client rather than urllib: urllib follows redirects and turns every 4xx into an
-exception, and the checks must see exactly what the server answered.
+Requests go through ``ansible.module_utils.urls`` (TLS verification on by default, a CA
+bundle, a client certificate, the proxy environment), with redirects not followed and
+error statuses turned back into responses: the checks must see exactly what the server
+answered. The event stream keeps an ``http.client`` connection (it reads the socket as
+events arrive), with an SSL context made by ``urls`` from the same settings.
 """
 
 from __future__ import annotations
@@ -9,10 +12,42 @@ from __future__ import annotations
 import http.client
 import json
 import time
+import urllib.error
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ansible.module_utils.urls import Request, make_context
+
 USER_AGENT = "relrun-api-check/1"
+
+
+class Tls:
+    """How requests reach the API: certificate checks, CA bundle, client certificate, proxy.
+
+    Attributes:
+        validate_certs: check the server's certificate and name (default on).
+        ca_path: a PEM bundle to trust instead of the system's.
+        client_cert: a PEM client certificate (may hold the key too).
+        client_key: the client certificate's key, when not in ``client_cert``.
+        use_proxy: honour ``https_proxy`` / ``http_proxy`` / ``no_proxy``.
+    """
+
+    def __init__(
+        self,
+        validate_certs: bool = True,
+        ca_path: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        use_proxy: bool = True,
+    ):
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.use_proxy = use_proxy
+
+
+DEFAULT_TLS = Tls()
 
 
 class RequestFailed(Exception):
@@ -73,7 +108,9 @@ def join_url(base_url: str, path: str, query: dict[str, str] | None = None) -> s
     return url
 
 
-def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+def open_connection(
+    url: str, timeout: float, tls: Tls = DEFAULT_TLS
+) -> tuple[http.client.HTTPConnection, str]:
     """Open a connection object for ``url`` (not yet connected).
 
     Returns:
@@ -88,7 +125,15 @@ def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnectio
     target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout)
+        context = make_context(
+            cafile=tls.ca_path,
+            validate_certs=tls.validate_certs,
+            client_cert=tls.client_cert,
+            client_key=tls.client_key,
+        )
+        conn = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=context
+        )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     return conn, target
@@ -110,6 +155,7 @@ def send(
     headers: dict[str, str] | None = None,
     json_body: Any = None,
     timeout: float = 10.0,
+    tls: Tls = DEFAULT_TLS,
 ) -> Response:
     """Send one request and read the whole response.
 
@@ -119,26 +165,52 @@ def send(
         headers: request headers.
         json_body: body to send as JSON (None: no body).
         timeout: socket timeout in seconds, for connecting and for each read.
+        tls: certificate checks, CA bundle, client certificate, proxy use.
 
     Returns:
-        The response, whatever its status.
+        The response, whatever its status (redirects are not followed).
 
     Raises:
-        RequestFailed: when no response came back.
+        RequestFailed: when no response came back (refused, timeout, TLS failure).
     """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RequestFailed(f"not an http(s) URL: {url!r}")
     body = None if json_body is None else json.dumps(json_body).encode("utf-8")
-    conn, target = open_connection(url, timeout)
     started = time.monotonic()
     try:
-        conn.request(method, target, body=body, headers=request_headers(headers, body is not None))
-        resp = conn.getresponse()
+        resp = Request().open(
+            method,
+            url,
+            data=body,
+            headers=request_headers(headers, body is not None),
+            timeout=timeout,
+            validate_certs=tls.validate_certs,
+            ca_path=tls.ca_path,
+            client_cert=tls.client_cert,
+            client_key=tls.client_key,
+            use_proxy=tls.use_proxy,
+            follow_redirects="none",
+            use_netrc=False,
+            decompress=False,
+        )
+        status = resp.status
+    except urllib.error.HTTPError as err:  # a 3xx, 4xx or 5xx: still an answer
+        resp, status = err, err.code
+    except TimeoutError as exc:
+        raise RequestFailed(f"{method} {url}: no response within {timeout:g}s") from exc
+    except urllib.error.URLError as exc:
+        raise RequestFailed(f"{method} {url}: {exc.reason}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise RequestFailed(f"{method} {url}: {exc or type(exc).__name__}") from exc
+    try:
         payload = resp.read()
-        latency_ms = (time.monotonic() - started) * 1000.0
-        names = {name.lower(): value for name, value in resp.getheaders()}
-        return Response(resp.status, names, payload, latency_ms)
     except TimeoutError as exc:
         raise RequestFailed(f"{method} {url}: no response within {timeout:g}s") from exc
     except (OSError, http.client.HTTPException) as exc:
         raise RequestFailed(f"{method} {url}: {exc or type(exc).__name__}") from exc
     finally:
-        conn.close()
+        resp.close()
+    latency_ms = (time.monotonic() - started) * 1000.0
+    names = {name.lower(): value for name, value in resp.headers.items()}
+    return Response(int(status), names, payload, latency_ms)

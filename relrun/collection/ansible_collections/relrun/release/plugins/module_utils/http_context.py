@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from .http_client import Response, join_url, send
+from .http_client import DEFAULT_TLS, Response, Tls, join_url, send
 from .http_placeholders import substitute
 from .http_redact import Redactor
 
@@ -26,8 +26,15 @@ class RunContext:
         redactor: collects every secret to mask in the result.
     """
 
-    def __init__(self, base_url: str, credentials: dict[str, str], redactor: Redactor):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: dict[str, str],
+        redactor: Redactor,
+        tls: Tls = DEFAULT_TLS,
+    ):
         self.base_url = base_url
+        self.tls = tls
         self.captures: dict[str, Any] = {}
         self.credentials = credentials
         self.run_id = uuid.uuid4().hex[:12]
@@ -66,6 +73,7 @@ class RunContext:
             "timeout": float(request.get("timeout_s") or 10.0),
         }
         kwargs.update(overrides)
+        kwargs.setdefault("tls", self.tls)
         return send(str(request.get("method") or "GET").upper(), self.url(request), **kwargs)
 
     def capture(self, name: str, value: Any, secret: bool) -> None:

@@ -67,13 +67,13 @@ def sign_hs256(header: dict[str, Any], claims: dict[str, Any], key: bytes) -> st
 
 def forge_wrong_key(token: str) -> str:
     """Same header and claims, HS256-signed with a random key the API cannot know."""
-    header, claims, _ = split_token(token)
+    header, claims, _signature = split_token(token)
     return sign_hs256(dict(header, alg="HS256"), claims, os.urandom(32))
 
 
 def forge_alg_none(token: str) -> str:
     """Same claims, ``alg: none`` and an empty signature (RFC 7519 "unsecured JWT")."""
-    header, claims, _ = split_token(token)
+    header, claims, _signature = split_token(token)
     return _segment(dict(header, alg="none")) + "." + _segment(claims) + "."
 
 

@@ -70,7 +70,7 @@ def run_jwt_auth(ctx: RunContext, check: dict[str, Any]) -> dict[str, Any]:
     ctx.capture(str(check.get("capture_as") or "token"), token, True)
 
     protected = check.get("protected") or PROTECTED_REQUEST
-    accepted, _ = _send_with(ctx, protected, token, latencies)
+    accepted, _response = _send_with(ctx, protected, token, latencies)
     accepted_ok = isinstance(accepted, int) and status_ok(accepted, None)
     assertions.append(assertion("accepted with token", "2xx", accepted, accepted_ok))
 

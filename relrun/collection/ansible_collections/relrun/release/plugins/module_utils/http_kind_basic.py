@@ -41,7 +41,7 @@ def _run(
     latencies: list[float] = []
     first: Response | None = None
     errors: list[str] = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         try:
             resp = ctx.send(request)
         except RequestFailed as exc:

@@ -26,7 +26,7 @@ def run_rate_limit(ctx: RunContext, check: dict[str, Any]) -> dict[str, Any]:
     # Resolve once: a placeholder error should fail the check, not every thread.
     ctx.resolve(request)
 
-    def one(_: int) -> Response | str:
+    def one(_index: int) -> Response | str:
         try:
             return ctx.send(request)
         except RequestFailed as exc:

@@ -36,7 +36,9 @@ def run_sse(ctx: RunContext, check: dict[str, Any]) -> dict[str, Any]:
     timeout = float(check.get("timeout_s") or 10.0)
     headers = {str(k): str(v) for k, v in ctx.resolve(stream_req.get("headers") or {}).items()}
     try:
-        stream = SseStream(ctx.url(stream_req), headers, float(stream_req.get("timeout_s") or 10))
+        stream = SseStream(
+            ctx.url(stream_req), headers, float(stream_req.get("timeout_s") or 10), ctx.tls
+        )
     except RequestFailed as exc:
         return build_result(
             check,

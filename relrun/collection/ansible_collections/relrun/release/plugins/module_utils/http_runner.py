@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .http_assertions import assertion
+from .http_client import DEFAULT_TLS, Tls
 from .http_context import RunContext, build_result
 from .http_credentials import CredentialsError, resolve_credentials
 from .http_jwt import NotAJwt
@@ -53,6 +54,7 @@ def run_checks(
     checks: list[dict[str, Any]],
     credentials: dict[str, Any] | None = None,
     base_dir: str | None = None,
+    tls: Tls = DEFAULT_TLS,
 ) -> ChecksOutcome:
     """Run ``checks`` in order; later checks see earlier captures.
 
@@ -61,6 +63,7 @@ def run_checks(
         checks: check definitions (the runbook model dumped to plain data).
         credentials: a credentials reference (see :mod:`.http_credentials`).
         base_dir: directory for relative credential file paths.
+        tls: how requests reach the API (certificates, proxy).
 
     Returns:
         The outcome, with every secret (password, secret captures) masked as ``***``.
@@ -74,7 +77,7 @@ def run_checks(
         resolved, problem = {}, str(exc)
     else:
         problem = ""
-    ctx = RunContext(base_url, resolved, redactor)
+    ctx = RunContext(base_url, resolved, redactor, tls)
     results = [_run_one(ctx, check, problem) for check in checks]
     outcome = ChecksOutcome(redactor.tree(results), "", redactor.secrets)
     passed = sum(1 for c in outcome.checks if c["passed"])

@@ -11,7 +11,7 @@ import http.client
 import time
 from typing import Any
 
-from .http_client import RequestFailed, open_connection, request_headers
+from .http_client import DEFAULT_TLS, RequestFailed, Tls, open_connection, request_headers
 
 
 class SseEvent:
@@ -88,13 +88,19 @@ class SseStream:
         parser: the parser (for counts).
     """
 
-    def __init__(self, url: str, headers: dict[str, str] | None, connect_timeout: float):
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None,
+        connect_timeout: float,
+        tls: Tls = DEFAULT_TLS,
+    ):
         """Open the stream and read the response headers.
 
         Raises:
             RequestFailed: when there is no response.
         """
-        self._conn, target = open_connection(url, connect_timeout)
+        self._conn, target = open_connection(url, connect_timeout, tls)
         merged = request_headers(headers, False)
         merged["Accept"] = "text/event-stream"
         merged["Cache-Control"] = "no-cache"

@@ -156,8 +156,8 @@ def scan_yaml(path: str, text: str) -> list[Finding]:
                 body = [(s.line + k, line) for k, line in enumerate(s.value.split("\n"))]
                 findings += shell_leaks(path, lines, body, "CI step")
             continue
-        if (workflow and s.key in ("run", "script")) or (workflow and s.key is None
-                                                       and "script" in s.path[-1:]):
+        script_step = s.key in ("run", "script") or (s.key is None and "script" in s.path[-1:])
+        if workflow and script_step:
             findings += shell_leaks(path, lines, [(s.line, s.value)], "CI step")
             continue
         if s.doc in secret_docs and s.path in (("data",), ("stringData",)) and s.key:

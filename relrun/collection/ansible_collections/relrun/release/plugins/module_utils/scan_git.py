@@ -172,13 +172,13 @@ def history_blobs(root: str, since: str = "", max_size: int = 1 << 20,
     if not wanted:
         return
     sizes = _git(repo.top, "cat-file", "--batch-check=%(objectname) %(objectsize)",
-                 data="".join(f"{sha}\n" for _, _, sha in wanted).encode()).split(b"\n")
+                 data="".join(f"{sha}\n" for _commit, _rel, sha in wanted).encode()).split(b"\n")
     small = [w for w, line in zip(wanted, sizes, strict=False) if line.split()[-1:] and
              int(line.split()[-1]) <= max_size]
     if not small:
         return
     batch = _git(repo.top, "cat-file", "--batch",
-                 data="".join(f"{sha}\n" for _, _, sha in small).encode())
+                 data="".join(f"{sha}\n" for _commit, _rel, sha in small).encode())
     pos = 0
     for commit, rel, blob_sha in small:
         header_end = batch.index(b"\n", pos)

@@ -69,7 +69,7 @@ def read_index(git_dir: str) -> set[str]:
     paths: set[str] = set()
     pos = 12
     previous = b""
-    for _ in range(count):
+    for _entry in range(count):
         start = pos
         flags = struct.unpack(">H", data[pos + 60 : pos + 62])[0]
         pos += 62

@@ -170,7 +170,7 @@ class _Scanner:
         if self.tok(j - 1).value in ("!", "typeof") or self.is_(j - 1, "."):
             return None
         if self.tok(j - 2).kind == "id" and self.is_(j - 1, "("):
-            called, _ = self.callee(j - 2)
+            called, _position = self.callee(j - 2)
             if called in _HIDING_CALLS or called.endswith(".keys"):
                 return None
         env = self.env_name(j)

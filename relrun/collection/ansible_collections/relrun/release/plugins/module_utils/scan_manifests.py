@@ -150,8 +150,8 @@ class ManifestScanner:
             strings = [(t.value, t.start) for t in lex(text, "kotlin") if t.kind == "str"]
             fallback = None
         except LexError as err:
-            strings = [(m.group(1), m.start(1)) for m in re.finditer(r"[\"']([^\"'\n]+)[\"']",
-                                                                        text)]
+            quoted = re.finditer(r"[\"']([^\"'\n]+)[\"']", text)
+            strings = [(m.group(1), m.start(1)) for m in quoted]
             fallback = str(err)
         found = []
         for value, offset in strings:
@@ -240,7 +240,7 @@ def _setup_cfg(self: ManifestScanner, text: str) -> list[tuple[str, int]]:
     if parser.has_option("options", "install_requires"):
         specs += parser.get("options", "install_requires").splitlines()
     if parser.has_section("options.extras_require"):
-        for _, value in parser.items("options.extras_require"):
+        for _extra, value in parser.items("options.extras_require"):
             specs += value.splitlines()
     found = []
     for spec in specs:

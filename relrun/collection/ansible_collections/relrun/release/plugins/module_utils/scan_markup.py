@@ -79,8 +79,8 @@ def notebook_cells(text: str) -> list[tuple[str, list[int]]] | None:
                 probe += 1
             line = probe + 1 if probe < len(lines) else start + 1
             start = probe if probe < len(lines) else start
-            for _ in range(max(part.count("\n"), 1) if not part.endswith("\n") else
-                           part.count("\n")):
+            count = part.count("\n") if part.endswith("\n") else max(part.count("\n"), 1)
+            for _line in range(count):
                 mapping.append(line)
         cursor = max(cursor + 1, start)
         code = "".join(parts)

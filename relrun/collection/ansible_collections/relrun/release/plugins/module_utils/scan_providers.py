@@ -210,7 +210,7 @@ def service_account_findings(path: str, text: str) -> list[Finding]:
     offset = text.find('"private_key"')
     finding = new_finding("gcp-service-account", path, text, max(offset, 0), key,
                           "GCP service-account key ("
-                          + str(doc.get("client_email", "unknown account")).split("@")[0]
+                          + str(doc.get("client_email", "unknown account")).split("@", maxsplit=1)[0]
                           + ")", secret=True,
                           meta={"provider": "gcp", "project": str(doc.get("project_id", ""))})
     return [finding]

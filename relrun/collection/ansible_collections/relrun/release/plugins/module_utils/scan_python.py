@@ -265,7 +265,7 @@ class _Visitor:
             return False
         if name in self.importers:
             return True
-        receiver, _, attr = name.rpartition(".")
+        receiver, _dot, attr = name.rpartition(".")
         return attr in _IMPORTLIB_FUNCS and receiver in self.importlib_names
 
     def taint(self, node: ast.Assign) -> None:

@@ -37,7 +37,7 @@ def is_sink_name(name: str) -> bool:
     """
     if name in _PRINTS or name in _RESPONSES:
         return True
-    receiver, _, method = name.rpartition(".")
+    receiver, _dot, method = name.rpartition(".")
     if method in _RESPONSE_METHODS and receiver.rsplit(".", 1)[-1] in _RESPONSE_RECEIVERS:
         return True  # res.json(...), reply.send(...): the HTTP response body
     if not receiver or method not in _LOG_METHODS:

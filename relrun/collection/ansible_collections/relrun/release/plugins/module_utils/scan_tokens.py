@@ -52,7 +52,7 @@ def _signed_with_example_key(header: dict[str, Any], token: str) -> bool:
     digest = _HMAC.get(str(header.get("alg")))
     if digest is None:
         return False
-    signing_input, _, signature = token.rpartition(".")
+    signing_input, _dot, signature = token.rpartition(".")
     for key in _EXAMPLE_KEYS:
         mac = hmac.new(key, signing_input.encode("ascii"), digest).digest()
         if base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii") == signature:

@@ -93,14 +93,14 @@ def scalars(text: str) -> Iterator[Scalar]:
             column = indent + 1
         while stack and stack[-1][0] >= indent:
             stack.pop()
-        path = tuple(k for _, k in stack)
+        path = tuple(k for _indent, k in stack)
         match = _KEY.match(body)
         if match is None:
             if item and body:
                 yield from _value(lines, i, doc, path, None, body, number, column,
                                   indent, advance=None)
             continue
-        key = next(g for g in match.groups()[:3] if g is not None).strip()
+        key = next((g for g in match.groups()[:3] if g is not None), "").strip()
         rest = match.group(4).strip()
         value_col = column + body.find(match.group(4)) if match.group(4) else column
         if not rest:

@@ -1,142 +1,82 @@
-"""Traffic drivers and metric providers, standard library only (runs on the router host).
+"""The registry of routers and metric providers: one line per implementation.
 
-A driver reads the servers of one backend and changes their weight and state. Each
-driver returns the same ``ServerInfo`` shape, so the release logic in ``traffic_ops`` does
-not know which router it is talking to.
+The runbook schema (``traffic.driver``), the modules' argument choices and the docs read
+:data:`ROUTERS` and :data:`PROVIDERS`; nothing else names an implementation. Adding a
+router is one file beside ``traffic_sandbox.py`` (a class with ``servers``,
+``set_weight``, ``set_state``, a ``from_connection`` and its ``INVENTORY_VARS``) and one
+line in each table below (see docs/extending.md).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
-from typing import Any, Protocol
+from typing import Any
 
-ServerInfo = dict[str, Any]
-"""name, address, weight, state, in_flight, and window stats: requests, errors, error_rate,
-p95_ms (None when unknown); cumulative counters for the analysis: total_requests,
-total_errors, latency (``{"kind": "buckets", "bounds", "counts"}`` for a histogram,
-``{"kind": "average", "average_ms", "responses"}`` where only an average exists)."""
+from .traffic_base import Driver, DriverError, MetricProvider, Plugin, Router, ServerInfo
 
+# Explicit ``from .module import name`` forms: Ansible bundles a module's module_utils by
+# reading these import lines.
+from .traffic_haproxy import BACKEND_VAR, HAProxyDriver
+from .traffic_haproxy import INVENTORY_VARS as HAPROXY_VARS
+from .traffic_sandbox import INVENTORY_VARS as SANDBOX_VARS
+from .traffic_sandbox import from_connection as sandbox_connection
 
-class DriverError(Exception):
-    """The router could not be read or changed."""
+__all__ = [
+    "BACKEND_VAR",
+    "PROVIDERS",
+    "ROUTERS",
+    "ROUTER_NAMES",
+    "Driver",
+    "DriverError",
+    "MetricProvider",
+    "Router",
+    "ServerInfo",
+    "inventory_vars",
+    "make_driver",
+    "make_provider",
+]
 
-
-class Driver(Protocol):
-    """What the release needs from a router."""
-
-    def servers(self, window: float) -> dict[str, ServerInfo]:
-        """Every server of the backend, by name, with stats over the last ``window`` seconds."""
-        ...
-
-    def set_weight(self, name: str, weight: int) -> None:
-        """Change a server's weight (effective for the next request)."""
-        ...
-
-    def set_state(self, name: str, state: str) -> None:
-        """Change a server's state: ``ready``, ``drain`` or ``maint``."""
-        ...
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+ROUTERS: dict[str, Plugin] = {
+    "sandbox": sandbox_connection,
+    "haproxy": HAProxyDriver.from_connection,
+}
+# Where the canary analysis reads its samples; a router that measures is its own provider.
+PROVIDERS: dict[str, Plugin] = dict(ROUTERS)
+ROUTER_NAMES: tuple[str, ...] = tuple(ROUTERS)
+_VARS = {"sandbox": SANDBOX_VARS, "haproxy": HAPROXY_VARS}
 
 
-class SandboxDriver:
-    """The sandbox router's admin API (see docs/sandbox.md)."""
+def inventory_vars() -> dict[str, tuple[str, str]]:
+    """Every implementation's connection key → (inventory variable, Jinja default)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name in ROUTERS:
+        merged.update(_VARS[name])
+    return merged
 
-    def __init__(self, state_dir: str, timeout: float = 5.0) -> None:
-        try:
-            router = json.loads(_read(os.path.join(state_dir, "router.json")))
-            self._token = _read(os.path.join(state_dir, "secrets", "admin.token")).strip()
-        except (OSError, ValueError) as err:
-            raise DriverError(
-                f"sandbox router not found in {state_dir} (start it with `relrun sandbox "
-                f"up`): {err}"
-            ) from None
-        self.base = f"http://127.0.0.1:{int(router['admin_port'])}"
-        self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self._token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            detail = err.read().decode("utf-8", "replace")[:200]
-            raise DriverError(f"router admin {method} {path}: HTTP {err.code} {detail}") from None
-        except (OSError, ValueError) as err:
-            raise DriverError(f"router admin {method} {path}: {err}") from None
-
-    def servers(self, window: float) -> dict[str, ServerInfo]:
-        """Read every server and its windowed stats."""
-        reply = self._call("GET", f"/admin/servers?window={window:g}")
-        result: dict[str, ServerInfo] = {}
-        for server in reply["servers"]:
-            stats = server["stats"]
-            win = stats["window"]
-            result[server["name"]] = {
-                "name": server["name"],
-                "address": server.get("address"),
-                "weight": server["weight"],
-                "state": server["state"],
-                "in_flight": stats["in_flight"],
-                "requests": win["requests"],
-                "errors": win["errors_5xx"],
-                "faults": win.get("faults", 0),
-                "error_rate": win["error_rate"],
-                "p95_ms": (win.get("latency_ms") or {}).get("p95"),
-                # Cumulative since the router started: the analysis takes deltas.
-                "total_requests": stats["requests"],
-                "total_errors": stats["responses"].get("5xx", 0) + stats["connection_errors"],
-                "latency": {
-                    "kind": "buckets",
-                    "bounds": stats.get("latency_bounds_ms") or [],
-                    "counts": stats.get("latency_buckets") or [],
-                }
-                if stats.get("latency_buckets")
-                else None,
-            }
-        return result
-
-    def set_weight(self, name: str, weight: int) -> None:
-        """Set a server's weight."""
-        self._call("PUT", f"/admin/servers/{name}", {"weight": weight})
-
-    def set_state(self, name: str, state: str) -> None:
-        """Set a server's state."""
-        self._call("PUT", f"/admin/servers/{name}", {"state": state})
+def _make(table: dict[str, Plugin], what: str, kind: str, connection: dict[str, Any]) -> Driver:
+    plugin = table.get(kind)
+    if plugin is None:
+        raise DriverError(f"unknown {what} {kind!r} (one of {', '.join(table)})")
+    return plugin(connection)
 
 
 def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
-    """Build the driver named by the runbook, connected as the inventory says.
+    """Build the router named by the runbook, connected as the inventory says.
 
     Args:
-        kind: ``sandbox`` or ``haproxy``.
-        connection: driver settings from inventory variables; one dict for every driver,
-            each reads its own keys (``state_dir``; ``socket``, ``backend``, ``history_dir``).
+        kind: a name in :data:`ROUTERS`.
+        connection: settings from inventory variables; one dict for every implementation,
+            each reads its own keys (see :func:`inventory_vars`).
 
     Returns:
-        The driver.
+        The router.
 
     Raises:
-        DriverError: unknown driver or missing settings.
+        DriverError: unknown router or missing settings.
     """
-    if kind == "sandbox":
-        state_dir = connection.get("state_dir")
-        if not state_dir:
-            raise DriverError("the sandbox driver needs relrun_sandbox_state_dir")
-        return SandboxDriver(str(state_dir))
-    if kind == "haproxy":
-        # Imported here: traffic_haproxy imports this module (DriverError, ServerInfo).
-        from .traffic_haproxy import HAProxyDriver
+    return _make(ROUTERS, "traffic driver", kind, connection)
 
-        return HAProxyDriver.from_connection(connection)
-    raise DriverError(f"unknown traffic driver {kind!r}")
+
+def make_provider(kind: str, connection: dict[str, Any]) -> MetricProvider:
+    """Build the metric provider named ``kind`` (see :func:`make_driver`)."""
+    return _make(PROVIDERS, "metric provider", kind, connection)

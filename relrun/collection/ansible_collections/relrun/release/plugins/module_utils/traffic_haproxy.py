@@ -42,10 +42,20 @@ from .haproxy_runtime import (
     server_address,
     to_int,
 )
-from .traffic_drivers import DriverError, ServerInfo
+from .traffic_base import DriverError, ServerInfo
 
 MAX_WEIGHT = 256
 STATES = ("ready", "drain", "maint")
+
+
+# The inventory variable naming the backend (default: the runbook's ``traffic.backend``).
+BACKEND_VAR = "relrun_haproxy_backend"
+# Inventory variables this router reads, rendered into every traffic task's ``connection``.
+INVENTORY_VARS = {
+    "socket": ("relrun_haproxy_socket", "''"),
+    "history_dir": ("relrun_haproxy_history_dir", "''"),
+    "timeout": ("relrun_haproxy_timeout", "5"),
+}
 
 
 def default_history_dir(socket_spec: str) -> str:
@@ -245,4 +255,3 @@ class HAProxyDriver:
         # Success is a sentence about what changed; anything else is an error message.
         if "changed" not in reply and "no need to change" not in reply:
             raise DriverError(f"HAProxy refused address {host}:{port} for {name}: {reply}")
-

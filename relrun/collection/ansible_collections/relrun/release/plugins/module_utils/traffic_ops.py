@@ -10,7 +10,8 @@ import math
 import time
 from typing import Any
 
-from .traffic_drivers import Driver, DriverError, ServerInfo
+from .traffic_base import DriverError, ServerInfo
+from .traffic_base import Router as Driver
 
 MAX_WEIGHT = 256  # HAProxy's limit; the sandbox router accepts it too
 
@@ -120,13 +121,15 @@ def probe(address: str | None, health: Health, timeout: float = 2.0) -> str | No
         None when it answered the expected status, else why not.
     """
     import urllib.error
-    import urllib.request
+
+    from ansible.module_utils.urls import open_url
 
     path, status = health
     if not address:
         return "not registered with the router"
     try:
-        with urllib.request.urlopen(f"http://{address}{path}", timeout=timeout) as response:
+        # A server on the router's network: never through a proxy.
+        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
             got = response.status
     except urllib.error.HTTPError as err:
         got = err.code

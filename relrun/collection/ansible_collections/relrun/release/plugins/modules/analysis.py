@@ -24,7 +24,8 @@ description:
     rollback's verify step).
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   driver: {description: The router kind., type: str, default: sandbox, choices: [sandbox, haproxy]}
   connection: {description: "Driver settings from inventory (sandbox: state_dir; haproxy: socket, backend, history_dir, timeout).", type: dict, required: true}
@@ -43,7 +44,7 @@ options:
   error_tolerance: {description: "Canary error odds may be up to (1 + this) x stable's.", type: float, default: 1.0}
   latency_tolerance: {description: "Canary odds of a request above stable's p95 may be up to (1 + this) x stable's.", type: float, default: 1.0}
   baseline: {description: Stable servers to compare with; empty for the absolute limits alone., type: list, elements: str, default: []}
-  react: {description: At a breach, drain the canary before returning., type: bool, default: false}
+  react: {description: "At a breach, drain the canary before returning.", type: bool, default: false}
   since: {description: "Epoch seconds of the stage's traffic shift: the first sample also counts the router's requests since then.", type: float}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
   carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
@@ -94,6 +95,7 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+    ROUTER_NAMES,
     DriverError,
     make_driver,
 )
@@ -115,7 +117,7 @@ def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": list(ROUTER_NAMES)},
             "connection": {"type": "dict", "required": True},
             "servers": {"type": "list", "elements": "str", "required": True},
             "target": {"type": "str", "default": "canary", "choices": ["canary", "stable"]},
@@ -196,13 +198,16 @@ def main() -> None:
     breach = outcome.pop("breach")
     if breach is not None:
         where = f" at stage {p['stage']}" if p["stage"] else ""
-        module.fail_json(
+        failed = dict(outcome)
+        failed.update(
             msg=f"{p['target']} breach{where}: {breach['message']}",
             breach=breach,
             changed=bool((outcome.get("canary_out") or {}).get("done")),
-            **outcome,
         )
-    module.exit_json(changed=False, breach=None, **outcome)
+        module.fail_json(**failed)
+    done = dict(outcome)
+    done.update(changed=False, breach=None)
+    module.exit_json(**done)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,14 @@ description:
     module returns, including error messages.
   - The checks create messages and spend rate-limit budget, so in check mode nothing is
     sent and the task reports C(skipped).
-  - Uses only the Python standard library (http.client, hmac, json, threading).
+  - HTTP goes through C(ansible.module_utils.urls); TLS certificates are checked unless
+    O(validate_certs=false).
+  - Otherwise uses only the Python standard library (hmac, json, threading).
 version_added: "0.1.0"
+extends_documentation_fragment:
+  - relrun.release.http_tls
 author:
-  - relrun developers
+  - relrun developers (@relrun)
 options:
   base_url:
     description: Base URL of the API; check paths are relative to it.
@@ -55,7 +59,8 @@ options:
         type: path
       from_file:
         description:
-          - JSON file with C({"username", "password"}) or
+          - >-
+            JSON file with C({"username", "password"}) or
             C({"users": [{"username", "password"}, ...]}) (the relrun sandbox's
             C(secrets/users.json)); with C(username) set, that user's entry is used.
         type: path
@@ -118,7 +123,7 @@ checks:
     latency_p50_ms: {description: Median latency over the check's requests., type: float}
     latency_p95_ms: {description: 95th percentile latency over the check's requests., type: float}
     duration_ms: {description: Wall time of the whole check., type: float}
-    message: {description: C(ok), or what was expected and what came back., type: str}
+    message: {description: "C(ok), or what was expected and what came back.", type: str}
 summary:
   description: Counts, and the names of failed required checks.
   returned: always
@@ -133,6 +138,7 @@ msg:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.relrun.release.plugins.module_utils.http_client import Tls  # type: ignore[import-not-found, unused-ignore]
 from ansible_collections.relrun.release.plugins.module_utils.http_redact import Redactor  # type: ignore[import-not-found, unused-ignore]
 from ansible_collections.relrun.release.plugins.module_utils.http_runner import run_checks  # type: ignore[import-not-found, unused-ignore]
 
@@ -155,6 +161,11 @@ def main() -> None:
             "checks": {"type": "list", "elements": "dict", "required": True},
             "credentials": {"type": "dict", "options": CREDENTIAL_OPTIONS},
             "base_dir": {"type": "path"},
+            "validate_certs": {"type": "bool", "default": True},
+            "ca_path": {"type": "path"},
+            "client_cert": {"type": "path"},
+            "client_key": {"type": "path"},
+            "use_proxy": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -169,8 +180,15 @@ def main() -> None:
             "rate-limit budget",
         )
     try:
+        tls = Tls(
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            client_cert=params["client_cert"],
+            client_key=params["client_key"],
+            use_proxy=params["use_proxy"],
+        )
         outcome = run_checks(
-            params["base_url"], params["checks"], params["credentials"], params["base_dir"]
+            params["base_url"], params["checks"], params["credentials"], params["base_dir"], tls
         )
     except Exception as exc:  # the host must never print a traceback with a token in it
         scrub = Redactor()

@@ -14,7 +14,8 @@ description:
     of every file matching the artifact patterns.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   name:
     description: Build name, used in results.
@@ -78,17 +79,13 @@ build:
     missing_artifacts: {description: Patterns that matched nothing., type: list}
 """
 
-import contextlib
 import glob
 import hashlib
 import os
-import signal
-import subprocess
-import time
-from collections import deque
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.relrun.release.plugins.module_utils.build_process import run_build  # type: ignore[import-not-found, unused-ignore]
 
 
 def _sha256(path: str) -> str:
@@ -110,56 +107,6 @@ def _collect(patterns: list[str], base: str) -> tuple[list[dict[str, Any]], list
         for path in files:
             found.append({"path": path, "size": os.path.getsize(path), "sha256": _sha256(path)})
     return found, missing
-
-
-def _run(params: dict[str, Any], cwd: str) -> dict[str, Any]:
-    env = dict(os.environ)
-    env.update({str(k): str(v) for k, v in (params["env"] or {}).items()})
-    command: list[str] | str = params["argv"] if params["argv"] else params["shell"]
-    tail: deque[str] = deque(maxlen=params["tail_lines"])
-    started = time.monotonic()
-    # A new session so the timeout kills the build's children too, not just the shell.
-    proc = subprocess.Popen(
-        command,
-        shell=bool(params["shell"]),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    timed_out = False
-    deadline = started + params["timeout"]
-    assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
-    buffer = b""
-    while True:
-        # Look at the exit status before reading: output written before the exit is then
-        # in the pipe for this read, and an empty read after an exit means all was read.
-        exited = proc.poll() is not None
-        chunk = b""
-        with contextlib.suppress(BlockingIOError):
-            chunk = proc.stdout.read() or b""
-        if chunk:
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            tail.extend(line.decode("utf-8", "replace") for line in lines)
-        if exited and not chunk:
-            break
-        if time.monotonic() > deadline:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            break
-        if not chunk:
-            time.sleep(0.05)
-    if buffer:
-        tail.append(buffer.decode("utf-8", "replace"))
-    seconds = round(time.monotonic() - started, 3)
-    rc = proc.returncode
-    status = "timeout" if timed_out else ("passed" if rc == 0 else "failed")
-    return {"rc": rc, "seconds": seconds, "status": status, "output_tail": "\n".join(tail)}
 
 
 def main() -> None:
@@ -186,7 +133,7 @@ def main() -> None:
         module.fail_json(msg=f"build {params['name']}: chdir {cwd} is not a directory")
     if module.check_mode:
         module.exit_json(changed=False, skipped=True, msg="check mode: build not run")
-    result = _run(params, cwd)
+    result = run_build(params, cwd)
     artifacts, missing = _collect(params["artifacts"], cwd)
     if result["status"] == "passed" and missing:
         result["status"] = "failed"

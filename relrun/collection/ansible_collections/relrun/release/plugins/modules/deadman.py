@@ -17,10 +17,11 @@ description:
     the deploy, no watcher) and C(arm) fail, touching nothing, while another owner holds
     the lease (claimed or armed, and not expired); the result then has C(lease_held=true).
     Renewals by another owner never extend the lease. C(disarm) ends only the owner's
-    lease, unless I(force) (a rollback's disarm: all traffic is on stable after it).
+    lease, unless I(force) (a rollback's disarm, after which all traffic is on stable).
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   action: {description: What to do., type: str, required: true, choices: [claim, arm, renew, check, disarm, status]}
   lease_file: {description: The lease file on the router host (one per backend)., type: path, required: true}
@@ -28,8 +29,8 @@ options:
     description: Seconds without renewal before the watcher reverts traffic; for C(claim), seconds the claim holds.
     type: float
     default: 15
-  owner: {description: The run that claims, arms, renews or disarms (relrun's run id)., type: str, default: ""}
-  runbook: {description: The owner's runbook name, shown to a run that is refused., type: str, default: ""}
+  owner: {description: "The run that claims, arms, renews or disarms (relrun's run id).", type: str, default: ""}
+  runbook: {description: "The owner's runbook name, shown to a run that is refused.", type: str, default: ""}
   force: {description: Disarm whoever owns the lease (a rollback's disarm)., type: bool, default: false}
   driver: {description: The traffic driver the watcher uses to revert., type: str, default: sandbox}
   connection: {description: Driver settings from inventory., type: dict, default: {}}

@@ -65,11 +65,10 @@ import os
 import shlex
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 from ansible_collections.relrun.release.plugins.module_utils.fault_injectors import (
     FaultSpec,
     make_injector,
@@ -127,13 +126,15 @@ def _demo_api(p: dict[str, Any], revert: bool) -> list[str]:
         try:
             port = int(json.loads(_read(path))["port"])
             token = _read(os.path.join(state_dir, "secrets", "admin.token")).strip()
-            request = urllib.request.Request(
+            # The demo API's admin endpoint is on this host: never through a proxy.
+            with open_url(
                 f"http://127.0.0.1:{port}/admin/fault",
                 data=json.dumps(body).encode(),
                 method="POST",
                 headers={"Content-Type": "application/json", "X-Admin-Token": token},
-            )
-            with urllib.request.urlopen(request, timeout=5) as response:
+                timeout=5,
+                use_proxy=False,
+            ) as response:
                 response.read()
         except (OSError, ValueError, KeyError) as err:
             if revert:

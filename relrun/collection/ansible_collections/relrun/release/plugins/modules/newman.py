@@ -22,7 +22,7 @@ description:
     runs and the task reports C(skipped).
 version_added: "0.1.0"
 author:
-  - relrun developers
+  - relrun developers (@relrun)
 options:
   base_url:
     description: Base URL of the API, given to the collection as C(baseUrl).

@@ -56,7 +56,7 @@ notes:
   - "Suppress a finding inline with a comment C(relrun: allow RULE [fp=PREFIX] -- REASON)."
   - A C(.relrun-scan-ignore) file at O(path) lists glob patterns to leave out.
 author:
-  - relrun developers
+  - relrun developers (@relrun)
 """
 
 EXAMPLES = r"""
@@ -151,7 +151,7 @@ fail_on:
   returned: always
   type: str
 failing:
-  description: Number of findings at or above O(policy.fail_on).
+  description: Number of findings at or above C(policy.fail_on).
   returned: always
   type: int
 """

@@ -12,20 +12,11 @@ description:
     the router back until it confirms each change.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
+extends_documentation_fragment:
+  - relrun.release.router
 options:
-  driver:
-    description: The router kind.
-    type: str
-    choices: [sandbox, haproxy]
-    default: sandbox
-  connection:
-    description:
-      - Driver settings from inventory, one dict for every driver; each reads its keys.
-      - For C(sandbox), C(state_dir). For C(haproxy), C(socket) (stats socket path or
-        host:port, level admin), C(backend), and optionally C(history_dir) and C(timeout).
-    type: dict
-    required: true
   stable:
     description: Stable server names.
     type: list
@@ -71,7 +62,7 @@ options:
       - For C(drain) and C(switch), ask each stable server's I(health_path) directly first,
         and give traffic only to those answering I(health_status).
       - When none answers and a canary server does, change nothing and fail with
-        C(stable_down): moving traffic would take the service down.
+        C(stable_down), since moving traffic would take the service down.
     type: bool
     default: true
 """
@@ -124,6 +115,7 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+    ROUTER_NAMES,
     DriverError,
     make_driver,
 )
@@ -141,7 +133,7 @@ def main() -> None:
     """Run the module."""
     module = AnsibleModule(
         argument_spec={
-            "driver": {"type": "str", "default": "sandbox", "choices": ["sandbox", "haproxy"]},
+            "driver": {"type": "str", "default": "sandbox", "choices": list(ROUTER_NAMES)},
             "connection": {"type": "dict", "required": True},
             "stable": {"type": "list", "elements": "str", "required": True},
             "canary": {"type": "list", "elements": "str", "required": True},

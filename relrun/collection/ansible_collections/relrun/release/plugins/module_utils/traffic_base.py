@@ -1,0 +1,59 @@
+"""What every router and metric provider is, standard library only (runs on the router host).
+
+A **router** reads the servers of one backend and changes their weight and state (the
+release's shifts, the drain, the switch back); a **metric provider** gives, per server,
+what the canary analysis samples over a window. Both answer in the same ``ServerInfo``
+shape, so ``traffic_ops`` (releases) and ``analysis_core`` (judgement) know neither
+which router nor which provider they talk to. Implementations live one per file
+(``traffic_sandbox``, ``traffic_haproxy``) and are chosen through ``traffic_drivers``,
+the registry; this module imports none of them, so nothing imports in a circle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+ServerInfo = dict[str, Any]
+"""name, address, weight, state, in_flight; from a metric provider also the window stats:
+requests, errors, error_rate, p95_ms (None when unknown), and cumulative counters for the
+analysis: total_requests, total_errors, latency (``{"kind": "buckets", "bounds",
+"counts"}`` for a histogram, ``{"kind": "average", "average_ms", "responses"}`` where only
+an average exists)."""
+
+
+class DriverError(Exception):
+    """The router (or metric source) could not be read or changed."""
+
+
+class Router(Protocol):
+    """What a release needs from a router: weights, states, and what is in flight."""
+
+    def servers(self, window: float) -> dict[str, ServerInfo]:
+        """Every server of the backend, by name: address, weight, state, in_flight."""
+
+    def set_weight(self, name: str, weight: int) -> None:
+        """Change a server's weight (effective for the next request)."""
+
+    def set_state(self, name: str, state: str) -> None:
+        """Change a server's state: ``ready``, ``drain`` or ``maint``."""
+
+
+class MetricProvider(Protocol):
+    """What the canary analysis needs: per server, its samples over a window."""
+
+    def servers(self, window: float) -> dict[str, ServerInfo]:
+        """Every server, by name: address, state, and its figures over ``window`` seconds.
+
+        The figures are ``requests``, ``errors``, ``error_rate`` and ``p95_ms``.
+        """
+
+
+class Driver(Router, MetricProvider, Protocol):
+    """A router that measures its own traffic (both built-in routers do)."""
+
+
+class Plugin(Protocol):
+    """One registry entry: how to build it from the inventory's connection settings."""
+
+    def __call__(self, connection: dict[str, Any]) -> Driver:
+        """Build the implementation, or raise :class:`DriverError` naming what is missing."""
