@@ -93,18 +93,23 @@ def shop_behind_haproxy(tmp_path: Path) -> Iterator[tuple[Path, Path, Path]]:
 def test_shop_drills_behind_haproxy(
     shop_behind_haproxy: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    """HAProxy delays the canary's answers (Lua, map set at run time); nothing is lost."""
+    """HAProxy fails half the canary's answers (map set at run time); nothing is lost.
+
+    Error rate, not the runbook's latency fault: behind HAProxy the analysis has only the
+    ``rtime`` average, judged once 1024 responses are fresh, which the shop's short bakes at
+    this load never reach (docs/analysis.md). The latency fault is drilled in the sandbox.
+    """
     state, inventory, log = shop_behind_haproxy
     reports = tmp_path / "reports"
     proc = relrun(
         "drill", str(SHOP), "-i", str(inventory), "--traffic-log", str(log),
-        "--report-dir", str(reports), cwd=tmp_path,
+        "--fault", "error_rate=0.5", "--report-dir", str(reports), cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = _report(reports)
     trigger = report["trigger"]
     assert isinstance(trigger, dict)
-    assert (trigger["reason"], trigger["stage"]) == ("latency", "Canary 30%")
+    assert (trigger["reason"], trigger["stage"]) == ("error_rate", "Canary 30%")
     assert _steps(report) == ALL_PASSED
     traffic = report["traffic"]
     assert isinstance(traffic, dict)

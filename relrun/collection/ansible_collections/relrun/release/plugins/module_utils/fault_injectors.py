@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from ansible.module_utils.urls import open_url
 
 from .haproxy_runtime import check_name, run_command
-from .traffic_drivers import DriverError
+from .traffic_base import DriverError
 
 MAP_FILE = "relrun-faults.map"
 TABLE = "relrun_faults"
