@@ -71,11 +71,9 @@ class FaultInjector(Protocol):
 
     def inject(self, server: str, fault: FaultSpec) -> None:
         """Apply ``fault`` to requests routed to ``server`` (replaces an earlier one)."""
-        ...
 
     def clear(self, server: str) -> None:
         """Remove any fault from ``server`` (idempotent)."""
-        ...
 
 
 def _read(path: str) -> str:

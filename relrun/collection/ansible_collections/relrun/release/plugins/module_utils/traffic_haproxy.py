@@ -123,7 +123,7 @@ class HAProxyDriver:
 
     def read(self) -> tuple[dict[str, str], list[dict[str, str]], list[dict[str, str]]]:
         """One snapshot: process info, the backend's server stats and server states."""
-        info, rows, states, _ = self.read_all()
+        info, rows, states = self.read_all()[:3]
         return info, rows, states
 
     def read_all(

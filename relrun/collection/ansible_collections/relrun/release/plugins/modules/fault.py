@@ -9,7 +9,7 @@ module: fault
 short_description: Inject or revert a relrun drill fault, for any application
 description:
   - C(via=traffic) (the default) breaks the canary from outside, at the router that sends it
-    traffic (the sandbox router, or HAProxy through its runtime API and relrun's fault map):
+    traffic (the sandbox router, or HAProxy through its runtime API and relrun's fault map);
     C(error_rate) answers that share of the requests routed to the canary servers with
     C(status), C(latency) delays each of them, C(abort) closes that share of connections
     without an answer. Runs on the router host. No change to the application.
@@ -17,11 +17,12 @@ description:
     host's sandbox state directory.
   - C(crash) runs the host's service control, C(SERVICE_CTL crash SERVICE), which must kill
     the service as a crash would; C(command) runs the runbook's own inject commands.
-  - C(action=revert) undoes the fault (idempotent): the traffic fault is cleared, the demo
+  - C(action=revert) undoes the fault (idempotent); the traffic fault is cleared, the demo
     API's fault removed if it still runs, the runbook's revert commands run.
   - Uses only the Python standard library on the managed host.
 version_added: "0.1.0"
-author: relrun developers
+author:
+  - relrun developers (@relrun)
 options:
   action: {description: Inject or revert., type: str, default: inject, choices: [inject, revert]}
   kind: {description: The fault., type: str, required: true, choices: [error_rate, latency, abort, crash, command, none, clear]}
@@ -29,10 +30,10 @@ options:
   status: {description: HTTP status of injected errors., type: int, default: 503}
   via: {description: Where error_rate and latency are injected., type: str, default: traffic, choices: [traffic, app]}
   servers: {description: Canary server names (the router's or HAProxy's)., type: list, elements: str, required: true}
-  driver: {description: The traffic driver (C(sandbox) or C(haproxy)), for via=traffic., type: str, default: sandbox}
+  driver: {description: "The traffic driver (C(sandbox) or C(haproxy)), for via=traffic.", type: str, default: sandbox}
   connection: {description: The driver's connection settings., type: dict, default: {}}
-  state_dir: {description: The sandbox state directory on the host, for via=app., type: path, default: ""}
-  service_ctl: {description: The host's service-control command line, for crash., type: str, default: ""}
+  state_dir: {description: "The sandbox state directory on the host, for via=app.", type: path, default: ""}
+  service_ctl: {description: "The host's service-control command line, for crash.", type: str, default: ""}
   service: {description: The service name given to the service control., type: str, default: canary}
   service_env: {description: Environment of the service control (the deploy steps')., type: dict, default: {}}
   commands: {description: "Commands of a C(command) fault: argv or shell, env, chdir, timeout.", type: list, elements: dict, default: []}
