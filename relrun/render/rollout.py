@@ -124,11 +124,14 @@ def _preflight_passed(runbook: Runbook) -> Task:
             "traffic moved",
             "quiet": True,
         },
+        # Only the one fact is read from each router host: extracting whole hostvars makes
+        # ansible-core 2.16 template every variable of the host, lookups of files that the
+        # deploy has yet to write included.
         "vars": {
-            "relrun_routers": "{{ " + hosts + ' | map("extract", hostvars) }}',
-            "relrun_routers_ok": '{{ relrun_routers | selectattr("' + PREFLIGHT_PASSED
-            + '", "defined") | map(attribute="inventory_hostname") }}',
-            "relrun_preflight_missing": "{{ " + hosts + " | difference(relrun_routers_ok) }}",
+            "relrun_routers_passed": "{{ " + hosts + ' | map("extract", hostvars, "'
+            + PREFLIGHT_PASSED + '") | map("default", false) | list }}',
+            "relrun_preflight_missing": "{{ " + hosts + " | zip(relrun_routers_passed)"
+            " | rejectattr(1) | map(attribute=0) | list }}",
         },
         "run_once": True,
     }
