@@ -191,18 +191,8 @@ def playbook_env_references(playbook_text: str) -> set[str]:
     Returns:
         The variable names.
     """
-
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        return None
-
-    _Loader.add_constructor("!unsafe", _unsafe)
     try:
-        data = yaml.load(playbook_text, Loader=_Loader)  # a SafeLoader: no object tags
+        data = yaml.load(playbook_text, Loader=_unsafe_loader())  # a SafeLoader: no object tags
     except yaml.YAMLError:
         return set()
     names: set[str] = set()
