@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "relrun" / "collection"))
 
-from ansible_collections.relrun.release.plugins.module_utils.analysis_core import (  # noqa: E402
+from ansible_collections.relrun.release.plugins.module_utils.analysis.core import (  # noqa: E402
     Arm,
     Judge,
     Policy,

@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
-    scan_engine,
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    engine as scan_engine,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

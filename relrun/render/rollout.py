@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
     BACKEND_VAR,
     inventory_vars,
 )

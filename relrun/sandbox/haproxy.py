@@ -30,16 +30,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
+    DriverError,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
+    HAProxyDriver,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
     admin_state,
     run_command,
     to_int,
-)
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
-    DriverError,
-)
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
-    HAProxyDriver,
 )
 from relrun.errors import RelrunError
 from relrun.sandbox import control, haproxy_faults, procs

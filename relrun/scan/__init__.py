@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     Policy,
     PolicyError,
     ScanInputError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     ScanInputError,
     load_baseline,
 )

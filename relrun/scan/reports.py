@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 from relrun import __version__
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
-    scan_findings,
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    findings as scan_findings,
 )
 from relrun.fsutil import write_atomic
 from relrun.scan.result import ScanResult

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
     HAProxyDriver,
 )
 from relrun.errors import RelrunError

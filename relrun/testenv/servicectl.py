@@ -21,15 +21,15 @@ import time
 import urllib.error
 import urllib.request
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
-    admin_state,
-    to_int,
-)
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
     DriverError,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
     HAProxyDriver,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
+    admin_state,
+    to_int,
 )
 from relrun.errors import RelrunError
 from relrun.sandbox import procs

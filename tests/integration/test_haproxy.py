@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
     HAProxyDriver,
 )
 from relrun.sandbox import control, haproxy
@@ -162,7 +162,7 @@ def test_flagship_runbook_drills_behind_haproxy(env: Env, tmp_path: Path) -> Non
 
 def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:
     """Weights over 2 stable + 3 canary servers: HAProxy holds what split_weights asked."""
-    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (  # noqa: E501
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (  # noqa: E501
         apply_split,
         switch_to_stable,
     )
@@ -224,7 +224,7 @@ def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> 
 
 def test_the_handbooks_by_hand_commands_work_on_a_real_haproxy(env: Env) -> None:
     """rollback-playbook.md tells on-call what to type if relrun cannot run: it must work."""
-    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
         run_command,
     )
     from relrun.render.handbook import handbook_data

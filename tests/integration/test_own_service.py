@@ -123,7 +123,7 @@ def test_shop_drills_behind_haproxy(
 
 
 def _runtime(socket_path: str, command: str) -> str:
-    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
         run_command,
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.relrun.release.plugins.module_utils.http_runner import run_checks
+from ansible_collections.relrun.release.plugins.module_utils.http.runner import run_checks
 
 from relrun.runbook.check_models import ApiChecksSection
 from tests.helpers import free_port

@@ -7,8 +7,13 @@ import time
 
 import jwt
 import pytest
-from ansible_collections.relrun.release.plugins.module_utils import http_jwt, http_sse
-from ansible_collections.relrun.release.plugins.module_utils.http_client import send
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    jwt as http_jwt,
+)
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    sse as http_sse,
+)
+from ansible_collections.relrun.release.plugins.module_utils.http.client import send
 
 from tests.unit.checks.fakeapi import FakeApi
 

@@ -8,16 +8,16 @@ import stat
 from pathlib import Path
 
 import pytest
-from ansible_collections.relrun.release.plugins.module_utils.http_redact import Redactor
-from ansible_collections.relrun.release.plugins.module_utils.newman_report import (
+from ansible_collections.relrun.release.plugins.module_utils.http.newman_report import (
     checks_from_report,
     collect_secrets,
 )
-from ansible_collections.relrun.release.plugins.module_utils.newman_run import (
+from ansible_collections.relrun.release.plugins.module_utils.http.newman_run import (
     NewmanMissing,
     environment_document,
     find_newman,
 )
+from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJl"
 
@@ -156,7 +156,7 @@ json.dump({{"run": {{"executions": []}}}}, open(report, "w"))
 def test_run_newman_keeps_secrets_off_the_command_line(tmp_path: Path) -> None:
     import sys
 
-    from ansible_collections.relrun.release.plugins.module_utils.newman_run import run_newman
+    from ansible_collections.relrun.release.plugins.module_utils.http.newman_run import run_newman
 
     record = tmp_path / "record.json"
     fake = tmp_path / "newman"

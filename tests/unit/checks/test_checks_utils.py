@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.relrun.release.plugins.module_utils import (
-    http_assertions,
-    http_jsonpath,
-    http_placeholders,
-    http_redact,
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    assertions as http_assertions,
+)
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    jsonpath as http_jsonpath,
+)
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    placeholders as http_placeholders,
+)
+from ansible_collections.relrun.release.plugins.module_utils.http import (
+    redact as http_redact,
 )
 
 from relrun.runbook import check_models

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_collections.relrun.release.plugins.module_utils.http_client import (  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.client import (  # type: ignore[import-not-found, unused-ignore]
     RequestFailed,
     Tls,
     send,

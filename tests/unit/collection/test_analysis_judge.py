@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis_core import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis.core import (  # noqa: E501
     Thresholds,
     judge,
 )

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis_stats import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis.stats import (  # noqa: E501
     CompareTest,
     LimitTest,
 )

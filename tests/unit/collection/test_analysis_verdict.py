@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis_core import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis.core import (  # noqa: E501
     HAPROXY_RTIME_SPAN,
     Arm,
     Judge,

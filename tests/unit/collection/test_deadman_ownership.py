@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.lease import (
     deadman,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.deadman import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (  # noqa: E501
     LeaseFired,
     LeaseHeld,
     LeaseTaken,

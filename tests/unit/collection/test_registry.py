@@ -6,8 +6,8 @@ import ast
 import re
 from pathlib import Path
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
-    traffic_drivers,
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic import (
+    drivers as traffic_drivers,
 )
 from relrun.render.rollout import CONNECTION_VARS
 from relrun.runbook.rollout_models import Traffic
@@ -17,17 +17,29 @@ UTILS = ROOT / "relrun/collection/ansible_collections/relrun/release/plugins/mod
 MODULES = UTILS.parent / "modules"
 
 
+def _name(path: Path) -> str:
+    """``traffic/base.py`` → ``traffic.base``: a module util by its dotted place."""
+    return ".".join(path.relative_to(UTILS).with_suffix("").parts)
+
+
 def _imports(path: Path) -> set[str]:
+    """The module utils ``path`` imports relatively (``.x``, ``..pkg.x``), by dotted place."""
+    package = path.relative_to(UTILS).parent.parts
     tree = ast.parse(path.read_text())
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module} if node.module else {a.name for a in node.names}
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            base = list(package[: len(package) - (node.level - 1)])
+            if node.module:
+                found.add(".".join([*base, node.module]))
+            else:
+                found |= {".".join([*base, a.name]) for a in node.names}
     return found
 
 
 def test_no_module_util_of_the_traffic_layer_imports_in_a_circle() -> None:
-    graph = {p.stem: _imports(p) for p in UTILS.glob("*.py")}
+    graph = {_name(p): _imports(p) for p in UTILS.rglob("*.py") if p.stem != "__init__"}
+    assert "traffic.base" in graph and "traffic.drivers" in graph
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in graph.get(start, set()):
@@ -36,7 +48,12 @@ def test_no_module_util_of_the_traffic_layer_imports_in_a_circle() -> None:
         return False
 
     assert [m for m in graph if reaches(m, m, {m})] == []
-    assert graph["traffic_base"] == set()  # the interfaces know no implementation
+    assert graph["traffic.base"] == set()  # the interfaces know no implementation
+
+
+def test_module_utils_live_in_sub_packages() -> None:
+    flat = sorted(p.name for p in UTILS.glob("*.py") if p.name != "__init__.py")
+    assert flat == []
 
 
 def test_the_schema_modules_and_render_read_the_registry() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (
     StableDown,
     drain,
     switch_to_stable,

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
     DriverError,
     make_driver,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_haproxy import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
     HAProxyDriver,
     default_history_dir,
 )

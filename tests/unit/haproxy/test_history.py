@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_history import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_history import (  # noqa: E501
     KEEP_SECONDS,
     SampleStore,
     counter_delta,

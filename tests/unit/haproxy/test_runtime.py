@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.haproxy_runtime import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
+    DriverError,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
     admin_state,
     check_name,
     parse_address,
@@ -15,9 +18,6 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.h
     parse_stat_csv,
     run_command,
     server_address,
-)
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (  # noqa: E501
-    DriverError,
 )
 from tests.unit.haproxy.fake_runtime import STATE_HEADER, FakeRuntime, state_row
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import scan_tokens
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    tokens as scan_tokens,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     RULES,
     Policy,
     scan,

@@ -6,25 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
-    scan_gitindex,
-    scan_manifests,
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    gitindex as scan_gitindex,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_dotenv import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    manifests as scan_manifests,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.dotenv import (
     is_dotenv,
     scan_dotenv,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     Policy,
     PolicyError,
     ScanInputError,
     load_baseline,
     scan,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_policy import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.policy import (
     DEFAULT_FORBIDDEN,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_postman import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.postman import (
     scan_postman,
 )
 from tests.unit.scan.helpers import make_jwt, make_password, make_token

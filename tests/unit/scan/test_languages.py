@@ -6,18 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_clex import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.clex import (
     LexError,
     lex,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_js import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.js import (
     fallback_js,
     scan_js,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_jvm import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.jvm import (
     scan_jvm,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_python import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.python import (
     fallback_imports,
     scan_python,
 )

@@ -4,13 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import scan_findings
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_names import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    findings as scan_findings,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.names import (
     is_placeholder,
     is_secret_name,
     looks_real,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_tokens import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.tokens import (
     decode_jwt,
     scan_tokens,
 )

@@ -15,11 +15,13 @@ import pytest
 
 from relrun.cli import app
 from relrun.cli.errors import run_cli
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils import (
-    scan_findings,
-    scan_providers,
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    findings as scan_findings,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan import (
+    providers as scan_providers,
+)
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     Policy,
     scan,
 )

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from relrun.cli import app
 from relrun.cli.errors import run_cli
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     scan,
 )
 from relrun.render.scan_tasks import render_scan_tasks

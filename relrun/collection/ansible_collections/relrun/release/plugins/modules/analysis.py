@@ -87,14 +87,14 @@ import os
 from collections.abc import Callable
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.analysis_core import Policy, watch
-from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+from ansible_collections.relrun.release.plugins.module_utils.analysis.core import Policy, watch
+from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseTaken,
     parent_attached,
     renew,
 )
-from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
     make_driver,

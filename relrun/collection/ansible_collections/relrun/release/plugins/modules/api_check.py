@@ -138,9 +138,9 @@ msg:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.http_client import Tls  # type: ignore[import-not-found, unused-ignore]
-from ansible_collections.relrun.release.plugins.module_utils.http_redact import Redactor  # type: ignore[import-not-found, unused-ignore]
-from ansible_collections.relrun.release.plugins.module_utils.http_runner import run_checks  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.client import Tls  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.runner import run_checks  # type: ignore[import-not-found, unused-ignore]
 
 CREDENTIAL_OPTIONS: dict[str, Any] = {
     "username": {"type": "str"},

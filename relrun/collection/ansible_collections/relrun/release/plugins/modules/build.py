@@ -85,7 +85,7 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.build_process import run_build  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.build.process import run_build  # type: ignore[import-not-found, unused-ignore]
 
 
 def _sha256(path: str) -> str:

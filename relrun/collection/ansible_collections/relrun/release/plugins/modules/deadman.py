@@ -74,7 +74,7 @@ lease_held:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseHeld,
     LeaseTaken,
@@ -85,8 +85,8 @@ from ansible_collections.relrun.release.plugins.module_utils.deadman import (
     read_lease,
     renew,
 )
-from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import make_driver
-from ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import make_driver
+from ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (
     drain,
     switch_to_stable,
 )

@@ -70,11 +70,11 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible_collections.relrun.release.plugins.module_utils.fault_injectors import (
+from ansible_collections.relrun.release.plugins.module_utils.fault.injectors import (
     FaultSpec,
     make_injector,
 )
-from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import DriverError
+from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import DriverError
 
 TRAFFIC_KINDS = ("error_rate", "latency", "abort")
 

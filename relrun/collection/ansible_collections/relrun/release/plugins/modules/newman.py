@@ -105,22 +105,22 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.http_credentials import (  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.credentials import (  # type: ignore[import-not-found, unused-ignore]
     CredentialsError,
     resolve_credentials,
 )
-from ansible_collections.relrun.release.plugins.module_utils.http_redact import Redactor  # type: ignore[import-not-found, unused-ignore]
-from ansible_collections.relrun.release.plugins.module_utils.newman_report import (  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.newman_report import (  # type: ignore[import-not-found, unused-ignore]
     checks_from_report,
     collect_secrets,
 )
-from ansible_collections.relrun.release.plugins.module_utils.newman_run import (  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.newman_run import (  # type: ignore[import-not-found, unused-ignore]
     NewmanFailed,
     NewmanMissing,
     environment_document,
     find_newman,
     run_newman,
 )
+from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor  # type: ignore[import-not-found, unused-ignore]
 
 CREDENTIAL_OPTIONS: dict[str, Any] = {
     "username": {"type": "str"},

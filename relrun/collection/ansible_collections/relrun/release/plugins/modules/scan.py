@@ -157,7 +157,7 @@ failing:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.scan_engine import (
+from ansible_collections.relrun.release.plugins.module_utils.scan.engine import (
     Policy,
     PolicyError,
     ScanInputError,

@@ -108,18 +108,18 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.deadman import (
+from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseTaken,
     parent_attached,
     renew,
 )
-from ansible_collections.relrun.release.plugins.module_utils.traffic_drivers import (
+from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
     make_driver,
 )
-from ansible_collections.relrun.release.plugins.module_utils.traffic_ops import (
+from ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (
     StableDown,
     apply_split,
     drain,

@@ -1,0 +1,82 @@
+"""The registry of routers and metric providers: one line per implementation.
+
+The runbook schema (``traffic.driver``), the modules' argument choices and the docs read
+:data:`ROUTERS` and :data:`PROVIDERS`; nothing else names an implementation. Adding a
+router is one file beside ``traffic_sandbox.py`` (a class with ``servers``,
+``set_weight``, ``set_state``, a ``from_connection`` and its ``INVENTORY_VARS``) and one
+line in each table below (see docs/extending.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Driver, DriverError, MetricProvider, Plugin, Router, ServerInfo
+
+# Explicit ``from .module import name`` forms: Ansible bundles a module's module_utils by
+# reading these import lines.
+from .haproxy import BACKEND_VAR, HAProxyDriver
+from .haproxy import INVENTORY_VARS as HAPROXY_VARS
+from .sandbox import INVENTORY_VARS as SANDBOX_VARS
+from .sandbox import from_connection as sandbox_connection
+
+__all__ = [
+    "BACKEND_VAR",
+    "PROVIDERS",
+    "ROUTERS",
+    "ROUTER_NAMES",
+    "Driver",
+    "DriverError",
+    "MetricProvider",
+    "Router",
+    "ServerInfo",
+    "inventory_vars",
+    "make_driver",
+    "make_provider",
+]
+
+ROUTERS: dict[str, Plugin] = {
+    "sandbox": sandbox_connection,
+    "haproxy": HAProxyDriver.from_connection,
+}
+# Where the canary analysis reads its samples; a router that measures is its own provider.
+PROVIDERS: dict[str, Plugin] = dict(ROUTERS)
+ROUTER_NAMES: tuple[str, ...] = tuple(ROUTERS)
+_VARS = {"sandbox": SANDBOX_VARS, "haproxy": HAPROXY_VARS}
+
+
+def inventory_vars() -> dict[str, tuple[str, str]]:
+    """Every implementation's connection key → (inventory variable, Jinja default)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name in ROUTERS:
+        merged.update(_VARS[name])
+    return merged
+
+
+def _make(table: dict[str, Plugin], what: str, kind: str, connection: dict[str, Any]) -> Driver:
+    plugin = table.get(kind)
+    if plugin is None:
+        raise DriverError(f"unknown {what} {kind!r} (one of {', '.join(table)})")
+    return plugin(connection)
+
+
+def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
+    """Build the router named by the runbook, connected as the inventory says.
+
+    Args:
+        kind: a name in :data:`ROUTERS`.
+        connection: settings from inventory variables; one dict for every implementation,
+            each reads its own keys (see :func:`inventory_vars`).
+
+    Returns:
+        The router.
+
+    Raises:
+        DriverError: unknown router or missing settings.
+    """
+    return _make(ROUTERS, "traffic driver", kind, connection)
+
+
+def make_provider(kind: str, connection: dict[str, Any]) -> MetricProvider:
+    """Build the metric provider named ``kind`` (see :func:`make_driver`)."""
+    return _make(PROVIDERS, "metric provider", kind, connection)
