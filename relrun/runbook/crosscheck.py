@@ -15,6 +15,9 @@ from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.fault.registry import (  # noqa: E501
+    INJECTOR_NAMES,
+)
 from relrun.runbook.models import Build, Targets
 from relrun.runbook.rollout_models import (
     Analysis,
@@ -55,6 +58,7 @@ def cross_check(
     problems = _duplicate_builds(data)
     problems += _rollout_rules(data)
     problems += _lease_rule(data)
+    problems += _injector_rule(data)
     if inventory_groups is not None:
         problems += _inventory_rules(data, set(inventory_groups))
     return problems
@@ -152,6 +156,34 @@ def _rollout_rules(data: Mapping[str, Any]) -> list[CrossProblem]:
             (("drill", "fault", "stage"), f"no stage named {wanted!r} (stages: {known})")
         )
     return problems
+
+
+TRAFFIC_FAULTS = ("error_rate", "latency", "abort")
+
+
+def traffic_fault_problem(driver: str, kind: str, via: str) -> str | None:
+    """Why the router ``driver`` cannot inject a ``kind`` fault ``via`` it, or None."""
+    at_router = kind == "abort" or (kind in TRAFFIC_FAULTS and via == "traffic")
+    if not at_router or driver in INJECTOR_NAMES:
+        return None
+    return (
+        f"the {driver} router has no fault injector (routers with one: "
+        f"{', '.join(INJECTOR_NAMES)}); use a `command` fault, or `via: app` for error_rate "
+        "and latency"
+    )
+
+
+def _injector_rule(data: Mapping[str, Any]) -> list[CrossProblem]:
+    """A traffic-layer drill fault needs a router listed in the fault registry."""
+    drill, traffic = data.get("drill"), data.get("traffic")
+    fault = drill.get("fault") if isinstance(drill, Mapping) else None
+    if not isinstance(fault, Mapping) or not isinstance(traffic, Mapping):
+        return []
+    driver = _text(Traffic, "driver", traffic) or "sandbox"
+    kind = _text(Fault, "kind", fault) or "error_rate"
+    via = _text(Fault, "via", fault) or "traffic"
+    problem = traffic_fault_problem(driver, kind, via)
+    return [(("drill", "fault", "kind"), problem)] if problem else []
 
 
 @dataclass(frozen=True)

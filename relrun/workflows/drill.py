@@ -19,6 +19,7 @@ from relrun.run.active import clear_active, dead_runs
 from relrun.run.events import Handler
 from relrun.run.lock import environment_id
 from relrun.run.signals import deferred_signals, raise_if_signalled
+from relrun.runbook.crosscheck import TRAFFIC_FAULTS, traffic_fault_problem
 from relrun.runbook.loader import load_runbook
 from relrun.runbook.rollout_models import FAULT_KINDS, fault_value_problem
 from relrun.runbook.schema import Runbook
@@ -28,7 +29,6 @@ from relrun.workflows.lifecycle import ReleaseResult
 from relrun.workflows.release import DrillFault, Environment, Say, run_release
 
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
-TRAFFIC_KINDS = ("error_rate", "latency", "abort")
 
 
 _ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
@@ -83,7 +83,11 @@ def parse_fault(runbook: Runbook, fault: str | None, at: str | None) -> DrillFau
         raise InputError(f"--at: no stage named {stage!r} (stages: {', '.join(names)})")
     declared = runbook.drill.fault
     via = declared.via if kind in {"error_rate", "latency"} else "traffic"
-    if kind in TRAFFIC_KINDS and via == "traffic":
+    assert runbook.traffic is not None  # a rollout needs a traffic section (checked above)
+    problem = traffic_fault_problem(runbook.traffic.driver, kind, via)
+    if problem is not None:
+        raise InputError(f"--fault {kind}: {problem}")
+    if kind in TRAFFIC_FAULTS and via == "traffic":
         on = "router"  # the router in front of the canary servers injects it
     elif kind == "command":
         on = declared.run_on

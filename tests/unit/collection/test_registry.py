@@ -6,6 +6,9 @@ import ast
 import re
 from pathlib import Path
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.fault import (
+    registry as fault_registry,
+)
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic import (
     drivers as traffic_drivers,
 )
@@ -79,5 +82,15 @@ def test_an_unknown_router_is_named_with_the_known_ones() -> None:
         traffic_drivers.make_driver("nginx", {})
     except traffic_drivers.DriverError as err:
         assert "unknown traffic driver 'nginx' (one of sandbox, haproxy)" in str(err)
+    else:
+        raise AssertionError("no error")
+
+
+def test_every_router_has_a_fault_injector_in_the_registry() -> None:
+    assert set(fault_registry.INJECTOR_NAMES) == set(traffic_drivers.ROUTER_NAMES)
+    try:
+        fault_registry.make_injector("nginx", {})
+    except traffic_drivers.DriverError as err:
+        assert "no fault injector for traffic driver 'nginx' (one of sandbox, haproxy)" in str(err)
     else:
         raise AssertionError("no error")

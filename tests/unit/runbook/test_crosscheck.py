@@ -200,3 +200,27 @@ def test_shipped_lease_and_intervals_fit(tmp_path: Path) -> None:
         HEAD + "traffic: {}\nrollout: {stages: [{name: only, weight: 100, bake: 1m}]}\n",
     )
     assert load_runbook(path).runbook.rollback.lease == 15
+
+
+def test_a_traffic_fault_needs_a_router_with_a_fault_injector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every shipped router has an injector; a router added without one (no line in
+    # module_utils/fault/registry.py) is refused for traffic-layer faults, not at run time.
+    monkeypatch.setattr("relrun.runbook.crosscheck.INJECTOR_NAMES", ("sandbox",))
+    body = (
+        HEAD
+        + "traffic: {driver: haproxy}\n"
+        + "rollout:\n"
+        + "  stages:\n"
+        + "    - {name: one, weight: 10, bake: 1}\n"
+        + "    - {name: two, weight: 50, bake: 1}\n"
+    )
+    path = write(tmp_path, body + "drill: {fault: {kind: abort, value: 0.5}}\n")
+    assert problems(path) == [
+        f"{path}:9:17: error: the haproxy router has no fault injector (routers with one: "
+        "sandbox); use a `command` fault, or `via: app` for error_rate and latency "
+        "(at drill.fault.kind)"
+    ]
+    write(tmp_path, body + "drill: {fault: {kind: error_rate, via: app}}\n")
+    load_runbook(path, None)  # the app injects it: no router needed

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..fault.injectors import TABLE, parse_table
+from ..fault.haproxy import TABLE, parse_table
 from .base import DriverError, ServerInfo
 from .haproxy_history import (
     COUNTERS,

@@ -23,8 +23,11 @@ def _read(path: str) -> str:
         return handle.read()
 
 
-class SandboxDriver:
-    """The sandbox router's admin API (see docs/sandbox.md)."""
+class SandboxAdmin:
+    """A client of the sandbox router's admin API, found through the sandbox state dir.
+
+    The router and the fault injector both talk to the router through it.
+    """
 
     def __init__(self, state_dir: str, timeout: float = 5.0) -> None:
         try:
@@ -38,7 +41,12 @@ class SandboxDriver:
         self.base = f"http://127.0.0.1:{int(router['admin_port'])}"
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One admin request; the decoded JSON answer (None for an empty one).
+
+        Raises:
+            DriverError: the router refused it or could not be reached.
+        """
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {self._token}"}
         if data is not None:
@@ -59,6 +67,26 @@ class SandboxDriver:
             raise DriverError(f"router admin {method} {path}: HTTP {err.code} {detail}") from None
         except (OSError, ValueError) as err:
             raise DriverError(f"router admin {method} {path}: {err}") from None
+
+
+def admin_from_connection(connection: dict[str, Any]) -> SandboxAdmin:
+    """The admin client named by the rendered ``connection`` dict.
+
+    Raises:
+        DriverError: no state directory, or no router in it.
+    """
+    state_dir = connection.get("state_dir")
+    if not state_dir:
+        raise DriverError("the sandbox router needs relrun_sandbox_state_dir")
+    return SandboxAdmin(str(state_dir))
+
+
+class SandboxDriver:
+    """The sandbox router's admin API (see docs/sandbox.md)."""
+
+    def __init__(self, admin: SandboxAdmin) -> None:
+        self._admin = admin
+        self._call = admin.call
 
     def servers(self, window: float) -> dict[str, ServerInfo]:
         """Read every server and its windowed stats."""
@@ -106,7 +134,4 @@ def from_connection(connection: dict[str, Any]) -> SandboxDriver:
     Raises:
         DriverError: no state directory.
     """
-    state_dir = connection.get("state_dir")
-    if not state_dir:
-        raise DriverError("the sandbox driver needs relrun_sandbox_state_dir")
-    return SandboxDriver(str(state_dir))
+    return SandboxDriver(admin_from_connection(connection))
