@@ -30,7 +30,7 @@ options:
   status: {description: HTTP status of injected errors., type: int, default: 503}
   via: {description: Where error_rate and latency are injected., type: str, default: traffic, choices: [traffic, app]}
   servers: {description: Canary server names (the router's or HAProxy's)., type: list, elements: str, required: true}
-  driver: {description: "The traffic driver whose fault injector breaks the canary, for via=traffic (C(sandbox) or C(haproxy), as listed in module_utils/fault/registry.py).", type: str, default: sandbox}
+  driver: {description: "The traffic driver whose fault injector is used, for via=traffic (C(sandbox) or C(haproxy)).", type: str, default: sandbox}
   connection: {description: The driver's connection settings., type: dict, default: {}}
   state_dir: {description: "The sandbox state directory on the host, for via=app.", type: path, default: ""}
   service_ctl: {description: "The host's service-control command line, for crash.", type: str, default: ""}
