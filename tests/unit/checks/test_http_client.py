@@ -71,7 +71,7 @@ def test_proxy_from_the_environment_unless_turned_off(
     resp = send("GET", "http://api.invalid/health", tls=Tls(use_proxy=True))
     assert resp.status == 200
     assert resp.body.startswith(b"GET http://api.invalid/health ")
-    with pytest.raises(RequestFailed, match="api.invalid"):
+    with pytest.raises(RequestFailed, match=r"api\.invalid"):
         send("GET", "http://api.invalid/health", tls=Tls(use_proxy=False))
 
 
