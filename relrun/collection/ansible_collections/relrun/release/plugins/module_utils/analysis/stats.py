@@ -73,7 +73,7 @@ def _expit(z: float) -> float:
 
 
 def _mixture(log_weights: list[float], log_ratios: list[float]) -> float:
-    return logsumexp([w + r for w, r in zip(log_weights, log_ratios)])
+    return logsumexp([w + r for w, r in zip(log_weights, log_ratios, strict=True)])
 
 
 class LimitTest:
