@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.urls import open_url
-
 from ..traffic.base import Driver, DriverError, ServerInfo
+from ..traffic.plainhttp import open_plain
 from .stats import CompareTest, LimitTest, combine, e_value, evidence
 
 
@@ -45,7 +44,7 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
     if not address:
         return "no address"
     try:
-        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
+        with open_plain(f"http://{address}{path}", timeout=timeout) as response:
             response.read()
             return None
     except urllib.error.HTTPError as err:
