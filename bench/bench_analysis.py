@@ -121,8 +121,8 @@ def ripr(
     average to reject (Wald-Wolfowitz; Lai's bound ``log(1/alpha) / KL``).
     """
     if psi0 is None:
-        q_c = min(p_c, limit)
-        return q_c, p_s, float(share * _kl(p_c, q_c))
+        nearest = min(p_c, limit)
+        return nearest, p_s, float(share * _kl(p_c, nearest))
     q_s = 1 / (1 + np.exp(-np.linspace(-12, 6, 20001)))
     bound = psi0 * q_s / (1 - q_s)
     q_c = np.minimum(min(p_c, limit), bound / (1 + bound))
