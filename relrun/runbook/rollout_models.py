@@ -186,7 +186,7 @@ class MetricsSource(StrictModel):
         default="seconds", description="Unit of the histogram's `le` bounds."
     )
     timeout: Seconds = Field(
-        default=5, gt=0, le=60, description="Bound on one reading (all its queries)."
+        default=2, gt=0, description="Bound on one reading (all its queries)."
     )
     max_outage: Seconds = Field(
         default=30,

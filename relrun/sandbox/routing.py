@@ -125,7 +125,8 @@ def prometheus_text(servers: Iterable[Server], unrouted: int, failed: int) -> st
     the analysis calls the server's requests; ``code=~"5xx|error"`` its errors.
     """
     lines = [
-        "# HELP relrun_router_requests_total Requests the router sent to a server, by status class.",
+        "# HELP relrun_router_requests_total Requests the router sent to a server, by status"
+        " class.",
         "# TYPE relrun_router_requests_total counter",
     ]
     table = list(servers)
@@ -149,9 +150,8 @@ def prometheus_text(servers: Iterable[Server], unrouted: int, failed: int) -> st
             lines.append(f'relrun_router_request_duration_seconds_bucket{{{who},le="{le}"}} {seen}')
         total = sum(rec.latency_buckets)
         lines.append(f'relrun_router_request_duration_seconds_bucket{{{who},le="+Inf"}} {total}')
-        lines.append(
-            f"relrun_router_request_duration_seconds_sum{{{who}}} {_number(rec.latency_sum_ms / 1000)}"
-        )
+        seconds = _number(rec.latency_sum_ms / 1000)
+        lines.append(f"relrun_router_request_duration_seconds_sum{{{who}}} {seconds}")
         lines.append(f"relrun_router_request_duration_seconds_count{{{who}}} {total}")
     lines += [
         "# HELP relrun_router_in_flight Requests a server is handling now.",

@@ -44,8 +44,9 @@ def prometheus(sandbox: Path, tmp_path: Path) -> Iterator[Prometheus]:
         server.stop()
 
 
-def runbook(tmp_path: Path, url: str, *, no_data: str = "wait", extra: str = "",
-            first_bake: str = "3s") -> Path:
+def runbook(
+    tmp_path: Path, url: str, *, no_data: str = "wait", extra: str = "", first_bake: str = "3s"
+) -> Path:
     """quick.yml judged from Prometheus at ``url``."""
     text = QUICK.read_text(encoding="utf-8")
     block = (
@@ -53,9 +54,12 @@ def runbook(tmp_path: Path, url: str, *, no_data: str = "wait", extra: str = "",
         f"    timeout: 2s\n{extra}{QUERIES}"
     )
     text = text.replace("  max_p95_ms: 1000\n", "  max_p95_ms: 1000\n" + block, 1)
-    text = text.replace("      weight: 10\n      bake: 3s\n", f"      weight: 10\n      bake: {first_bake}\n")
+    text = text.replace(
+        "      weight: 10\n      bake: 3s\n", f"      weight: 10\n      bake: {first_bake}\n"
+    )
     # RTO is not what these tests measure; a loaded machine must not fail them on it.
-    text = text.replace("  rto_budget: 20s\n", "  rto_budget: 10m\n")
+    # Nor the dead man's switch: a lease that outlasts a loaded machine's slowest task.
+    text = text.replace("  rto_budget: 20s\n", "  rto_budget: 10m\n  lease: 2m\n")
     path = tmp_path / "prom.yml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -78,8 +82,16 @@ def test_a_drill_judged_from_prometheus_detects_the_fault_and_loses_nothing(
     reports = tmp_path / "reports"
     path = runbook(tmp_path, prometheus.url)
     proc = run_relrun(
-        ["drill", str(path), "-i", str(INVENTORY), "--traffic-log",
-         str(Layout.at(sandbox).traffic_log), "--report-dir", str(reports)],
+        [
+            "drill",
+            str(path),
+            "-i",
+            str(INVENTORY),
+            "--traffic-log",
+            str(Layout.at(sandbox).traffic_log),
+            "--report-dir",
+            str(reports),
+        ],
         sandbox,
         tmp_path,
     )
@@ -107,14 +119,15 @@ def test_prometheus_killed_mid_stage_rolls_back_as_no_data_says(
     sandbox: Path, prometheus: Prometheus, tmp_path: Path, no_data: str
 ) -> None:
     reports = tmp_path / "reports"
-    path = runbook(tmp_path, prometheus.url, no_data=no_data, extra="    max_outage: 2s\n",
-                   first_bake="60s")
+    path = runbook(
+        tmp_path, prometheus.url, no_data=no_data, extra="    max_outage: 2s\n", first_bake="5m"
+    )
     proc = start_relrun(
         ["release", str(path), "-i", str(INVENTORY), "--report-dir", str(reports)],
         sandbox,
         tmp_path,
     )
-    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=400)
     prometheus.stop()
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err  # the release failed, the environment is safe

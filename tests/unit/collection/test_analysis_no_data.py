@@ -8,7 +8,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.a
     Policy,
     watch,
 )
-from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.base import (  # noqa: E501
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.base import (
     MetricsUnavailable,
 )
 
@@ -18,8 +18,17 @@ class Router:
 
     def servers(self, window: float) -> dict[str, Any]:
         return {
-            name: {"name": name, "address": None, "state": "ready", "weight": 1, "in_flight": 0,
-                   "requests": 0, "errors": 0, "total_requests": 0, "total_errors": 0}
+            name: {
+                "name": name,
+                "address": None,
+                "state": "ready",
+                "weight": 1,
+                "in_flight": 0,
+                "requests": 0,
+                "errors": 0,
+                "total_requests": 0,
+                "total_errors": 0,
+            }
             for name in ("canary", "stable")
         }
 
@@ -43,15 +52,29 @@ class Metrics:
             raise MetricsUnavailable("connection refused")
         n = self.reading * 20
         return {
-            "canary": {"requests": 20, "errors": 0, "total_requests": n,
-                       "total_errors": self.reading * self.canary_errors},
+            "canary": {
+                "requests": 20,
+                "errors": 0,
+                "total_requests": n,
+                "total_errors": self.reading * self.canary_errors,
+            },
             "stable": {"requests": 20, "errors": 0, "total_requests": n, "total_errors": 0},
         }
 
 
 def run(metrics: Metrics, no_data: str, duration: float = 0.2, max_outage: float = 30) -> Any:
-    return watch(Router(), ["canary"], Policy(no_data=no_data), duration, 0.01, 5, "",
-                 baseline=["stable"], metrics=metrics, max_outage=max_outage)
+    return watch(
+        Router(),
+        ["canary"],
+        Policy(no_data=no_data),
+        duration,
+        0.01,
+        5,
+        "",
+        baseline=["stable"],
+        metrics=metrics,
+        max_outage=max_outage,
+    )
 
 
 def test_with_no_data_fail_a_missing_reading_is_a_breach_at_once() -> None:

@@ -102,7 +102,11 @@ def counters(query: str, at: float) -> tuple[int, dict[str, Any]]:
     if "lat_bucket" in query:
         if 'server="canary"' not in query:
             return 200, vector()
-        cumulative = [(0.005, 50), (0.1, 90), ("+Inf", 100)] if now else [(0.005, 40), (0.1, 60), ("+Inf", 60)]
+        cumulative = (
+            [(0.005, 50), (0.1, 90), ("+Inf", 100)]
+            if now
+            else [(0.005, 40), (0.1, 60), ("+Inf", 60)]
+        )
         return 200, vector(*(({"le": str(le)}, n) for le, n in cumulative))
     if 'code="5xx"' in query:
         return 200, vector(({}, 10 if now else 2)) if "canary" in query else vector()
@@ -138,19 +142,35 @@ def test_variables_are_escaped_for_a_promql_string() -> None:
     )
     with pytest.raises(MetricsUnavailable, match=r"\$\{host\} is unknown"):
         render_query("x{h='${host}'}", values)
-    assert (promql_duration(5), promql_duration(1.5), promql_duration(0.25)) == ("5s", "1500ms", "250ms")
+    assert (promql_duration(5), promql_duration(1.5), promql_duration(0.25)) == (
+        "5s",
+        "1500ms",
+        "250ms",
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "body", "message"),
     [
-        (400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 4"},
-         "refused query 'q': bad_data: parse error at char 4"),
+        (
+            400,
+            {"status": "error", "errorType": "bad_data", "error": "parse error at char 4"},
+            "refused query 'q': bad_data: parse error at char 4",
+        ),
         (502, b"<html>bad gateway</html>", "HTTP 502 without a JSON body"),
-        (200, {"status": "success", "data": {"resultType": "matrix", "result": []}},
-         "must return an instant vector or a scalar, got matrix"),
-        (200, {"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {}, "value": [NOW, "NaN"]}]}}, "returned NaN, not a count"),
+        (
+            200,
+            {"status": "success", "data": {"resultType": "matrix", "result": []}},
+            "must return an instant vector or a scalar, got matrix",
+        ),
+        (
+            200,
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"metric": {}, "value": [NOW, "NaN"]}]},
+            },
+            "returned NaN, not a count",
+        ),
     ],
 )
 def test_bad_answers_are_no_data_with_the_reason(status: int, body: Any, message: str) -> None:
@@ -187,8 +207,9 @@ def test_a_refused_connection_and_a_silent_server_are_no_data() -> None:
             provider(url, timeout=0.3).servers(5)
 
 
-def test_auth_is_read_from_the_referenced_place_and_sent(fake: Any, tmp_path: Any,
-                                                         monkeypatch: Any) -> None:
+def test_auth_is_read_from_the_referenced_place_and_sent(
+    fake: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
     server = fake(counters)
     monkeypatch.setenv("PROM_TOKEN", "s3cr3t-token")
     settings = {"url": server.url, "queries": QUERIES, "auth": {"token_env": "PROM_TOKEN"}}

@@ -400,7 +400,7 @@ def from_settings(
         targets=targets,
         backend=str(settings.get("backend") or ""),
         latency_unit=str(settings.get("latency_unit") or "seconds"),
-        timeout=float(settings.get("timeout") or 5),
+        timeout=float(settings.get("timeout") or 2),
         headers=_auth_headers(settings.get("auth"), base_dir),
         tls=Tls(
             validate_certs=bool(tls.get("validate_certs", True)),
