@@ -310,12 +310,10 @@ def metrics_arg(metrics: MetricsSource, backend: str) -> dict[str, Any]:
     return args
 
 
-def _analysis_args(
-    runbook: Runbook, analysis: Analysis, router_counters: bool = False, **extra: Any
-) -> dict[str, Any]:
+def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
     metrics: dict[str, Any] = {}
-    if analysis.metrics is not None and not router_counters:
+    if analysis.metrics is not None:
         metrics["metrics"] = metrics_arg(analysis.metrics, runbook.traffic.backend)
     return {
         "driver": driver_arg(runbook.traffic),
@@ -622,12 +620,11 @@ def rollback_tasks(
                 "name": name(RollbackStep.VERIFY, "stable alone is healthy"),
                 f"{C}.analysis": _analysis_args(
                     runbook,
-                    runbook.analysis,
+                    # The router's own counters: a monitoring outage must not fail a rollback.
+                    runbook.analysis.model_copy(update={"metrics": None}),
                     servers=unsafe_tree(runbook.traffic.stable_servers),
                     target="stable",
                     stage="rollback",
-                    # The router's own counters: a monitoring outage must not fail a rollback.
-                    router_counters=True,
                     duration=options.verify.analysis_window,
                     max_error_rate=options.verify.max_error_rate,
                     min_requests=0,
