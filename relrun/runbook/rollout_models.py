@@ -213,7 +213,9 @@ class Analysis(StrictModel):
     max_p95_ms: float = Field(default=5000, gt=0, description="Breach above this p95 latency.")
     no_data: Literal["fail", "wait"] = Field(
         default="wait",
-        description="`wait`: a sample without enough requests is skipped; `fail`: it is a breach.",
+        description="`wait`: a sample without enough requests is skipped; `fail`: it is a "
+        "breach. With `metrics`, a reading the provider cannot give is no data too: `fail` "
+        "breaches at once, `wait` holds the bake for up to `metrics.max_outage`.",
     )
     consecutive_breaches: int = Field(
         default=1,
