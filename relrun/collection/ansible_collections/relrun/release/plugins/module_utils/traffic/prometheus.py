@@ -168,8 +168,8 @@ def _histogram(
             ) from None
         points[bound] = points.get(bound, 0.0) + value
     ordered = sorted(points.items())
-    bounds = [b * unit_ms for b, _ in ordered if not math.isinf(b)]
-    cumulative = [round(v) for _, v in ordered]
+    bounds = [pair[0] * unit_ms for pair in ordered if not math.isinf(pair[0])]
+    cumulative = [round(pair[1]) for pair in ordered]
     if not ordered or not math.isinf(ordered[-1][0]):
         cumulative.append(cumulative[-1] if cumulative else 0)
     counts = [max(0, c - (cumulative[i - 1] if i else 0)) for i, c in enumerate(cumulative)]
@@ -299,7 +299,7 @@ class PrometheusProvider:
         reading: dict[str, Any] = {
             "requests": requests or 0,
             "errors": errors or 0,
-            "latency": None,
+            "latency": None,  # or (bounds, counts)
         }
         if "latency_buckets" in self.queries:
             samples = self.instant(rendered["latency_buckets"], at)
@@ -331,8 +331,9 @@ class PrometheusProvider:
         errors = _since(then["errors"], now["errors"])
         p95 = None
         latency = None
-        if now["latency"] is not None:
-            bounds, counts = now["latency"]
+        histogram: tuple[list[float], list[int]] | None = now["latency"]
+        if histogram is not None:
+            bounds, counts = histogram[0], histogram[1]
             latency = {"kind": "buckets", "bounds": bounds, "counts": counts}
             old = then["latency"][1] if then["latency"] is not None else [0] * len(counts)
             if len(old) == len(counts):
