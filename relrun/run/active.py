@@ -76,3 +76,10 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return "relrun"  # no /proc: trust the liveness check alone
+
+
+def all_runs() -> list[tuple[dict[str, Any], bool]]:
+    """Every run with a marker, of any environment, and whether its relrun still runs."""
+    directory = relrun_state_dir() / "active"
+    records = (_read(path) for path in sorted(directory.glob("*.json")))
+    return [(record, not _dead(record)) for record in records if record is not None]
