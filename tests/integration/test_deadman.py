@@ -93,6 +93,18 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     assert report["trigger"]["reason"] == "controller_lost"
     assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
     assert [s["name"] for s in report["stages"]] == ["Canary 10%"]
+    # The incident as it happened: the switch reverted traffic, not the recovery, and the
+    # RTO runs from the controller's last sign of life to that revert.
+    incident = report["incident"]
+    assert (incident["deadman_fired_at"], incident["deadman_reverted_at"]) == (
+        lease["fired_at"], lease["reverted_at"])
+    assert incident["on_stable_by"] == "dead man's switch"
+    assert incident["controller_last_seen"] <= lease["fired_at"]
+    last_seen = incident["controller_last_seen"]
+    assert report["rto_seconds"] == round(lease["reverted_at"] - last_seen, 3)
+    assert "the dead man's switch fired at" in recovered.stdout + recovered.stderr
+    assert "put traffic back on stable at" in recovered.stdout + recovered.stderr
+    assert f"verdict: pass (exit {recovered.returncode})" in recovered.stdout
     assert_signals_agree(reports, 0, recovered.stdout + recovered.stderr, history_db(sandbox))
     servers = {s.name: s for s in control.status(sandbox).servers}
     assert (servers["canary"].weight, servers["canary"].state) == (0, "maint")
