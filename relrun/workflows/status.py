@@ -94,27 +94,25 @@ def _is_private(record: dict[str, Any]) -> bool:
     )
 
 
-def find_runs(inventory: Path | None = None) -> list[RunStatus]:
-    """Every run of this project's state directory (of one inventory, when given).
-
-    Args:
-        inventory: only the runs on this inventory file (compared by real path).
+def find_runs() -> list[RunStatus]:
+    """Every run with a marker in this project's state directory.
 
     Returns:
         Running ones first, then dead ones, each oldest first.
     """
     found: list[RunStatus] = []
-    wanted = inventory.resolve() if inventory is not None else None
     for record, alive in all_runs():
-        private = _is_private(record)
-        if wanted is not None and (
-            private or Path(str(record.get("inventory") or "")).resolve() != wanted
-        ):
-            continue
-        live = live_view(Path(str(record.get("run_dir") or "")), alive)
-        found.append(RunStatus("running" if alive else "incomplete", record, private, live))
-    found.sort(key=lambda r: (r.state != "running", float(r.record.get("started") or 0)))
+        run_dir = record.get("run_dir")
+        live = live_view(Path(str(run_dir)), alive) if run_dir else None
+        state = "running" if alive else "incomplete"
+        found.append(RunStatus(state, record, _is_private(record), live))
+    found.sort(key=lambda r: (r.state != "running", _started(r.record)))
     return found
+
+
+def _started(record: dict[str, Any]) -> float:
+    value = record.get("started")
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def describe(run: RunStatus) -> list[str]:
