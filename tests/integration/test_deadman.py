@@ -66,7 +66,12 @@ def test_killed_release_is_reverted_by_the_router_host_then_recovered(
     while not on_stable(sandbox):
         assert time.monotonic() < deadline, "the dead man's switch did not revert the traffic"
         time.sleep(0.2)
-    lease = json.loads((sandbox / "relrun-deadman-api.json").read_text())
+    # The watcher records its revert in the lease just after the switch: wait for that too.
+    lease_path = sandbox / "relrun-deadman-api.json"
+    while "reverted_at" not in json.loads(lease_path.read_text()):
+        assert time.monotonic() < deadline + 30, "the switch's revert was never recorded"
+        time.sleep(0.2)
+    lease = json.loads(lease_path.read_text())
     # The watcher drained the canary (its short requests finish at once), then switched.
     assert lease["state"] == "fired" and lease["revert"]["drained"] is True
 
