@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,15 @@ import typer
 from relrun.cli import errors
 from relrun.cli.app import app
 from relrun.cli.output import write_output
-from relrun.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, InputError, Problem, printable
+from relrun.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    InputError,
+    Problem,
+    printable,
+)
 
 if TYPE_CHECKING:
     from relrun.run.events import Handler
@@ -259,7 +268,12 @@ def check(
 
 
 @app.command()
-def recover(inventory: Path = InventoryOpt) -> int:
+def recover(
+    inventory: Path | None = typer.Option(
+        None, "-i", "--inventory",
+        help="The environment; none: drills on a private sandbox whose relrun died.",
+    ),
+) -> int:
     """Finish the rollback of a run whose relrun died, and write its report."""
     from relrun.workflows.recover import recover as run_recover
 
@@ -268,51 +282,91 @@ def recover(inventory: Path = InventoryOpt) -> int:
 
 @app.command()
 def status(
-    inventory: Path = InventoryOpt,
+    inventory: Path | None = typer.Option(
+        None, "-i", "--inventory",
+        help="This environment; none: every release and drill of this project, private "
+        "sandbox drills included.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    watch: bool = typer.Option(
+        False, "--watch", help="Follow the running runs live (stage, weight, analysis, "
+        "rollback steps) until they end; with --json, one document per change.",
+    ),
+    interval: float = typer.Option(
+        0.5, "--interval", min=0.1, max=60.0, help="With --watch: seconds between looks."
+    ),
 ) -> int:
-    """Say whether a release runs in this environment, or a dead one needs `relrun recover`."""
+    """Say what runs (or died) here: from any terminal, live with --watch."""
     from relrun.run.active import incomplete_run
     from relrun.run.inventory import load_inventory
     from relrun.run.leases import incidents
     from relrun.run.lock import environment_id, holder
-    from relrun.workflows.drill import dead_private_drills
+    from relrun.workflows import status as runs_status
 
-    load_inventory(inventory)  # bad input is exit 2, not "idle"
-    key = environment_id(inventory)
-    fired = incidents(inventory)
-    for incident in [] if as_json else fired:
-        typer.echo(incident.describe())
-    for dead_drill in [] if as_json else dead_private_drills():
-        typer.echo(
-            f"also on this machine: a drill of {dead_drill.get('runbook')} with a private "
-            f"sandbox died (pid {dead_drill.get('pid')}); its sandbox stops by itself after "
-            f"the lease and the next `relrun drill` clears it; reports in "
-            f"{dead_drill.get('run_dir')}"
+    if interval != 0.5 and not watch:
+        raise InputError("--interval has no effect without --watch")
+    fired = []
+    mine: dict[str, Any] | None = None
+    if inventory is not None:
+        load_inventory(inventory)  # bad input is exit 2, not "idle"
+        key = environment_id(inventory)
+        fired = incidents(inventory)
+        mine = holder(key) or incomplete_run(key)
+
+    select = runs_status.find_runs
+    def document(runs: list[runs_status.RunStatus]) -> dict[str, Any]:
+        scope = [r for r in runs if inventory is None or _same_run(r.record, mine)]
+        head = scope[0] if scope else None
+        state = head.state if head else ("running" if mine else "idle")
+        run = head.to_json() if head else (
+            {k: mine.get(k) for k in ("kind", "runbook", "pid", "run_dir")} if mine else None
         )
-    running = holder(key)
-    dead = None if running else incomplete_run(key)
-    if as_json:
-        state = "running" if running else "incomplete" if dead else "idle"
-        found = running or dead or {}
-        run = {k: found.get(k) for k in ("kind", "runbook", "pid", "run_dir")} if found else None
-        document = {"format": 1, "state": state, "inventory": str(inventory), "run": run}
-        typer.echo(json.dumps(document, indent=2))
-        return EXIT_FAILED if dead else EXIT_OK
-    if running:
-        typer.echo(
-            f"running: {running.get('kind')} of {running.get('runbook')} "
-            f"(pid {running.get('pid')}), reports in {running.get('run_dir')}"
-        )
-        return EXIT_OK
-    if dead:
-        typer.echo(
-            f"incomplete: a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) "
-            f"stopped before finishing; reports in {dead.get('run_dir')}\n"
-            f"finish its rollback with: relrun recover -i {inventory}"
-        )
-        return EXIT_FAILED
-    if fired:
-        return EXIT_FAILED
-    typer.echo("idle: no release is running and none was left unfinished")
-    return EXIT_OK
+        return {
+            "format": 1, "state": state, "inventory": str(inventory) if inventory else None,
+            "run": run, "runs": [r.to_json() for r in runs],
+            "incidents": [i.describe() for i in fired],
+        }
+
+    def show(runs: list[runs_status.RunStatus], ended: list[runs_status.RunStatus]) -> None:
+        if as_json:
+            typer.echo(json.dumps(document(runs), indent=None if watch else 2))
+            return
+        if watch:
+            typer.echo(f"-- {time.strftime('%H:%M:%S')}")
+        for run in ended:
+            if not any(str(r.run_dir) == str(run.run_dir) for r in runs):
+                typer.echo(runs_status.finished(run))
+        for incident in fired:
+            typer.echo(incident.describe())
+        ours = [r for r in runs if inventory is None or _same_run(r.record, mine)]
+        for run in ours:
+            for line in runs_status.describe(run):
+                typer.echo(line)
+        if not ours and not ended and not fired and not (inventory is not None and mine):
+            typer.echo("idle: no release is running and none was left unfinished")
+        elif not ours and mine:  # holds the lock, no marker yet (it is starting)
+            typer.echo(f"running: {mine.get('kind')} of {mine.get('runbook')} "
+                       f"(pid {mine.get('pid')}), reports in {mine.get('run_dir')}")
+        for run in runs:
+            if run not in ours:
+                typer.echo("also on this machine: " + "\n  ".join(run.headline().splitlines()))
+
+    if watch:
+        try:
+            runs_status.watch(select, show, interval)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        runs = select()
+    else:
+        runs = select()
+        show(runs, [])
+    dead = [r for r in runs if r.state == "incomplete"]
+    if inventory is not None:
+        dead = [r for r in dead if _same_run(r.record, mine)]
+    return EXIT_FAILED if dead or fired else EXIT_OK
+
+
+def _same_run(record: dict[str, Any], other: dict[str, Any] | None) -> bool:
+    """Whether a marker and a lock holder (or marker) are the same run (by run directory)."""
+    return other is not None and bool(other.get("run_dir")) and str(
+        record.get("run_dir")) == str(other.get("run_dir"))

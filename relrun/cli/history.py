@@ -16,6 +16,7 @@ from relrun.report.history import (
     HistoryRun,
     TrendPoint,
     current_regressions,
+    default_db_path,
     get_documents,
     list_runs,
     trend,
@@ -25,8 +26,8 @@ from relrun.report.view import NONE, timestamp
 HistoryDbOpt = typer.Option(
     None,
     "--history-db",
-    help="History database (default $RELRUN_HISTORY_DB, $RELRUN_STATE_DIR/history.db, "
-    "~/.local/state/relrun/history.db).",
+    help="History database (default $RELRUN_HISTORY_DB, else history.db in the state "
+    "directory: $RELRUN_STATE_DIR, or .relrun/ in the project).",
 )
 
 
@@ -59,17 +60,77 @@ def _run_line(run: HistoryRun) -> str:
 
 def _trend_line(point: TrendPoint) -> str:
     flag = f"  REGRESSION: {point.why}" if point.regression else ""
+    if point.not_counted:
+        compared = f"  not counted: {point.not_counted}"
+    elif point.baseline is None:
+        compared = "  first counted drill: nothing to compare with"
+    else:
+        compared = f"  median of {point.compared} {_s(point.baseline)}"
     return (
-        f"{point.run.id}  {timestamp(point.run.started):<23}  {point.run.runbook:<16}  "
+        f"{point.run.id}  {timestamp(point.run.started):<23}  "
         f"detect {_s(point.run.detection_seconds):>7}  RTO {_s(point.run.rto_seconds):>7}  "
-        f"median-5 {_s(point.baseline):>7}  budget {_s(point.run.rto_budget_seconds)}{flag}"
+        f"budget {_s(point.run.rto_budget_seconds)}{compared}{flag}"
     )
+
+
+def _groups(points: list[TrendPoint]) -> list[dict[str, object]]:
+    """``--trend --json``: per key, how many drills were counted and what the latest met."""
+    groups: list[dict[str, object]] = []
+    for key in dict.fromkeys(p.key for p in points):
+        group = [p for p in points if p.key == key]
+        counted = [p for p in group if not p.not_counted]
+        latest = counted[-1] if counted else None
+        groups.append({
+            **key.to_json(), "counted": len(counted), "not_counted": len(group) - len(counted),
+            "latest": latest.run.id if latest else None,
+            "baseline_rto_seconds": latest.baseline if latest else None,
+            "compared_with": latest.compared if latest else 0,
+        })
+    return groups
+
+
+def _print_trend(points: list[TrendPoint], regressed: list[TrendPoint], db: Path) -> None:
+    """Per key (runbook, inventory, fault kind): what was compared, each drill, the verdict."""
+    if not points:
+        typer.echo(f"no drills recorded in {db}: nothing to compare")
+        return
+    keys = list(dict.fromkeys(p.key for p in points))
+    for key in keys:
+        group = [p for p in points if p.key == key]
+        counted = [p for p in group if not p.not_counted]
+        typer.echo(
+            f"{key.describe()}: {len(counted)} counted drill(s), "
+            f"{len(group) - len(counted)} not counted"
+        )
+        for point in group:
+            typer.echo("  " + _trend_line(point))
+        latest = counted[-1] if counted else None
+        if latest is None:
+            typer.echo("  nothing to compare: no drill injected its fault and was judged")
+        elif latest.baseline is None:
+            typer.echo(
+                f"  nothing to compare yet: drill {latest.run.id} is the first counted one"
+            )
+        elif not latest.regression:
+            typer.echo(
+                f"  latest drill {latest.run.id}: RTO {_s(latest.run.rto_seconds)} against the "
+                f"median {_s(latest.baseline)} of the previous {latest.compared}: no regression"
+            )
+    for point in regressed:
+        typer.echo(
+            f"relrun: RTO regression in {point.run.runbook} (drill {point.run.id}): "
+            f"{point.why}, among drills of the same inventory ({point.key.inventory}) and "
+            f"fault ({point.key.fault})",
+            err=True,
+        )
 
 
 @app.command()
 def history(
     runbook: str | None = typer.Option(None, "--runbook", help="Only this runbook's runs."),
-    limit: int = typer.Option(20, "--limit", min=1, help="At most this many runs."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="At most this many runs (default 20; not with --trend)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON on standard output."),
     show_trend: bool = typer.Option(
         False, "--trend", help="Detection and RTO across drills; exit 1 on an RTO regression."
@@ -77,6 +138,8 @@ def history(
     history_db: Path | None = HistoryDbOpt,
 ) -> int:
     """List recorded runs, or (--trend) flag drills whose rollback got slower."""
+    if show_trend and limit is not None:
+        raise InputError("--limit has no effect with --trend (the trend reads every drill)")
     try:
         if show_trend:
             points = trend(history_db, runbook)
@@ -86,6 +149,7 @@ def history(
                     json.dumps(
                         {
                             "drills": [p.to_json() for p in points],
+                            "compared": _groups(points),
                             "regressions": [p.run.id for p in regressed],
                         },
                         indent=2,
@@ -93,16 +157,9 @@ def history(
                     )
                 )
             else:
-                for point in points:
-                    typer.echo(_trend_line(point))
-                for point in regressed:
-                    typer.echo(
-                        f"relrun: RTO regression in {point.run.runbook} "
-                        f"(drill {point.run.id}): {point.why}",
-                        err=True,
-                    )
+                _print_trend(points, regressed, default_db_path(history_db))
             return EXIT_FAILED if regressed else EXIT_OK
-        runs = list_runs(history_db, runbook, limit)
+        runs = list_runs(history_db, runbook, 20 if limit is None else limit)
     except HistoryError as err:
         raise InputError(str(err)) from None
     if as_json:

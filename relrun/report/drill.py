@@ -119,41 +119,44 @@ def build_record(
         runbook: the Runbook the run used (its stage limits); None when it no longer loads.
         traffic: the load generator's counts, whole run and per phase (None if unknown).
         fault: a drill's fault.
-        extra: further record fields (``target``, ``crash``, ``recovered``).
+        extra: further record fields (``target``, ``crash``, ``recovered``, ``incident``),
+            or timings measured otherwise (``rto_seconds``, ``switched_at``, …), which
+            replace the ones read from ``facts``.
 
     Returns:
         The record.
     """
-    return RunRecord(
-        kind=str(header.get("run_kind") or ""),
-        run_id=header.get("run_id"),
-        verdict=verdict.verdict,
-        state=verdict.state,
-        exit_code=verdict.exit_code,
-        reasons=verdict.reasons,
-        runbook=RunbookId.model_validate(header.get("runbook") or {}),
-        playbook_sha256=header.get("playbook_sha256"),
-        tools=header.get("tools") or {},
-        operator=header.get("operator"),
-        controller=header.get("controller"),
-        inventory=InventoryId.model_validate(header.get("inventory") or {}),
-        started=header.get("started"),
-        ended=header.get("ended"),
-        stages=_stages(facts, stage_limits(runbook)),
-        trigger=Trigger.model_validate(facts.trigger) if facts.trigger else None,
-        fault=fault,
-        fault_injected_at=facts.fault_injected_at,
-        detection_seconds=detection_seconds(facts),
-        canary_out_at=facts.canary_out_at,
-        detection_to_canary_out_seconds=canary_out_seconds(facts),
-        rollback=_rollback(facts),
-        switched_at=facts.switched_at,
-        rto_seconds=rto_seconds(facts),
-        rto_budget_seconds=runbook.rollback.rto_budget if runbook is not None else None,
-        traffic=Traffic.model_validate(traffic) if traffic is not None else None,
-        unreachable_hosts=facts.unreachable,
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "kind": str(header.get("run_kind") or ""),
+        "run_id": header.get("run_id"),
+        "verdict": verdict.verdict,
+        "state": verdict.state,
+        "exit_code": verdict.exit_code,
+        "reasons": verdict.reasons,
+        "runbook": RunbookId.model_validate(header.get("runbook") or {}),
+        "playbook_sha256": header.get("playbook_sha256"),
+        "tools": header.get("tools") or {},
+        "operator": header.get("operator"),
+        "controller": header.get("controller"),
+        "inventory": InventoryId.model_validate(header.get("inventory") or {}),
+        "started": header.get("started"),
+        "ended": header.get("ended"),
+        "stages": _stages(facts, stage_limits(runbook)),
+        "trigger": Trigger.model_validate(facts.trigger) if facts.trigger else None,
+        "fault": fault,
+        "fault_injected_at": facts.fault_injected_at,
+        "detection_seconds": detection_seconds(facts),
+        "canary_out_at": facts.canary_out_at,
+        "detection_to_canary_out_seconds": canary_out_seconds(facts),
+        "rollback": _rollback(facts),
+        "switched_at": facts.switched_at,
+        "rto_seconds": rto_seconds(facts),
+        "rto_budget_seconds": runbook.rollback.rto_budget if runbook is not None else None,
+        "traffic": Traffic.model_validate(traffic) if traffic is not None else None,
+        "unreachable_hosts": facts.unreachable,
+    }
+    # A recovery measures its own timings (from the controller's death): ``extra`` wins.
+    return RunRecord(**{**fields, **extra})
 
 
 def write_run_report(run_dir: Path, record: RunRecord) -> Path:

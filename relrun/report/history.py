@@ -103,25 +103,55 @@ class HistoryRun:
 
 
 @dataclass(frozen=True)
+class TrendKey:
+    """What makes two drills comparable: the same runbook, inventory and fault kind.
+
+    A private sandbox's drills share the sandbox inventory shipped with relrun.
+    """
+
+    runbook: str
+    inventory: str
+    fault: str
+
+    def describe(self) -> str:
+        """In words, for ``history --trend``."""
+        return f"runbook {self.runbook}, inventory {self.inventory or '?'}, fault {self.fault}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class TrendPoint:
-    """One drill in the trend of its runbook.
+    """One drill in the trend of its runbook, inventory and fault kind.
 
     Attributes:
         run: the drill.
-        baseline: median RTO of the previous five drills of the runbook with an RTO.
+        key: the drills it is compared with.
+        baseline: median RTO of the previous five counted drills with the same key.
         regression: RTO above 120% of the baseline, or above the RTO budget.
         why: the reason, when a regression.
+        not_counted: why the drill is neither judged nor part of any baseline (its fault
+            never ran, it was not judged, it was recovered after its controller died), or
+            "" for a counted drill.
+        compared: how many earlier drills the baseline is the median of.
     """
 
     run: HistoryRun
     baseline: float | None
     regression: bool
     why: str
+    key: TrendKey = TrendKey("", "", "")
+    not_counted: str = ""
+    compared: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
         return {**self.run.to_json(), "baseline_rto_seconds": self.baseline,
-                "regression": self.regression, "why": self.why}
+                "regression": self.regression, "why": self.why, "key": self.key.to_json(),
+                "counted": not self.not_counted, "not_counted": self.not_counted or None,
+                "compared_with": self.compared}
 
 
 def default_db_path(explicit: Path | None = None) -> Path:
@@ -131,8 +161,9 @@ def default_db_path(explicit: Path | None = None) -> Path:
         explicit: a ``--history-db`` option, which wins.
 
     Returns:
-        ``explicit``, else ``$RELRUN_HISTORY_DB``, else ``$RELRUN_STATE_DIR/history.db``,
-        else ``$XDG_STATE_HOME/relrun/history.db`` or ``~/.local/state/relrun/history.db``.
+        ``explicit``, else ``$RELRUN_HISTORY_DB``, else ``history.db`` in the state
+        directory (``$RELRUN_STATE_DIR``, or ``.relrun/`` in the project, or with
+        ``RELRUN_STATE=user`` the account-wide one: see :mod:`relrun.paths`).
     """
     if explicit is not None:
         return explicit
@@ -158,6 +189,8 @@ def connect(db: Path | None = None, create: bool = True) -> Iterator[sqlite3.Con
     path = default_db_path(db)
     if not create and not path.exists():
         raise HistoryError(f"no history at {path} (record a run first)")
+    if create and db is None and not os.environ.get("RELRUN_HISTORY_DB"):
+        relrun_state_dir(create=True)  # a project's .relrun/, private, with its .gitignore
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         # Scheduled drills of several runbooks may finish together: wait for the lock.
@@ -357,33 +390,81 @@ def judge(rto: float | None, previous: list[float], budget: float | None) -> tup
     return False, ""
 
 
+def not_counted_why(drill: dict[str, Any]) -> str:
+    """Why a drill's RTO says nothing about the rollback's speed ("" when it does).
+
+    Only a drill that injected its fault, was judged by a trigger, rolled back completely
+    and measured its RTO is a measurement of the rollback.
+
+    Args:
+        drill: the drill's record (``drill.json``).
+    """
+    fault = drill.get("fault") or {}
+    if drill.get("recovered"):
+        return "recovered after its controller died (RTO of another path)"
+    if not fault.get("kind") or fault.get("kind") == "none":
+        return "no fault injected"
+    if drill.get("fault_injected_at") is None:
+        return "its fault was never injected"
+    if not (drill.get("trigger") or {}).get("reason"):
+        return "no rollback was triggered"
+    if drill.get("state") != "rolled_back":
+        return f"not rolled back ({drill.get('state') or 'unknown state'})"
+    if drill.get("rto_seconds") is None:
+        return "RTO not measured"
+    return ""
+
+
+def _key_of(drill: dict[str, Any], runbook: str) -> TrendKey:
+    inventory = (drill.get("inventory") or {}).get("file") or ""
+    return TrendKey(runbook, str(inventory), str((drill.get("fault") or {}).get("kind") or "none"))
+
+
 def trend(db: Path | None = None, runbook: str | None = None) -> list[TrendPoint]:
-    """Every drill with its baseline and regression flag, oldest first per runbook.
+    """Every drill with its baseline and regression flag, in time order per key.
+
+    Drills are compared only with earlier drills of the same runbook, inventory and fault
+    kind that count (:func:`not_counted_why`); a drill that does not count is listed,
+    saying why, and is never a regression.
 
     Args:
         db: the database.
         runbook: only this runbook.
 
     Returns:
-        The points, grouped by runbook, in time order within each.
+        The points, grouped by key, in time order within each.
     """
-    drills = sorted(list_runs(db, runbook, None, kind="drill"),
-                    key=lambda r: (r.runbook, r.started or 0.0))
+    sql = "SELECT * FROM runs WHERE kind = 'drill'" + (" AND runbook = ?" if runbook else "")
+    with connect(db, create=False) as conn:
+        rows = conn.execute(sql, (runbook,) if runbook else ()).fetchall()
+    entries: list[tuple[TrendKey, HistoryRun, str]] = []
+    for row in rows:
+        try:
+            documents = json.loads(row["documents"] or "{}")
+        except ValueError:
+            documents = {}
+        drill = (documents.get("run") or {}) if isinstance(documents, dict) else {}
+        run = _row(row)
+        entries.append((_key_of(drill, run.runbook), run, not_counted_why(drill)))
+    entries.sort(key=lambda e: (e[0].runbook, e[0].inventory, e[0].fault, e[1].started or 0.0))
     points: list[TrendPoint] = []
-    previous: dict[str, list[float]] = {}
-    for run in drills:
-        history = previous.setdefault(run.runbook, [])
+    previous: dict[TrendKey, list[float]] = {}
+    for key, run, skip in entries:
+        history = previous.setdefault(key, [])
         recent = history[-BASELINE_DRILLS:]
+        baseline = statistics.median(recent) if recent else None
+        if skip:
+            points.append(TrendPoint(run, baseline, False, "", key, skip, len(recent)))
+            continue
         regression, why = judge(run.rto_seconds, history, run.rto_budget_seconds)
-        points.append(TrendPoint(run, statistics.median(recent) if recent else None,
-                                 regression, why))
-        if run.rto_seconds is not None:
-            history.append(run.rto_seconds)
+        points.append(TrendPoint(run, baseline, regression, why, key, "", len(recent)))
+        assert run.rto_seconds is not None  # a counted drill measured it
+        history.append(run.rto_seconds)
     return points
 
 
 def current_regressions(points: list[TrendPoint]) -> list[TrendPoint]:
-    """Per runbook, its latest measured drill, if that one regressed.
+    """Per key, its latest counted drill, if that one regressed.
 
     An old regression followed by a good drill is history, not an alert.
 
@@ -393,10 +474,10 @@ def current_regressions(points: list[TrendPoint]) -> list[TrendPoint]:
     Returns:
         The regressed latest drills.
     """
-    latest: dict[str, TrendPoint] = {}
+    latest: dict[TrendKey, TrendPoint] = {}
     for point in points:
-        if point.run.rto_seconds is not None:
-            latest[point.run.runbook] = point
+        if not point.not_counted:
+            latest[point.key] = point
     return [p for p in latest.values() if p.regression]
 
 

@@ -269,6 +269,36 @@ class CiRecord(_Record):
     scan: ScanSummary | None = None
 
 
+class Incident(_Record):
+    """How a run whose controller died went, as ``relrun recover`` reconstructs it.
+
+    Attributes:
+        controller_last_seen: the controller's last sign of life: the later of its
+            journal's last event and its last renewal of the dead man's switch.
+        last_seen_from: which of the two that was (``journal`` or ``lease renewal``).
+        controller_pid: the dead controller's process.
+        deadman_fired_at: when the dead man's switch fired (None: it did not).
+        deadman_reverted_at: when it put traffic back on stable (None: it did not).
+        deadman_attempts: its revert attempts.
+        deadman_error: its last revert error, while it had not succeeded.
+        recovery_started: when ``relrun recover`` started.
+        on_stable_at: when all traffic was on stable: the switch's revert or the
+            recovery's confirmed switch, whichever came first.
+        on_stable_by: ``dead man's switch`` or ``recovery`` (None: not confirmed).
+    """
+
+    controller_last_seen: float | None = None
+    last_seen_from: str | None = None
+    controller_pid: int | None = None
+    deadman_fired_at: float | None = None
+    deadman_reverted_at: float | None = None
+    deadman_attempts: int | None = None
+    deadman_error: str | None = None
+    recovery_started: float | None = None
+    on_stable_at: float | None = None
+    on_stable_by: str | None = None
+
+
 class RunRecord(_Record):
     """Everything about one run: the one document every report is a view of."""
 
@@ -303,6 +333,7 @@ class RunRecord(_Record):
     target: str | None = None
     crash: str | None = None
     recovered: bool = False
+    incident: Incident | None = None  # a recovered run: how it went after its controller died
 
     def to_json(self) -> dict[str, Any]:
         """The record as ``KIND.json`` holds it."""

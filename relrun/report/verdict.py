@@ -5,11 +5,13 @@ Release, drill, rollback, recover and check, and a run relrun could not finish.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from relrun.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLBACK_FAILED
 from relrun.report.facts import Facts
+from relrun.report.record import Incident
 from relrun.runbook.schema import Runbook
 
 NATURAL_TRIGGERS = {
@@ -202,24 +204,66 @@ def rollback_verdict(facts: Facts) -> Verdict:
     return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, "rollback_incomplete")
 
 
-def recover_verdict(facts: Facts, kind: str) -> Verdict:
+def recover_verdict(facts: Facts, kind: str, incident: Incident | None = None) -> Verdict:
     """Verdict of ``relrun recover``: the dead run's rollback finished (0), else exit 3.
 
     The recovery is what the command did, and it succeeded when every step passed: the
     environment is back on stable. The record's ``state: recovered`` keeps the fact that
-    the run itself was cut short.
+    the run itself was cut short; the reasons tell the incident as it happened: the
+    controller's last sign of life, what the dead man's switch did, when traffic was back
+    on stable.
     """
+    story = _incident_story(incident)
     if facts.rollback_complete:
         return Verdict(
             "pass",
             EXIT_OK,
-            [f"recovered: the {kind} was cut short and is now rolled back"],
+            [f"recovered: the {kind} was cut short and is now rolled back", *story],
             "recovered",
         )
     reasons = ["recovery incomplete"] + [
         f"rollback step {s.name} did not pass" for s in facts.rollback if s.status != "passed"
     ]
-    return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, "rollback_incomplete")
+    return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons + story, "rollback_incomplete")
+
+
+def _clock(stamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 10)} UTC"
+
+
+def _incident_story(incident: Incident | None) -> list[str]:
+    if incident is None:
+        return []
+    seen = incident.controller_last_seen
+    lines = []
+    if seen is not None:
+        lines.append(
+            f"controller (pid {incident.controller_pid}) last seen at {_clock(seen)} "
+            f"({incident.last_seen_from})"
+        )
+
+    def after(stamp: float) -> str:
+        return f" ({stamp - seen:.2f}s after)" if seen is not None else ""
+
+    fired, reverted = incident.deadman_fired_at, incident.deadman_reverted_at
+    if fired is not None and reverted is not None:
+        lines.append(
+            f"dead man's switch fired at {_clock(fired)}{after(fired)} and put traffic back "
+            f"on stable at {_clock(reverted)}{after(reverted)}"
+        )
+    elif fired is not None:
+        lines.append(
+            f"dead man's switch fired at {_clock(fired)}{after(fired)} but did not put traffic "
+            f"back on stable ({incident.deadman_error or 'no revert finished'})"
+        )
+    else:
+        lines.append("dead man's switch had not fired")
+    if incident.on_stable_at is not None:
+        lines.append(
+            f"traffic all on stable at {_clock(incident.on_stable_at)}"
+            f"{after(incident.on_stable_at)}, by the {incident.on_stable_by}"
+        )
+    return lines
 
 
 def check_verdict(ran: bool, status: str, failed: list[str]) -> Verdict:

@@ -20,8 +20,8 @@ from relrun.run.lock import environment_key
 from relrun.run.procfs import pid_alive
 
 
-def _path(environment: str) -> Path:
-    return relrun_state_dir() / "active" / f"{environment_key(environment)}.json"
+def _path(environment: str, create: bool = False) -> Path:
+    return relrun_state_dir(create) / "active" / f"{environment_key(environment)}.json"
 
 
 def mark_active(environment: str, record: dict[str, Any]) -> None:
@@ -31,7 +31,7 @@ def mark_active(environment: str, record: dict[str, Any]) -> None:
         environment: the environment's identity (see :func:`relrun.run.lock.environment_id`).
         record: what recovery needs: runbook path, inventory, run dir, kind, envvars, pid.
     """
-    write_json(_path(environment), {"pid": os.getpid(), **record})
+    write_json(_path(environment, create=True), {"pid": os.getpid(), **record})
 
 
 def clear_active(environment: str) -> None:
@@ -76,3 +76,10 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return "relrun"  # no /proc: trust the liveness check alone
+
+
+def all_runs() -> list[tuple[dict[str, Any], bool]]:
+    """Every run with a marker, of any environment, and whether its relrun still runs."""
+    directory = relrun_state_dir() / "active"
+    records = (_read(path) for path in sorted(directory.glob("*.json")))
+    return [(record, not _dead(record)) for record in records if record is not None]

@@ -99,3 +99,51 @@ def incidents(inventory: Path) -> list[Incident]:
             ):
                 found.append(Incident(path, lease))
     return found
+
+
+def run_leases(
+    inventory: Path, owner: str, envvars: dict[str, str] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The leases a run (by its run id) held on this inventory's local hosts.
+
+    Args:
+        inventory: the run's inventory.
+        owner: the run's id (``relrun_run_id``).
+        envvars: the run's environment (a sandbox inventory finds its sandbox through
+            ``RELRUN_SANDBOX_DIR``), applied while the inventory is read.
+
+    Returns:
+        ``(path, lease)`` of each lease file whose owner is ``owner``.
+    """
+    import os
+
+    saved = {name: os.environ.get(name) for name in envvars or {}}
+    os.environ.update(envvars or {})
+    try:
+        directories = lease_dirs(inventory)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    found: list[tuple[Path, dict[str, Any]]] = []
+    for directory in directories:
+        for path in sorted(directory.glob("relrun-deadman-*.json")):
+            try:
+                lease = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(lease, dict) and owner and lease.get("owner") == owner:
+                found.append((path, lease))
+    return found
+
+
+def last_renewal(lease: dict[str, Any]) -> float | None:
+    """When the lease was last renewed (or armed): its expiry less its length."""
+    try:
+        if lease.get("state") not in {"armed", "fired", "disarmed"} or "lease" not in lease:
+            return None
+        return float(lease["expires"]) - float(lease["lease"])
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -22,9 +22,9 @@ from relrun.errors import InputError, LockHeld
 from relrun.paths import relrun_state_dir
 
 
-def lock_dir() -> Path:
-    """Where lock files live (``$RELRUN_STATE_DIR/locks`` or the user's state directory)."""
-    return relrun_state_dir() / "locks"
+def lock_dir(create: bool = False) -> Path:
+    """Where lock files live (``locks`` in the state directory, see :mod:`relrun.paths`)."""
+    return relrun_state_dir(create) / "locks"
 
 
 def environment_id(inventory: Path) -> str:
@@ -109,15 +109,15 @@ def environment_lock(environment: str, record: dict[str, Any]) -> Iterator[HeldL
         LockHeld: another live process holds it.
         InputError: the lock cannot be created (the state directory is a file, say).
     """
-    path = lock_path(environment)
+    path = lock_dir(create=True) / f"{environment_key(environment)}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle: IO[str] = path.open("a+")
     except OSError as err:
         # RELRUN_STATE_DIR naming a file, a read-only or full disk: nothing has started.
         raise InputError(
-            f"cannot create the lock {path} (state directory: $RELRUN_STATE_DIR or the "
-            f"user's state home): {err.strerror}"
+            f"cannot create the lock {path} (state directory: $RELRUN_STATE_DIR, or "
+            f".relrun/ in the project): {err.strerror}"
         ) from None
     try:
         try:

@@ -31,6 +31,7 @@ from relrun.workflows.release import DrillFault, Environment, Say, run_release
 SANDBOX_INVENTORY = Path(relrun.sandbox.__file__).resolve().parent / "inventory.yml"
 
 
+DEFAULT_RATE = 20.0  # the private sandbox's load generator, requests per second
 _ASCII_NUMBER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?|\.[0-9]{1,9}")
 
 
@@ -113,7 +114,7 @@ def drill(
     progress: Handler | None = None,
     say: Say | None = None,
     traffic_log: Path | None = None,
-    rate: float = 20.0,
+    rate: float = DEFAULT_RATE,
     config: SandboxConfig | None = None,
 ) -> ReleaseResult:
     """Run a drill.
@@ -133,6 +134,7 @@ def drill(
     Returns:
         The drill's result.
     """
+    _refuse_idle_options(inventory, traffic_log, rate, config)
     loaded = load_runbook(runbook_path)
     drill_fault = parse_fault(loaded.runbook, fault, at)
     if inventory is not None:
@@ -196,6 +198,27 @@ def _with_app(config: SandboxConfig | None, runbook: Runbook, runbook_path: Path
     """``config`` (noise, …) with the runbook's own application, when it names one."""
     app = sandbox_config(runbook, runbook_path).app
     return (config or SandboxConfig()).model_copy(update={"app": app})
+
+
+def _refuse_idle_options(
+    inventory: Path | None, traffic_log: Path | None, rate: float, config: SandboxConfig | None
+) -> None:
+    """An option that would change nothing is refused rather than silently ignored."""
+    problems: list[str] = []
+    if inventory is None and traffic_log is not None:
+        problems.append(
+            "--traffic-log has no effect without -i: a drill on its private sandbox reads "
+            "that sandbox's own load generator log"
+        )
+    if inventory is not None:
+        noisy = config is not None and (config.noise_error_rate or config.noise_latency_ms)
+        if rate != DEFAULT_RATE or noisy:
+            problems.append(
+                "--rate, --noise-errors and --noise-latency-ms set up the private sandbox "
+                "and have no effect with -i (the environment's own load generator runs)"
+            )
+    if problems:
+        raise InputError("\n".join(problems))
 
 
 def _check_traffic_log(traffic_log: Path | None) -> None:

@@ -9,6 +9,7 @@ run left in ansible-runner's artifacts, which only a run that ends scrubs itself
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ from typing import Any
 from relrun.errors import InputError, RelrunError
 from relrun.report.facts import Facts, collect_facts
 from relrun.report.journal import JournalWriter, read_journal
+from relrun.report.record import Incident
 from relrun.report.verdict import recover_verdict
-from relrun.run.active import clear_active, incomplete_run
+from relrun.run.active import clear_active, dead_runs, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
+from relrun.run.leases import last_renewal, run_leases
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.rescue import working_dir
 from relrun.run.runner import RunSpec, scrub_earlier_runs
@@ -32,14 +35,14 @@ from relrun.workflows.rollback import run_uninterrupted
 
 
 def recover(
-    inventory_path: Path,
+    inventory_path: Path | None,
     progress: Handler | None = None,
     say: Say | None = None,
 ) -> ReleaseResult:
     """Finish the rollback of this environment's dead run.
 
     Args:
-        inventory_path: the environment.
+        inventory_path: the environment; None: the dead drill(s) on a private sandbox.
         progress: progress display.
         say: operator messages.
 
@@ -50,11 +53,79 @@ def recover(
         RelrunError: there is nothing to recover.
     """
     tell = say or (lambda text: None)
+    if inventory_path is None:
+        return recover_private_drills(progress, tell)
     load_inventory(inventory_path)  # a missing or broken inventory is bad input (exit 2)
     key = environment_id(inventory_path)
     dead = incomplete_run(key)
     if dead is None:
         raise RelrunError(f"no incomplete run to recover for {inventory_path}")
+    return _recover_run(inventory_path, key, dead, progress, tell)
+
+
+def recover_private_drills(progress: Handler | None, tell: Say) -> ReleaseResult:
+    """Recover every drill on a private sandbox whose relrun died, then tear its sandbox down.
+
+    While its sandbox still runs (its reaper waits out the lease), the drill's rollback is
+    finished there and its report written, like any recovery; a sandbox already stopped by
+    its reaper has no traffic left to move. Either way no process of it is left.
+
+    Returns:
+        The last recovery's result (the worst exit code of them all).
+
+    Raises:
+        RelrunError: no such drill, and no other dead run either (with -i, for those).
+    """
+    from relrun.sandbox import procs
+    from relrun.sandbox.layout import Layout
+    from relrun.sandbox.reaper import REAPER_PROCESS, reap
+    from relrun.workflows.drill import SANDBOX_INVENTORY, dead_private_drills
+
+    drills = dead_private_drills()
+    if not drills:
+        others = [r for r in dead_runs() if r not in drills]
+        if others:
+            hints = "; ".join(
+                f"a {r.get('kind')} of {r.get('runbook')} (pid {r.get('pid')}): relrun recover "
+                f"-i {r.get('inventory')}" for r in others
+            )
+            raise RelrunError(f"no dead drill on a private sandbox; other dead runs: {hints}")
+        raise RelrunError("no incomplete run to recover (and no dead private-sandbox drill)")
+    results: list[ReleaseResult] = []
+    for dead in drills:
+        sandbox = Path(str(dead.get("run_dir") or "")) / "sandbox"
+        key = f"sandbox|{sandbox}"
+        layout = Layout.at(sandbox)
+        reaper = procs.load_record(layout, REAPER_PROCESS)
+        if reaper is not None and procs.is_running(reaper):
+            procs.terminate(reaper)  # the recovery tears the sandbox down itself, after
+        running = [r.process for r in procs.all_records(layout) if procs.is_running(r)]
+        try:
+            if running:
+                tell(f"the drill's private sandbox {sandbox} still runs: finishing its rollback")
+                results.append(_recover_run(SANDBOX_INVENTORY, key, dead, progress, tell))
+            else:
+                tell(
+                    f"the drill's private sandbox {sandbox} has stopped already (its reaper "
+                    "stopped it after the lease): no traffic is left to move"
+                )
+                results.append(ReleaseResult(
+                    Path(str(dead.get("run_dir"))), "pass", 0,
+                    ["recovered: the drill's relrun died; its private sandbox had stopped by "
+                     "itself, nothing was left to roll back"],
+                ))
+        finally:
+            stopped = reap(sandbox)  # every process, and the switch leases with them
+            shutil.rmtree(sandbox / "secrets", ignore_errors=True)
+            clear_active(key)
+            tell(f"stopped the private sandbox {sandbox}: {', '.join(stopped) or 'nothing ran'}")
+    return max(results, key=lambda r: r.exit_code)
+
+
+def _recover_run(
+    inventory_path: Path, key: str, dead: dict[str, Any], progress: Handler | None, tell: Say
+) -> ReleaseResult:
+    """Recover one dead run of the environment ``key``, whose marker is ``dead``."""
     run_dir = Path(str(dead["run_dir"]))
     tell(f"recovering the {dead.get('kind')} of {dead.get('runbook')} in {run_dir}")
     env = Environment(
@@ -67,6 +138,10 @@ def recover(
         header, earlier = read_journal(run_dir / "journal.jsonl")
     except OSError:
         header, earlier = {}, []
+    started_recovery = time.time()
+    # Read before the rollback disarms it: when the switch fired and whether it reverted.
+    incident = _incident(inventory_path, dead, header, earlier, started_recovery)
+    _tell_incident(incident, tell)
     runbook = _runbook_now(Path(str(dead["runbook"])), inventory_path, tell)
     playbook_text = _playbook_of_the_run(run_dir, header, runbook, tell)
     name = str((header.get("runbook") or {}).get("name") or dead.get("runbook"))
@@ -94,9 +169,11 @@ def recover(
                     data={
                         "trigger": {
                             "reason": "controller_lost",
-                            "message": f"pid {dead.get('pid')} stopped before finishing",
-                            "at": time.time(),
-                        }
+                            "message": _lost_message(incident),
+                            # The incident began when the controller was last alive.
+                            "at": incident.controller_last_seen or started_recovery,
+                        },
+                        "incident": incident.model_dump(mode="json"),
                     },
                 )
             )
@@ -124,12 +201,13 @@ def recover(
         facts = collect_facts(events)
         header.setdefault("run_kind", kind)
         traffic = _recovered_traffic(dead, header, facts)
-        verdict = recover_verdict(facts, kind)
+        incident = _on_stable(incident, facts.switched_at)
+        verdict = recover_verdict(facts, kind, incident)
         try:
             run_record, ci, _ = conclude(
                 where, header, events, facts, verdict,
                 runbook=runbook.loaded.runbook if runbook else None, traffic=traffic,
-                recovered=True,
+                recovered=True, incident=incident, **_incident_timings(facts, incident),
             )
         except OSError as err:  # the rollback's outcome matters more than its report
             tell(f"could not write the recovery's reports in {where}: {err}")
@@ -139,6 +217,121 @@ def recover(
     if run_record is None:
         return ReleaseResult(where, verdict.verdict, verdict.exit_code, verdict.reasons)
     return ReleaseResult.of(where, run_record, ci)
+
+
+def _incident(
+    inventory: Path,
+    dead: dict[str, Any],
+    header: dict[str, Any],
+    earlier: list[Event],
+    started_recovery: float,
+) -> Incident:
+    """What the dead run's journal and its dead man's switch say about its end."""
+    signs: list[tuple[float, str]] = []
+    times = [e.time for e in earlier] + [
+        float(v) for v in (header.get("started"), dead.get("started"))
+        if isinstance(v, int | float)
+    ]
+    if times:
+        signs.append((max(times), "journal"))
+    owner = str(dead.get("run_id") or header.get("run_id") or "")
+    fired: list[float] = []
+    reverted: list[float] = []
+    attempts = 0
+    errors: list[str] = []
+    try:
+        leases = run_leases(inventory, owner, dict(dead.get("envvars") or {}))
+    except Exception:  # reading the leases (Ansible reads the inventory) never stops a recovery
+        leases = []
+    for _, lease in leases:
+        renewed = last_renewal(lease)
+        if renewed is not None:
+            signs.append((renewed, "lease renewal"))
+        if isinstance(lease.get("fired_at"), int | float):
+            fired.append(float(lease["fired_at"]))
+            attempts += int(lease.get("attempt_count") or 0)
+            if isinstance(lease.get("reverted_at"), int | float):
+                reverted.append(float(lease["reverted_at"]))
+            elif lease.get("revert_error"):
+                errors.append(str(lease["revert_error"]))
+    last = max(signs) if signs else None
+    # Every backend's switch must have reverted for all traffic to be on stable.
+    all_reverted = bool(fired) and len(reverted) == len(fired) == len(leases)
+    return Incident(
+        controller_last_seen=round(last[0], 3) if last else None,
+        last_seen_from=last[1] if last else None,
+        controller_pid=int(dead["pid"]) if isinstance(dead.get("pid"), int) else None,
+        deadman_fired_at=min(fired) if fired else None,
+        deadman_reverted_at=max(reverted) if all_reverted else None,
+        deadman_attempts=attempts if fired else None,
+        deadman_error=errors[0] if errors else None,
+        recovery_started=started_recovery,
+    )
+
+
+def _at(stamp: float | None) -> str:
+    if stamp is None:
+        return "an unknown time"
+    return time.strftime("%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 10)} UTC"
+
+
+def _lost_message(incident: Incident) -> str:
+    seen = (
+        f"last sign of life at {_at(incident.controller_last_seen)} ({incident.last_seen_from})"
+        if incident.controller_last_seen is not None else "no sign of life recorded"
+    )
+    return f"the controller (pid {incident.controller_pid}) stopped before finishing; {seen}"
+
+
+def _tell_incident(incident: Incident, tell: Say) -> None:
+    """Say how the dead run ended before the rollback starts."""
+    tell(_lost_message(incident))
+    if incident.deadman_reverted_at is not None:
+        tell(
+            f"the dead man's switch fired at {_at(incident.deadman_fired_at)} and put traffic "
+            f"back on stable at {_at(incident.deadman_reverted_at)}; the rollback finishes "
+            "the rest (drain, verify, cleanup)"
+        )
+    elif incident.deadman_fired_at is not None:
+        tell(
+            f"the dead man's switch fired at {_at(incident.deadman_fired_at)} but traffic is "
+            f"not back on stable ({incident.deadman_error or 'its revert has not finished'})"
+        )
+    else:
+        tell("the dead man's switch has not fired: traffic is where the run left it")
+
+
+def _on_stable(incident: Incident, recovery_switch: float | None) -> Incident:
+    """When traffic was all on stable, and by whom: the earlier of the switch and recovery."""
+    candidates = [
+        (at, by) for at, by in (
+            (incident.deadman_reverted_at, "dead man's switch"),
+            (recovery_switch, "recovery"),
+        ) if at is not None
+    ]
+    if not candidates:
+        return incident
+    at, by = min(candidates)
+    return incident.model_copy(update={"on_stable_at": at, "on_stable_by": by})
+
+
+def _incident_timings(facts: Facts, incident: Incident) -> dict[str, Any]:
+    """A recovered run's RTO: from the controller's last sign of life to traffic on stable.
+
+    When the dead run had triggered its own rollback (a breach before it died), its
+    detection stands; a trigger that is the controller's loss detects nothing.
+    """
+    timings: dict[str, Any] = {}
+    if (facts.trigger or {}).get("reason") == "controller_lost":
+        timings["detection_seconds"] = None
+    start = incident.controller_last_seen
+    if incident.on_stable_at is not None:
+        timings["switched_at"] = incident.on_stable_at
+        if start is not None:
+            timings["rto_seconds"] = round(max(0.0, incident.on_stable_at - start), 3)
+    else:
+        timings["rto_seconds"] = None
+    return timings
 
 
 def _recovered_traffic(

@@ -76,7 +76,8 @@ def test_plan_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_status_json_idle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(app, ["status", "-i", SANDBOX, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc == {"format": 1, "state": "idle", "inventory": SANDBOX, "run": None}
+    assert doc == {"format": 1, "state": "idle", "inventory": SANDBOX, "run": None, "runs": [],
+                   "incidents": []}
 
 
 def test_shell_completion_completes_commands(tmp_path: Path) -> None:

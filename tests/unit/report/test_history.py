@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -123,9 +124,12 @@ def test_over_budget_is_a_regression_without_history(tmp_path: Path) -> None:
 
 
 def test_default_db_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("RELRUN_HISTORY_DB", "RELRUN_STATE_DIR", "XDG_STATE_HOME"):
+    for name in ("RELRUN_HISTORY_DB", "RELRUN_STATE_DIR", "RELRUN_STATE", "XDG_STATE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / ".")
+    assert default_db_path() == tmp_path / ".relrun" / "history.db"  # the project's own
+    monkeypatch.setenv("RELRUN_STATE", "user")
     assert default_db_path() == tmp_path / ".local" / "state" / "relrun" / "history.db"
     monkeypatch.setenv("RELRUN_STATE_DIR", str(tmp_path / "s"))
     assert default_db_path() == tmp_path / "s" / "history.db"
@@ -147,3 +151,94 @@ def test_history_names_how_the_canary_was_judged() -> None:
     }
     assert analysis_method(documents) == "e-process alpha 0.01, error tolerance x2"
     assert analysis_method({"run": {"stages": [{"name": "old run, no analysis record"}]}}) is None
+
+
+def _drill_like(base: dict[str, object], shift: float, **changes: object) -> dict[str, object]:
+    doc = slowed(base, 0.0, shift)
+    doc.update(changes)
+    return doc
+
+
+def test_the_trend_counts_only_drills_that_injected_their_fault_and_were_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 17: `RTO regression: 7.51s is 115% above the median 3.50s` against a failed
+    # drill. A drill whose fault never ran, one that was never judged, one recovered after
+    # its controller died, and drills of another fault kind or inventory are no baseline.
+    db = tmp_path / "history.db"
+    base = drill_doc()
+    others = [
+        _drill_like(base, HOUR, fault_injected_at=None, rto_seconds=0.2, verdict="fail",
+                    state="gates_failed"),
+        _drill_like(base, 2 * HOUR, trigger=None, rto_seconds=0.3, state="incomplete"),
+        _drill_like(base, 3 * HOUR, recovered=True, rto_seconds=0.25),
+        _drill_like(base, 4 * HOUR, rto_seconds=0.1,
+                    fault={"kind": "latency", "stage": "Blue-Green 50%", "value": 6000}),
+        _drill_like(base, 5 * HOUR, rto_seconds=0.1,
+                    inventory={"file": "/elsewhere/inventory.yml", "hosts": []}),
+    ]
+    ids = [record_run(write_drill(tmp_path, f"other-{i}", doc), db)
+           for i, doc in enumerate(others)]
+    first = record_run(run_dir(tmp_path), db)  # rto 1.223: the first comparable one
+    latest = record_run(write_drill(tmp_path, "latest", slowed(base, 0.2, 6 * HOUR)), db)
+    points = {p.run.id: p for p in trend(db)}
+    assert [points[i].not_counted for i in ids[:3]] == [
+        "its fault was never injected", "no rollback was triggered",
+        "recovered after its controller died (RTO of another path)"]
+    assert points[ids[3]].key.fault == "latency" and points[ids[3]].not_counted == ""
+    assert points[ids[4]].key.inventory == "/elsewhere/inventory.yml"
+    assert points[first].baseline is None and points[first].compared == 0
+    assert (points[latest].baseline, points[latest].compared) == (1.223, 1)
+    assert not any(p.regression for p in points.values())  # 1.423 is within 20% of 1.223
+
+    assert run_cli(app, ["history", "--trend", "--history-db", str(db)]) == 0
+    out = capsys.readouterr().out
+    inventory = drill_doc()["inventory"]["file"]
+    assert f"runbook quick, inventory {inventory}, fault error_rate: 2 counted drill(s), " \
+        "3 not counted" in out
+    assert f"latest drill {latest}: RTO 1.42s against the median 1.22s of the previous 1: " \
+        "no regression" in out
+    assert "not counted: its fault was never injected" in out
+    assert "runbook quick, inventory /elsewhere/inventory.yml, fault error_rate" in out
+    assert "nothing to compare yet" in out  # the latency and the other inventory's drills
+
+    assert run_cli(app, ["history", "--trend", "--json", "--history-db", str(db)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (main,) = [g for g in data["compared"] if g["fault"] == "error_rate"
+               and g["inventory"] == inventory]
+    assert (main["counted"], main["not_counted"], main["latest"]) == (2, 3, latest)
+
+
+def test_a_failed_drill_is_never_the_regression_nor_the_baseline(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    base = drill_doc()
+    record_run(write_drill(tmp_path, "failed", _drill_like(
+        base, 0.0, fault_injected_at=None, rto_seconds=0.5, state="gates_failed")), db)
+    slow = record_run(write_drill(tmp_path, "slow", slowed(base, 6.0, HOUR)), db)
+    point = {p.run.id: p for p in trend(db)}[slow]
+    assert (point.baseline, point.regression) == (None, False)
+    assert run_cli(app, ["history", "--trend", "--history-db", str(db)]) == 0
+
+
+def test_trend_says_when_there_is_nothing_to_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "history.db"
+    record_run(run_dir(tmp_path, NO_FAULT), db)  # a drill with no fault: nothing counted
+    assert run_cli(app, ["history", "--trend", "--history-db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "0 counted drill(s), 1 not counted" in out
+    assert "nothing to compare: no drill injected its fault and was judged" in out
+    empty = tmp_path / "empty.db"
+    record_run(write_drill(tmp_path, "x", drill_doc()), empty)
+    with sqlite3.connect(empty) as conn:
+        conn.execute("DELETE FROM runs")
+    assert run_cli(app, ["history", "--trend", "--history-db", str(empty)]) == 0
+    assert f"no drills recorded in {empty}: nothing to compare" in capsys.readouterr().out
+
+
+def test_limit_with_trend_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "history.db"
+    record_run(run_dir(tmp_path), db)
+    assert run_cli(app, ["history", "--trend", "--limit", "3", "--history-db", str(db)]) == 2
+    assert "--limit has no effect with --trend" in capsys.readouterr().err

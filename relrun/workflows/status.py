@@ -1,0 +1,171 @@
+"""``relrun status``: the releases and drills of this project, running or dead, from any terminal.
+
+Every release and drill leaves a marker in the state directory while it runs (see
+:mod:`relrun.run.active`) — a drill on its private sandbox too — and flushes its journal
+event by event; status reads both, so a second terminal sees the run's stage, weight,
+latest analysis evidence and rollback steps as they happen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relrun.report.live import LiveView, age, live_view
+from relrun.report.rundocs import read_object
+from relrun.run.active import all_runs
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """One run that has a marker.
+
+    Attributes:
+        state: ``running`` (its relrun lives) or ``incomplete`` (it died before finishing).
+        record: the marker (kind, runbook, inventory, run_dir, pid, envvars, started).
+        private: a drill on its own private sandbox.
+        live: what its journal says so far.
+    """
+
+    state: str
+    record: dict[str, Any]
+    private: bool
+    live: LiveView | None
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's directory."""
+        return Path(str(self.record.get("run_dir") or ""))
+
+    @property
+    def sandbox(self) -> str | None:
+        """A private drill's sandbox directory."""
+        envvars = self.record.get("envvars")
+        if not self.private or not isinstance(envvars, dict):
+            return None
+        return str(envvars.get("RELRUN_SANDBOX_DIR"))
+
+    def recover_command(self) -> str:
+        """What a person runs to finish it."""
+        if self.private:
+            return "relrun recover"
+        return f"relrun recover -i {self.record.get('inventory')}"
+
+    def headline(self) -> str:
+        """One line: what, by whom, where."""
+        record = self.record
+        where = (
+            f"on its private sandbox {self.sandbox}" if self.private
+            else f"on {record.get('inventory')}"
+        )
+        if self.state == "running":
+            return (
+                f"running: {record.get('kind')} of {record.get('runbook')} {where} "
+                f"(pid {record.get('pid')}), reports in {self.run_dir}"
+            )
+        return (
+            f"incomplete: a {record.get('kind')} of {record.get('runbook')} {where} "
+            f"(pid {record.get('pid')}) stopped before finishing; reports in {self.run_dir}\n"
+            f"finish its rollback with: {self.recover_command()}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data (the marker's environment variables are left out)."""
+        fields = ("kind", "runbook", "inventory", "pid", "run_dir", "started")
+        return {
+            "state": self.state,
+            **{k: self.record.get(k) for k in fields},
+            "private_sandbox": self.sandbox,
+            "recover": None if self.state == "running" else self.recover_command(),
+            "live": self.live.to_json() if self.live else None,
+        }
+
+
+def _is_private(record: dict[str, Any]) -> bool:
+    envvars = record.get("envvars")
+    sandbox = envvars.get("RELRUN_SANDBOX_DIR") if isinstance(envvars, dict) else None
+    run_dir = record.get("run_dir")
+    return bool(
+        record.get("kind") == "drill" and sandbox and run_dir
+        and Path(str(sandbox)) == Path(str(run_dir)) / "sandbox"
+    )
+
+
+def find_runs() -> list[RunStatus]:
+    """Every run with a marker in this project's state directory.
+
+    Returns:
+        Running ones first, then dead ones, each oldest first.
+    """
+    found: list[RunStatus] = []
+    for record, alive in all_runs():
+        run_dir = record.get("run_dir")
+        live = live_view(Path(str(run_dir)), alive) if run_dir else None
+        state = "running" if alive else "incomplete"
+        found.append(RunStatus(state, record, _is_private(record), live))
+    found.sort(key=lambda r: (r.state != "running", _started(r.record)))
+    return found
+
+
+def _started(record: dict[str, Any]) -> float:
+    value = record.get("started")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def describe(run: RunStatus) -> list[str]:
+    """The run's headline and, indented, where its journal says it is."""
+    lines = run.headline().splitlines()
+    if run.live is not None:
+        lines += ["  " + line for line in run.live.lines()]
+        lines.append(f"  journal: last event {age(run.live.last_event)}")
+    return lines
+
+
+def finished(run: RunStatus) -> str:
+    """A watched run that ended: its verdict, from its report."""
+    kind = str(run.record.get("kind") or "release")
+    record = read_object(run.run_dir / f"{kind}.json")
+    if not record:
+        return f"finished: {kind} of {run.record.get('runbook')} (no report in {run.run_dir})"
+    return (
+        f"finished: {kind} of {run.record.get('runbook')}: verdict {record.get('verdict')} "
+        f"(exit {record.get('exit_code')}), {record.get('state')}; reports in {run.run_dir}"
+    )
+
+
+def watch(
+    select: Callable[[], list[RunStatus]],
+    show: Callable[[list[RunStatus], list[RunStatus]], None],
+    interval: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[RunStatus]:
+    """Show the selected runs each time what their journals say changes, until none runs.
+
+    Args:
+        select: the runs to watch, read afresh each time.
+        show: called with the runs now and the watched runs that have ended since.
+        interval: seconds between looks.
+        sleep: how to wait (tests pass their own).
+
+    Returns:
+        The runs that ended while watched.
+    """
+    seen: dict[str, RunStatus] = {}
+    last: object = None
+    ended: list[RunStatus] = []
+    while True:
+        runs = select()
+        now = {str(r.run_dir): r for r in runs if r.state == "running"}
+        gone = [r for key, r in seen.items() if key not in now]
+        seen = {**{k: v for k, v in seen.items() if k in now}, **now}
+        state = [(r.state, str(r.run_dir), r.live.lines() if r.live else None) for r in runs]
+        if state != last or gone:
+            show(runs, gone)
+            last = state
+        ended += gone
+        if not now:
+            return ended
+        sleep(interval)
