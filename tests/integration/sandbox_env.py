@@ -82,3 +82,20 @@ def wait_for_journal(
             raise AssertionError(f"relrun ended early ({proc.returncode}): {out}{err}")
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} never appeared in {journal}")
+
+
+def patient_runbook(tmp_path: Path, source: Path | None = None, lease: str = "30s") -> str:
+    """A test runbook (default slow.yml) with a lease a loaded machine cannot outrun.
+
+    A 5 s lease runs out between two tasks on a busy 2-core machine (a task starts in
+    several seconds there), and the switch then fires during a normal release. Tests that
+    are not about the switch firing use this copy.
+    """
+    import yaml
+
+    text = (source or ROOT / "tests" / "data" / "slow.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["rollback"]["lease"] = lease
+    path = tmp_path / f"patient-{data['metadata']['name']}.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(path)
