@@ -609,7 +609,7 @@ def rollback_tasks(
             ],
             {
                 "name": name(RollbackStep.CLEANUP, "canary servers to maintenance"),
-                f"{C}.traffic": _traffic_args(runbook, "maint"),
+                f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
             },
         ],
     }

@@ -84,12 +84,14 @@ def wait_for_journal(
     raise AssertionError(f"{needle!r} never appeared in {journal}")
 
 
-def patient_runbook(tmp_path: Path, source: Path | None = None, lease: str = "30s") -> str:
+def patient_runbook(tmp_path: Path, source: Path | None = None, lease: str = "120s") -> str:
     """A test runbook (default slow.yml) with a lease a loaded machine cannot outrun.
 
     A 5 s lease runs out between two tasks on a busy 2-core machine (a task starts in
-    several seconds there), and the switch then fires during a normal release. Tests that
-    are not about the switch firing use this copy.
+    several seconds there), and the switch then fires during a normal release. Seen at a
+    load average of 15 on 2 cores: 28-35 s between the rescue's last renewals (the switch,
+    then the cleanup's maintenance), so even 30 s fired. Tests that are not about the
+    switch firing use this copy.
     """
     import yaml
 

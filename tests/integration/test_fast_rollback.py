@@ -118,3 +118,32 @@ def test_relrun_rollback_from_another_process_rolls_back_inside_the_playbook(
     assert [s.status for s in record.stages] == ["interrupted"]
     traffic = summarize(sandbox / "loadgen.jsonl", since=float(started))  # type: ignore[arg-type]
     assert traffic.lost == 0
+
+
+def test_a_signal_before_the_bakes_stops_the_playbook_and_rolls_back_in_a_second_run(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    """During the deploy nothing reads the request (no armed lease): the former path."""
+    text = Path(patient_runbook(tmp_path)).read_text(encoding="utf-8")
+    start = "$RELRUN_SERVICE_CTL start canary --version 2.0"
+    assert start in text
+    # The deploy blocks until relrun stops it: the signal is certain to come during it.
+    runbook = tmp_path / "blocking.yml"
+    runbook.write_text(text.replace(start, start + " && sleep 600"), encoding="utf-8")
+    reports = tmp_path / "reports"
+    proc = start_relrun(
+        ["release", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports)],
+        sandbox,
+        tmp_path,
+    )
+    wait_for_journal(reports, "Deploy 1/start-canary", proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    assert "roll back in a separate run: the run holds no armed lease here" in err
+    report = json.loads((reports / "release.json").read_text())
+    assert (report["trigger"]["reason"], report["trigger"]["path"]) == ("signal", "standalone")
+    assert report["trigger"]["by"].startswith("SIGTERM to relrun (pid ")
+    assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
+    assert run_labels(reports) == ["release", "rollback"]
+    assert_signals_agree(reports, proc.returncode, out + err, history_db(sandbox))

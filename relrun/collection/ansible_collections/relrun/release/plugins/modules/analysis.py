@@ -54,7 +54,7 @@ options:
       - Dead man's switch lease renewed at every sample (see M(relrun.release.deadman)).
       - An operator's rollback request beside it (C(LEASE.control), for this I(owner)) fails the
         task with a breach of reason C(signal) or C(manual), after the canary is taken out of new
-        traffic (with I(react)): the rollout's rescue then rolls back in the same run.
+        traffic (with I(react)); the rollout's rescue then rolls back in the same run.
     type: path
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
 """
