@@ -32,9 +32,11 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.l
     request_rollback,
 )
 
-# How long a request may wait for the playbook to take it up (the next analysis sample or
-# traffic shift; a task starting on a loaded controller takes a few seconds).
-TAKE_UP_S = 10.0
+# How long a request may wait for the playbook to take it up: the next analysis sample or
+# traffic shift. A task took 5-16 s to start on a 2-core controller at a load of 20, and a
+# stage's fault task runs between its shift and its analysis. A run past its last bake
+# disarms its lease, which ends the wait at once.
+TAKE_UP_S = 20.0
 # How often the cancel callback (polled by ansible-runner) looks at the request files.
 POLL_S = 0.2
 
