@@ -141,6 +141,22 @@ class Handover:
             return self._stop(f"the playbook did not take the rollback up within {self.take_up:g}s")
         return False
 
+    def on_signal(self, signum: int, count: int) -> None:
+        """From the signal handler: ask at once, or stop at a second signal before the take-up.
+
+        At once: ansible-runner polls its cancel callback only every few seconds while a
+        bake prints nothing, and that wait would count in the rollback's time.
+        """
+        if self.stopped is not None:
+            return
+        if count == 1 or not self._asked_for:
+            self._asked_for = count
+            self._ask_for_signal(signum)
+            return
+        self._refresh()
+        if not self.taken:
+            self._stop("a second signal came before the playbook took the rollback up")
+
     def _ask_for_signal(self, signum: int) -> None:
         try:
             name = signal.Signals(signum).name

@@ -348,7 +348,11 @@ def _run_journaled(
     def on_signal(signum: int, count: int) -> None:
         if count == 1:
             tell(f"signal {signum} received: stopping the release and rolling back")
-        elif (handover is not None and handover.taken) or runs_rollback:
+        if handover is not None and not runs_rollback:
+            handover.on_signal(signum, count)  # the request is written now, not at a poll
+        if count == 1:
+            return
+        if (handover is not None and handover.taken) or runs_rollback:
             tell("the rollback is running and will finish first; it is not abandoned")
         else:
             tell(f"signal {signum} received again: the playbook is stopped, then rolled back")

@@ -108,3 +108,26 @@ def test_a_request_from_relrun_rollback_is_watched_without_any_signal(
     assert trigger is not None
     assert (trigger["reason"], trigger["at"]) == ("manual", 7.0)
     assert trigger["by"] == "relrun rollback (pid 9)"
+
+
+def test_the_signal_handler_asks_at_once_and_a_second_signal_after_the_take_up_is_ignored(
+    tmp_path: Path, lease: str
+) -> None:
+    signals = [15]
+    cancel = handover(tmp_path, signals, Clock())
+    cancel.on_signal(15, 1)  # before any poll of ansible-runner's
+    assert read_request(lease, "run-a") is not None
+    take_up(lease)
+    signals.append(2)
+    cancel.on_signal(2, 2)
+    assert cancel.taken and cancel.stopped is None
+    assert cancel() is False
+
+
+def test_a_second_signal_before_the_take_up_stops_the_playbook(tmp_path: Path, lease: str) -> None:
+    signals = [15, 2]
+    cancel = handover(tmp_path, signals, Clock())
+    cancel.on_signal(15, 1)
+    cancel.on_signal(2, 2)
+    assert cancel.stopped and "second signal" in cancel.stopped
+    assert cancel() is True
