@@ -1,13 +1,14 @@
 """Benchmark the drill: detection, RTO and rollback step times over several real drills.
 
-With ``--paths``: the rollback's speed by what asked for it, N rounds of three drills on
-one shared sandbox (``-i inventories/sandbox.yml``): ``analysis`` (the runbook's fault,
-caught by the analysis), ``signal`` (SIGINT to relrun during stage 1's bake) and
-``rollback`` (``relrun rollback`` from a second process during stage 1's bake). Each prints
-trigger → all traffic on stable (the same clock for all three: the breach, the signal or
-the request → the confirmed switch), the path the rollback took (in the playbook, or a
-standalone second run), lost requests, and the medians per path; target (issue 17): the
-three medians within 0.5 s of each other.
+With ``--paths``: the rollback's speed by what asked for it, N rounds (default 3; runbook
+default: tests/data/slow.yml with 20 s bakes) of three drills on one shared sandbox
+(``-i inventories/sandbox.yml``): ``analysis`` (the runbook's fault, caught by the
+analysis), ``signal`` (SIGINT to relrun during stage 1's bake) and ``rollback`` (``relrun
+rollback`` from a second process during stage 1's bake). Each prints trigger → all
+traffic on stable (the same clock for all three: the breach, the signal or the request →
+the confirmed switch), the path the rollback took (in the playbook, or a standalone second
+run), lost requests, and the medians per path; target (issue 17): the three medians within
+0.5 s of each other.
 
 Run: ``uv run python bench/bench_drill.py [N] [RUNBOOK] [--hog]`` (default 5 drills of
 runbooks/release-v2.yml, about 45 s each, loopback only). Each drill starts its own
@@ -74,7 +75,8 @@ def main() -> None:
     hog = "--hog" in sys.argv[1:]
     paths = "--paths" in sys.argv[1:]
     count = int(args[0]) if args else (3 if paths else 5)
-    runbook = Path(args[1]) if len(args) > 1 else ROOT / "runbooks" / "release-v2.yml"
+    default = ROOT / "runbooks" / "release-v2.yml"
+    runbook = Path(args[1]) if len(args) > 1 else (bench_runbook() if paths else default)
     rows: list[dict[str, object]] = []
     hogs = start_hog() if hog else []
     try:
@@ -93,6 +95,25 @@ def main() -> None:
 
 
 PATHS = ("analysis", "signal", "rollback")
+
+
+def bench_runbook() -> Path:
+    """tests/data/slow.yml with 20 s bakes and a 120 s lease, in a temporary file.
+
+    No API checks (the flagship's rate-limit check fails on a loaded shared sandbox before
+    any stage starts), time to interrupt stage 1, and a lease that outlasts slow tasks.
+    """
+    import yaml
+
+    data = yaml.safe_load((ROOT / "tests" / "data" / "slow.yml").read_text(encoding="utf-8"))
+    for stage in data["rollout"]["stages"][:2]:
+        stage["bake"] = "20s"
+    data["rollback"]["lease"] = "120s"
+    data["rollback"]["rto_budget"] = "60s"
+    fd, name = tempfile.mkstemp(prefix="relrun-bench-", suffix=".yml")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False)
+    return Path(name)
 INVENTORY = ROOT / "inventories" / "sandbox.yml"
 
 
