@@ -88,6 +88,8 @@ def main() -> None:
         for proc in hogs:
             proc.kill()
             proc.wait()
+        if runbook.name.startswith("relrun-bench-"):
+            runbook.unlink(missing_ok=True)  # the generated --paths runbook
     if paths:
         report_paths(count, runbook, rows, hog)
     else:
