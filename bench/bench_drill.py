@@ -1,5 +1,15 @@
 """Benchmark the drill: detection, RTO and rollback step times over several real drills.
 
+With ``--paths``: the rollback's speed by what asked for it, N rounds (default 3; runbook
+default: tests/data/slow.yml with 20 s bakes) of three drills on one shared sandbox
+(``-i inventories/sandbox.yml``): ``analysis`` (the runbook's fault, caught by the
+analysis), ``signal`` (SIGINT to relrun during stage 1's bake) and ``rollback`` (``relrun
+rollback`` from a second process during stage 1's bake). Each prints trigger → all
+traffic on stable (the same clock for all three: the breach, the signal or the request →
+the confirmed switch), the path the rollback took (in the playbook, or a standalone second
+run), lost requests, and the medians per path; target (issue 17): the three medians within
+0.5 s of each other.
+
 Run: ``uv run python bench/bench_drill.py [N] [RUNBOOK] [--hog]`` (default 5 drills of
 runbooks/release-v2.yml, about 45 s each, loopback only). Each drill starts its own
 sandbox with a steady 20 req/s load, injects the runbook's fault and rolls back. Prints
@@ -13,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,19 +70,142 @@ def start_hog() -> list[subprocess.Popen[bytes]]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--hog"]
+    flags = {"--hog", "--paths"}
+    args = [a for a in sys.argv[1:] if a not in flags]
     hog = "--hog" in sys.argv[1:]
-    count = int(args[0]) if args else 5
-    runbook = Path(args[1]) if len(args) > 1 else ROOT / "runbooks" / "release-v2.yml"
-    rows = []
+    paths = "--paths" in sys.argv[1:]
+    count = int(args[0]) if args else (3 if paths else 5)
+    default = ROOT / "runbooks" / "release-v2.yml"
+    runbook = Path(args[1]) if len(args) > 1 else (bench_runbook() if paths else default)
+    rows: list[dict[str, object]] = []
     hogs = start_hog() if hog else []
     try:
-        run_all(count, runbook, rows)
+        if paths:
+            run_paths(count, runbook, rows)
+        else:
+            run_all(count, runbook, rows)
     finally:
         for proc in hogs:
             proc.kill()
             proc.wait()
-    report(count, runbook, rows, hog)
+        if runbook.name.startswith("relrun-bench-"):
+            runbook.unlink(missing_ok=True)  # the generated --paths runbook
+    if paths:
+        report_paths(count, runbook, rows, hog)
+    else:
+        report(count, runbook, rows, hog)
+
+
+PATHS = ("analysis", "signal", "rollback")
+
+
+def bench_runbook() -> Path:
+    """tests/data/slow.yml with 20 s bakes and a 120 s lease, in a temporary file.
+
+    No API checks (the flagship's rate-limit check fails on a loaded shared sandbox before
+    any stage starts), time to interrupt stage 1, and a lease that outlasts slow tasks.
+    """
+    import yaml
+
+    data = yaml.safe_load((ROOT / "tests" / "data" / "slow.yml").read_text(encoding="utf-8"))
+    for stage in data["rollout"]["stages"][:2]:
+        stage["bake"] = "20s"
+    data["rollback"]["lease"] = "120s"
+    data["rollback"]["rto_budget"] = "60s"
+    fd, name = tempfile.mkstemp(prefix="relrun-bench-", suffix=".yml")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False)
+    return Path(name)
+INVENTORY = ROOT / "inventories" / "sandbox.yml"
+
+
+def _relrun(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        [sys.executable, "-m", "relrun", *args], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,
+    )
+
+
+def _wait_for(journal: Path, needle: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal.exists() and needle in journal.read_text(encoding="utf-8"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"relrun ended before {needle!r}: {proc.communicate()}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{needle!r} never appeared in {journal}")
+
+
+def one_path(
+    path: str, runbook: Path, reports: Path, state: Path, env: dict[str, str]
+) -> dict[str, object]:
+    """One drill on the shared sandbox, rolled back by ``path``."""
+    args = ["drill", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports),
+            "--traffic-log", str(state / "loadgen.jsonl")]
+    proc = _relrun(args, env)
+    if path != "analysis":
+        _wait_for(reports / "journal.jsonl", "Stage 1/", proc)
+        _wait_for(reports / "journal.jsonl", ": analysis for", proc)
+        if path == "signal":
+            proc.send_signal(signal.SIGINT)
+        else:
+            manual = _relrun(["rollback", str(runbook), "-i", str(INVENTORY), "--report-dir",
+                              str(reports.with_name(reports.name + "-manual"))], env)
+            manual.communicate(timeout=600)
+    proc.communicate(timeout=600)
+    report = json.loads((reports / "drill.json").read_text())
+    trigger = report.get("trigger") or {}
+    switched = report.get("switched_at")
+    at = trigger.get("at")
+    return {
+        "path": path,
+        "exit": proc.returncode,
+        "reason": trigger.get("reason"),
+        "how": trigger.get("path") or "in_playbook",
+        "to_stable": round(float(switched) - float(at), 3) if switched and at else None,
+        "rto": report["rto_seconds"],
+        "total": report["rollback"]["total_seconds"],
+        "lost": (report.get("traffic") or {}).get("lost"),
+    }
+
+
+def run_paths(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:
+    from relrun.sandbox import control
+
+    with tempfile.TemporaryDirectory(prefix="relrun-bench-paths-") as tmp:
+        state = Path(tmp) / "sandbox"
+        env = {**os.environ, "RELRUN_SANDBOX_DIR": str(state),
+               "RELRUN_STATE_DIR": str(Path(tmp) / "relrun-state")}
+        control.up(state, rate=20)
+        try:
+            for index in range(count):
+                for path in PATHS:
+                    row = one_path(path, runbook, Path(tmp) / f"{path}-{index}", state, env)
+                    rows.append(row)
+                    print(
+                        f"round {index + 1}/{count} {path:<8}: exit {row['exit']} trigger "
+                        f"{row['reason']} ({row['how']}) trigger -> stable {row['to_stable']}s "
+                        f"RTO {row['rto']}s rollback {row['total']}s lost {row['lost']}",
+                        flush=True,
+                    )
+        finally:
+            control.down(state)
+
+
+def report_paths(count: int, runbook: Path, rows: list[dict[str, object]], hog: bool) -> None:
+    print(f"\nmedians over {count} rounds of {runbook.name}{' with a CPU hog' if hog else ''}:")
+    medians = {}
+    for path in PATHS:
+        mine = [r for r in rows if r["path"] == path]
+        medians[path] = median(mine, "to_stable")
+        hows = sorted({str(r["how"]) for r in mine})
+        print(f"  {path:<8} trigger -> all traffic on stable: {medians[path]}s "
+              f"(rollback {median(mine, 'total')}s; {', '.join(hows)}; "
+              f"lost {[r['lost'] for r in mine]})")
+    known = [float(v) for v in medians.values() if v != "n/a"]
+    if known:
+        print(f"  spread of the medians: {max(known) - min(known):.2f}s (target <= 0.5s)")
 
 
 def run_all(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:

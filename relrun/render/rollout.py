@@ -590,7 +590,9 @@ def rollback_tasks(
                 "name": name(
                     RollbackStep.STOP_DEPLOYMENT, "no further stage starts; record the state"
                 ),
-                f"{C}.traffic": _traffic_args(runbook, "status"),
+                # Renews the lease too: the rescue's steps keep the switch from firing
+                # while they put traffic back themselves.
+                f"{C}.traffic": _traffic_args(runbook, "status", **_lease_args(runbook)),
             },
         ],
         RollbackStep.DRAIN: [
@@ -652,7 +654,7 @@ def rollback_tasks(
             ],
             {
                 "name": name(RollbackStep.CLEANUP, "canary servers to maintenance"),
-                f"{C}.traffic": _traffic_args(runbook, "maint"),
+                f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
             },
         ],
     }

@@ -23,6 +23,9 @@ from relrun.runbook.steps import (
     parse_task,
 )
 
+# Rollbacks an operator asked for: an interrupt (SIGINT/SIGTERM) or ``relrun rollback``.
+OPERATOR_REASONS = frozenset({"signal", "manual"})
+
 
 class StageFacts(BaseModel):
     """One stage as it ran."""
@@ -142,7 +145,7 @@ def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[s
             "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
             **{k: breach[k] for k in ("test", "counts", "e_value", "bound", "alpha",
-                                      "stable_error_rate", "stable_p95_ms") if k in breach},
+                                      "stable_error_rate", "stable_p95_ms", "by") if k in breach},
         }
     if ref.action is StageAction.FAULT:
         return {
@@ -266,7 +269,12 @@ def collect_facts(events: Iterable[Event]) -> Facts:
             if event.status in {"failed", "unreachable"} and facts.trigger is None:
                 facts.trigger = _trigger_from(event, ref, stage.name)
                 stage.ended = stage.ended or event.time
-                if stage.status == "running":
+                if facts.trigger.get("reason") in OPERATOR_REASONS:
+                    # An operator's request ended the bake; the stage was not judged, and
+                    # the rollout's rescue rolls back in this same playbook run.
+                    stage.status = "interrupted"
+                    facts.trigger["path"] = "in_playbook"
+                elif stage.status == "running":
                     stage.status = "failed"
         elif (
             ref.kind in {StepKind.READINESS, StepKind.API_CHECK}

@@ -130,6 +130,10 @@ class Trigger(_Record):
     alpha: float | None = None
     stable_error_rate: float | None = None
     stable_p95_ms: float | None = None
+    # An operator's rollback (signal, manual): who asked, and whether the running
+    # playbook's own rescue did it (``in_playbook``) or a second, standalone run.
+    by: str | None = None
+    path: Literal["in_playbook", "standalone"] | None = None
 
 
 class StepRecord(_Record):

@@ -1,7 +1,8 @@
 """SIGINT/SIGTERM during a release: set a flag, never exit on the spot.
 
-The run loop sees the flag, stops the running playbook and rolls back as its own run.
-A second signal during the rollback does not abandon it: it is reported and ignored.
+The run loop sees the flag and hands the rollback to the running playbook (see
+:mod:`relrun.run.handover`), or stops the playbook and rolls back as its own run. A second
+signal during the rollback does not abandon it: it is reported and ignored.
 
 Outside the run loop — a drill's sandbox starting, reports being written, the sandbox
 torn down — a signal is recorded (:func:`deferred_signals`) and obeyed once that work is
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -30,6 +32,7 @@ class CancelFlag:
 
     signals: list[int] = field(default_factory=list)
     on_signal: Callable[[int, int], None] | None = None
+    first_at: float | None = None  # epoch seconds of the first signal
 
     @property
     def cancelled(self) -> bool:
@@ -42,6 +45,8 @@ class CancelFlag:
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Signal handler: record, tell, return."""
+        if not self.signals:
+            self.first_at = time.time()
         self.signals.append(signum)
         if self.on_signal is not None:
             self.on_signal(signum, len(self.signals))

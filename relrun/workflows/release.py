@@ -1,9 +1,11 @@
 """``relrun release`` and the core of ``relrun drill``: gates → deploy → stages, or rollback.
 
-A breach inside a stage rolls back inside the same playbook run (block/rescue). Anything
-that stops the run otherwise — SIGINT/SIGTERM, a failed deploy, an unreachable host —
-makes relrun run the standalone rollback play as its own ansible-runner run before it
-returns, so nothing is left half-moved.
+A breach inside a stage rolls back inside the same playbook run (block/rescue), and so
+does an operator's rollback during a bake: SIGINT/SIGTERM or ``relrun rollback`` is handed
+to the running playbook through its lease (:mod:`relrun.run.handover`). Anything that
+stops the run otherwise — a failed deploy, an unreachable host, a signal the playbook could
+not take up — makes relrun run the standalone rollback play as its own ansible-runner run
+before it returns, so nothing is left half-moved.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from relrun.report.verdict import (
 )
 from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import Event, EventBus, Handler, Note, TaskResult
+from relrun.run.handover import Handover
 from relrun.run.inventory import Inventory, load_inventory, missing_variables
 from relrun.run.lock import environment_id, environment_lock
 from relrun.run.runner import RunSpec, run_playbook
@@ -229,8 +232,9 @@ def _release(
     with environment_lock(env.lock_key, record) as lock:
         refuse_if_incomplete(env.lock_key, env.inventory)
         run_dir = new_run_dir(report_dir, kind, loaded.runbook.metadata.name)
-        lock.update(run_dir=str(run_dir))
         run_id = new_run_id(run_dir)
+        # The run id lets `relrun rollback` hand its request to this run's playbook.
+        lock.update(run_dir=str(run_dir), run_id=run_id)
         mark_active(
             env.lock_key,
             {
@@ -339,11 +343,19 @@ def _run_journaled(
     tell = say or (lambda text: None)
     record_canary_servers(bus, inventory)
 
+    handover: Handover | None = None
+
     def on_signal(signum: int, count: int) -> None:
         if count == 1:
             tell(f"signal {signum} received: stopping the release and rolling back")
-        else:
+        if handover is not None and not runs_rollback:
+            handover.on_signal(signum, count)  # the request is written now, not at a poll
+        if count == 1:
+            return
+        if (handover is not None and handover.taken) or runs_rollback:
             tell("the rollback is running and will finish first; it is not abandoned")
+        else:
+            tell(f"signal {signum} received again: the playbook is stopped, then rolled back")
 
     # The release and the rollback it may run itself (interrupts) share one run id.
     extravars: dict[str, Any] = {
@@ -353,12 +365,23 @@ def _run_journaled(
     if fault is not None:
         extravars["relrun_drill"] = drill_vars(fault)
     flag = CancelFlag(on_signal=on_signal)
+    runs_rollback: list[bool] = []
     started = time.time()
     runs = _Runs(context.playbook_text, inventory.path, run_dir, extravars, env.envvars, bus)
+    handover = Handover(
+        directories=_lease_dirs(inventory.path),
+        owner=header["run_id"],
+        signals=lambda: flag.signals,
+        first_signal_at=lambda: flag.first_at,
+        say=tell,
+    )
     try:
         with cancel_on_signals(flag):
-            facts = _release_or_roll_back(kind, runs, journal, flag, loaded)
+            facts = _release_or_roll_back(
+                kind, runs, journal, flag, loaded, handover, runs_rollback
+            )
     finally:
+        handover.clear()
         journal.close()
     ended = time.time()
     traffic = _traffic(env.traffic_log, started, ended, facts, fault.kind if fault else None)
@@ -457,7 +480,7 @@ class _Runs:
     envvars: dict[str, str]
     bus: EventBus
 
-    def run(self, label: str, tags: str | None, cancelled: CancelFlag | None) -> Any:
+    def run(self, label: str, tags: str | None, cancelled: Callable[[], bool] | None) -> Any:
         spec = RunSpec(
             label=label,
             playbook_text=self.playbook_text,
@@ -480,19 +503,45 @@ def _trigger_note(message: str, reason: str, detail: str, facts: Facts) -> Note:
     return Note(message=message, data={"trigger": trigger})
 
 
+def _lease_dirs(inventory: Path) -> list[Path]:
+    """The lease directories of the inventory's local hosts (where requests can be written)."""
+    from relrun.run.leases import lease_dirs
+
+    try:
+        return lease_dirs(inventory)
+    except Exception as err:  # any: without them, a signal takes the standalone path
+        log.warning("no lease directories for %s: %s", inventory, err)
+        return []
+
+
 def _release_or_roll_back(
-    kind: str, runs: _Runs, journal: JournalWriter, flag: CancelFlag, loaded: LoadedRunbook
+    kind: str,
+    runs: _Runs,
+    journal: JournalWriter,
+    flag: CancelFlag,
+    loaded: LoadedRunbook,
+    handover: Handover,
+    runs_rollback: list[bool],
 ) -> Facts:
-    """Run the release; if it stopped with anything moved and not rolled back, roll back."""
-    outcome = runs.run(kind, None, flag)
+    """Run the release; if it stopped with anything moved and not rolled back, roll back.
+
+    An operator's rollback during a bake is the playbook's own (its rescue, as at a
+    breach); :class:`Handover` stops the playbook only when it cannot take the request up.
+    """
+    outcome = runs.run(kind, None, handover)
     facts = collect_facts(journal.events)
     interrupted = flag.cancelled
-    if interrupted and facts.trigger is None:
-        runs.bus.emit(
-            _trigger_note(
-                "interrupted: rolling back", "signal", "operator interrupt (SIGINT/SIGTERM)", facts
-            )
-        )
+    if facts.trigger is None and (interrupted or handover.stopped is not None):
+        asked = handover.trigger(_current_stage(facts))
+        if asked is None:
+            asked = {
+                "reason": "signal",
+                "message": "operator interrupt (SIGINT/SIGTERM)",
+                "at": flag.first_at or time.time(),
+                "stage": _current_stage(facts),
+                "path": "standalone",
+            }
+        runs.bus.emit(Note(message="rollback requested: rolling back", data={"trigger": asked}))
     moved = facts.deploy_started or facts.traffic_moved
     stopped = interrupted or not outcome.ok
     # Another run holds the router backend: what is on it is that run's, never ours to
@@ -509,6 +558,7 @@ def _release_or_roll_back(
             detail = "; ".join(facts.failures[:3])
             note = _trigger_note("the release stopped: rolling back", "failed_run", detail, facts)
             runs.bus.emit(note)
+        runs_rollback.append(True)
         try:
             runs.run("rollback", "rollback", None)  # a rollback is never cancelled
         except RunFailed as err:

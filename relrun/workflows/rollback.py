@@ -1,12 +1,16 @@
 """``relrun rollback``: put every user back on stable, whatever state the release is in.
 
-If a release or drill holds the environment's lock, it is asked to roll back (SIGTERM,
-which it handles as an interrupt) and we wait for it. Otherwise the standalone rollback
-play runs here. Both are idempotent: rolling back twice is safe.
+If a release or drill holds the environment's lock, it is asked to roll back and we wait
+for it: through its lease (a request its playbook's rescue takes up at the next analysis
+sample, see :mod:`relrun.run.handover`) when its router host is local and it bakes, else
+by SIGTERM, which it handles as an interrupt. If it ended without rolling back (it had
+just promoted), or nothing runs, the standalone rollback play runs here. All of them are
+idempotent: rolling back twice is safe.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import time
@@ -24,6 +28,8 @@ from relrun.report.facts import collect_facts
 from relrun.report.record import RunRecord
 from relrun.report.verdict import rollback_verdict
 from relrun.run.events import EventBus, Handler, Note
+from relrun.run.handover import ask
+from relrun.run.leases import lease_dirs
 from relrun.run.lock import environment_id, environment_lock, holder
 from relrun.run.procfs import pid_alive
 from relrun.run.runner import RunSpec, run_playbook
@@ -68,7 +74,8 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
         f"a {running.get('kind')} of {running.get('runbook')} is running (pid {pid}): "
         "asking it to roll back"
     )
-    os.kill(pid, signal.SIGTERM)
+    if not _ask_through_lease(env, str(running.get("run_id") or ""), say):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while (latest := holder(env.lock_key)) is not None:
         running = latest or running  # the run directory is recorded just after the lock
@@ -86,6 +93,10 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
         report = RunRecord.model_validate_json(report_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise RollbackFailed(f"the release ended without a report in {run_dir}") from None
+    if not report.rollback.ran and report.state == "promoted":
+        # It promoted before it could take the request up: roll back here.
+        say(f"the {running.get('kind')} promoted before it could roll back: rolling back")
+        return None
     # A release stopped before anything moved had nothing to roll back.
     complete = report.rollback.complete or report.state in {"interrupted", "gates_failed"}
     reasons = [f"the running {running.get('kind')} rolled back; report in {report_file}"]
@@ -98,6 +109,22 @@ def _ask_running_release(env: Environment, say: Say, timeout: float) -> ReleaseR
         [*reasons, "its rollback is incomplete"],
         report=report,
     )
+
+
+def _ask_through_lease(env: Environment, run_id: str, say: Say) -> bool:
+    """Write the rollback request beside the running release's armed lease(s), if any."""
+    if not run_id:
+        return False
+    try:
+        directories = lease_dirs(env.inventory)
+    except Exception:  # any: the signal path still works
+        return False
+    by = f"relrun rollback (pid {os.getpid()}, user {getpass.getuser()})"
+    asked = ask(directories, run_id, "manual", by, f"operator rollback: {by}", time.time())
+    if asked:
+        say("asked its playbook to roll back at its next analysis sample (" + ", ".join(
+            str(p) for p in asked) + ")")
+    return bool(asked)
 
 
 def rollback(

@@ -69,9 +69,13 @@ def run_relrun(args: list[str], state: Path, cwd: Path) -> subprocess.CompletedP
 
 
 def wait_for_journal(
-    reports: Path, needle: str, proc: subprocess.Popen[str], timeout: float = 120
+    reports: Path, needle: str, proc: subprocess.Popen[str], timeout: float = 600
 ) -> None:
-    """Poll the run's journal until a line contains ``needle`` (the run is at that point)."""
+    """Poll the run's journal until a line contains ``needle`` (the run is at that point).
+
+    ``timeout`` only bounds a hang: on a loaded 2-core machine a slow.yml release took
+    more than 120 s to reach its first bake (every task starting in 5-16 s).
+    """
     journal = reports / "journal.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,3 +86,22 @@ def wait_for_journal(
             raise AssertionError(f"relrun ended early ({proc.returncode}): {out}{err}")
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} never appeared in {journal}")
+
+
+def patient_runbook(tmp_path: Path, source: Path | None = None, lease: str = "120s") -> str:
+    """A test runbook (default slow.yml) with a lease a loaded machine cannot outrun.
+
+    A 5 s lease runs out between two tasks on a busy 2-core machine (a task starts in
+    several seconds there), and the switch then fires during a normal release. Seen at a
+    load average of 15 on 2 cores: 28-35 s between the rescue's last renewals (the switch,
+    then the cleanup's maintenance), so even 30 s fired. Tests that are not about the
+    switch firing use this copy.
+    """
+    import yaml
+
+    text = (source or ROOT / "tests" / "data" / "slow.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["rollback"]["lease"] = lease
+    path = tmp_path / f"patient-{data['metadata']['name']}.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(path)

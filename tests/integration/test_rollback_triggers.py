@@ -17,6 +17,7 @@ from tests.helpers import ROOT
 from tests.integration.sandbox_env import (
     INVENTORY,
     history_db,
+    patient_runbook,
     run_relrun,
     start_relrun,
     wait_for_journal,
@@ -35,8 +36,9 @@ def servers(state: Path) -> dict[str, tuple[int | None, str | None]]:
 
 def test_sigterm_mid_stage_rolls_back_then_exits_130(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
+    runbook = patient_runbook(tmp_path)
     proc = start_relrun(
-        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+        ["release", runbook, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
     )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     proc.send_signal(signal.SIGTERM)
@@ -59,19 +61,21 @@ def test_sigterm_mid_stage_rolls_back_then_exits_130(sandbox: Path, tmp_path: Pa
 
 def test_manual_rollback_from_another_terminal(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
+    runbook = patient_runbook(tmp_path)
     proc = start_relrun(
-        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+        ["release", runbook, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
     )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     manual = run_relrun(
-        ["rollback", SLOW, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "manual")],
+        ["rollback", runbook, "-i", str(INVENTORY), "--report-dir", str(tmp_path / "manual")],
         sandbox,
         tmp_path,
     )
     out, err = proc.communicate(timeout=300)
     assert manual.returncode == 0, manual.stdout + manual.stderr
     assert "asking it to roll back" in manual.stderr
-    assert proc.returncode == 130, out + err
+    # Rolled back at an operator's request: the release failed, the environment is safe.
+    assert proc.returncode == 1, out + err
     report = json.loads((reports / "release.json").read_text())
     assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
     assert servers(sandbox)["canary"] == (0, "maint")
@@ -139,15 +143,19 @@ def test_release_without_fault_promotes_and_keeps_both_versions(
 def test_a_second_signal_does_not_abandon_the_rollback(sandbox: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     proc = start_relrun(
-        ["release", SLOW, "-i", str(INVENTORY), "--report-dir", str(reports)], sandbox, tmp_path
+        ["release", patient_runbook(tmp_path), "-i", str(INVENTORY), "--report-dir", str(reports)],
+        sandbox,
+        tmp_path,
     )
     wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc)
     proc.send_signal(signal.SIGTERM)
-    wait_for_journal(reports, '"label": "rollback"', proc)  # the rollback run has started
+    # The playbook took the rollback up: its rescue is rolling back.
+    wait_for_journal(reports, "Rollback 1/5 stop_deployment", proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, out + err
     assert "the rollback is running and will finish first; it is not abandoned" in err
+    assert "separate run" not in err, "the rescue was not stopped"
     report = json.loads((reports / "release.json").read_text())
     assert [s["status"] for s in report["rollback"]["steps"]] == ALL_PASSED
     assert servers(sandbox)["canary"] == (0, "maint")

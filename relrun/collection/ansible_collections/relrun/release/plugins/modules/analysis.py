@@ -20,6 +20,7 @@ description:
     failed probes in a row, is a breach. A probe's 5xx answer counts as one failed request.
   - With I(react), a breach takes the canary out of new traffic (state drain) before the
     module returns.
+  - An operator's rollback request (see I(lease_file)) ends the bake like a breach.
   - With I(target=stable), checks the stable servers instead (before a stage, and in the
     rollback's verify step).
   - Uses only the Python standard library on the managed host.
@@ -48,7 +49,13 @@ options:
   since: {description: "Epoch seconds of the stage's traffic shift: the first sample also counts the router's requests since then.", type: float}
   health_path: {description: Path probed on each server; empty to skip., type: str, default: /health}
   carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
-  lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
+  lease_file:
+    description:
+      - Dead man's switch lease renewed at every sample (see M(relrun.release.deadman)).
+      - An operator's rollback request beside it (C(LEASE.control), for this I(owner)) fails the
+        task with a breach of reason C(signal) or C(manual), after the canary is taken out of new
+        traffic (with I(react)); the rollout's rescue then rolls back in the same run.
+    type: path
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
   metrics:
     description:
@@ -95,12 +102,18 @@ canary_out:
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.relrun.release.plugins.module_utils.analysis.core import Policy, watch
+from ansible_collections.relrun.release.plugins.module_utils.analysis.core import (
+    Policy,
+    take_canary_out,
+    watch,
+)
 from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseTaken,
+    RollbackRequested,
     parent_attached,
     renew,
 )
@@ -114,15 +127,34 @@ from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers imp
 
 
 def _keepalive(lease_file: str | None, owner: str) -> Callable[[], None] | None:
-    """Renew the dead man's switch at every sample, while our Ansible parent is alive."""
+    """Renew the dead man's switch at every sample, while our Ansible parent is alive.
+
+    A rollback request for this run raises :class:`RollbackRequested` from it.
+    """
     if not lease_file:
         return None
     parent = os.getppid()
 
     def renew_lease() -> None:
-        renew(lease_file, attached=parent_attached(parent), owner=owner)
+        renew(lease_file, attached=parent_attached(parent), owner=owner, obey=True)
 
     return renew_lease
+
+
+def _obey(module: AnsibleModule, driver: Any, servers: list[str], request: RollbackRequested) -> None:
+    """An operator's rollback: end the bake as a breach would, the canary out first."""
+    p = module.params
+    breach = request.breach()
+    result: dict[str, Any] = {"samples": [], "breach": breach, "decision": "breach"}
+    if p["react"] and p["baseline"]:
+        timeout = max(0.5, p["max_p95_ms"] / 1000)
+        result["canary_out"] = take_canary_out(driver, p["baseline"], servers, p["health_path"], timeout)
+    where = f" at stage {p['stage']}" if p["stage"] else ""
+    module.fail_json(
+        msg=f"rollback requested{where}: {breach['message']}",
+        changed=bool((result.get("canary_out") or {}).get("done")),
+        **result,
+    )
 
 
 def main() -> None:
@@ -195,21 +227,24 @@ def main() -> None:
                     breach={"reason": "no_data", "observed": None, "threshold": "metrics",
                             "message": f"no metric provider: {err}"},
                 )
-        outcome = watch(
-            driver,
-            servers,
-            policy,
-            p["duration"],
-            p["interval"],
-            p["window"],
-            p["health_path"],
-            keepalive=_keepalive(p["lease_file"], p["owner"]),
-            baseline=p["baseline"] or None,
-            react=p["react"],
-            since=p["since"] or None,
-            metrics=metrics,
-            max_outage=float(settings.get("max_outage") or 30),
-        )
+        try:
+            outcome = watch(
+                driver,
+                servers,
+                policy,
+                p["duration"],
+                p["interval"],
+                p["window"],
+                p["health_path"],
+                keepalive=_keepalive(p["lease_file"], p["owner"]),
+                baseline=p["baseline"] or None,
+                react=p["react"],
+                since=p["since"] or None,
+                metrics=metrics,
+                max_outage=float(settings.get("max_outage") or 30),
+            )
+        except RollbackRequested as request:
+            _obey(module, driver, servers, request)
     except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
         module.fail_json(msg=str(err), samples=[], lease_held=True)
     except LeaseFired as err:

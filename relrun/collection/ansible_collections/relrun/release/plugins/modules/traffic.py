@@ -51,7 +51,9 @@ options:
     default: ''
   lease_file:
     description: The dead man's switch lease to renew (see M(relrun.release.deadman)); a
-      fired lease makes C(split) fail.
+      fired lease makes C(split) fail, and so does an operator's rollback request for this
+      I(owner) (C(LEASE.control)), with a breach of reason C(signal) or C(manual), before
+      anything moves.
     type: path
   health_status:
     description: Status the health path must answer for C(ready).
@@ -111,6 +113,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseTaken,
+    RollbackRequested,
     parent_attached,
     renew,
 )
@@ -155,7 +158,12 @@ def main() -> None:
     p = module.params
     if p["lease_file"] and not module.check_mode:
         try:
-            renew(p["lease_file"], attached=parent_attached(os.getppid()), owner=p["owner"])
+            # A shift is inside the rollout: an operator's rollback request stops it here,
+            # before it moves anything, and the rescue rolls back (see the analysis module).
+            renew(p["lease_file"], attached=parent_attached(os.getppid()), owner=p["owner"],
+                  obey=p["action"] == "split")
+        except RollbackRequested as request:
+            module.fail_json(msg=f"rollback requested: {request}", breach=request.breach())
         except LeaseTaken as err:
             # Another run holds the backend: what is on it is theirs, not ours to move, not
             # even back to stable.

@@ -21,6 +21,15 @@ controller, user or inventory copy started them, so ownership is enforced here:
 
 The read-modify-write of the lease file is serialised by ``flock`` on a side file, so
 two runs arriving at once cannot both win, and a renewal cannot undo the watcher firing.
+
+Beside the lease, ``PATH.control`` carries an operator's request to the running playbook:
+the controller's signal handler or ``relrun rollback`` writes ``{"action": "rollback",
+"owner", "reason", "by", "message", "at"}`` (:func:`request_rollback`), and the next
+renewal of that run that obeys requests (the analysis during a bake, a traffic shift)
+raises :class:`RollbackRequested` after renewing: the task fails as at a breach, and the
+rollout's own rescue runs the five rollback steps in the same playbook run. The renewal
+marks the request taken (``taken_at``), which tells the controller it need not stop the
+playbook and roll back in a second run.
 """
 
 from __future__ import annotations
@@ -88,6 +97,26 @@ class LeaseFired(Exception):
 
 class LeaseTaken(LeaseFired):
     """The lease is not this run's any more, or another run's rollback disarmed it."""
+
+
+class RollbackRequested(Exception):
+    """An operator asked this run to roll back (signal to its relrun, ``relrun rollback``)."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        super().__init__(str(request.get("message") or "rollback requested"))
+
+    def breach(self) -> dict[str, Any]:
+        """The breach a task that obeys the request fails with (``reason``: signal or manual)."""
+        request = self.request
+        return {
+            "reason": request.get("reason") or "manual",
+            "observed": None,
+            "threshold": None,
+            "message": str(request.get("message") or "rollback requested"),
+            "by": str(request.get("by") or ""),
+            "at": request.get("at"),
+        }
 
 
 class LeaseHeld(Exception):
@@ -194,7 +223,9 @@ def _refuse_if_rolled_back(lease: dict[str, Any], owner: str) -> None:
         )
 
 
-def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
+def renew(
+    path: str, attached: bool = True, owner: str = "", obey: bool = False
+) -> dict[str, Any]:
     """Extend this run's armed lease by its length; refuse if it fired or is not ours.
 
     Args:
@@ -202,6 +233,8 @@ def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
         attached: False when the caller lost its parent (the controller is gone): then
             the lease is left to run out.
         owner: the renewing run's id.
+        obey: the caller can hand a rollback request over to the rollout's rescue (a task
+            inside the rollout block): a pending request raises, once the lease is renewed.
 
     Returns:
         The lease state.
@@ -210,7 +243,18 @@ def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
         LeaseFired: the switch fired earlier.
         LeaseTaken: another run owns the lease now, or another run's rollback disarmed it;
             the lease is left as it is.
+        RollbackRequested: (``obey``) an operator asked this run to roll back.
     """
+    lease = _renew(path, attached, owner)
+    if obey and owner:
+        request = take_request(path, owner)
+        if request is not None:
+            raise RollbackRequested(request)
+    return lease
+
+
+def _renew(path: str, attached: bool, owner: str) -> dict[str, Any]:
+    """:func:`renew` without the requests."""
     me = owner
     with _locked(path):
         lease = read_lease(path)
@@ -232,6 +276,77 @@ def renew(path: str, attached: bool = True, owner: str = "") -> dict[str, Any]:
             lease["expires"] = time.time() + float(lease.get("lease", 10))
             write_lease(path, lease)
     return lease
+
+
+def control_path(path: str) -> str:
+    """Where the operator's requests to the run holding lease ``path`` are written."""
+    return path + ".control"
+
+
+def request_rollback(
+    path: str, owner: str, reason: str, by: str, message: str, at: float | None = None
+) -> dict[str, Any]:
+    """Ask the run ``owner`` that renews lease ``path`` to roll back inside its playbook.
+
+    A request already there for the same run is kept (the first one is what happened);
+    one for another run is replaced.
+
+    Args:
+        path: the lease file.
+        owner: the run asked (its run id); requests never reach another run.
+        reason: ``signal`` or ``manual``.
+        by: who asked, for the journal (``SIGINT to relrun pid 4242``, ``relrun rollback``).
+        message: the trigger's message.
+        at: when it was asked (epoch seconds; default now).
+
+    Returns:
+        The request in force.
+    """
+    target = control_path(path)
+    with _locked(target):
+        current = read_lease(target)
+        if current.get("action") == "rollback" and current.get("owner") == owner:
+            return current
+        request = {
+            "action": "rollback",
+            "owner": owner,
+            "reason": reason,
+            "by": by,
+            "message": message,
+            "at": time.time() if at is None else at,
+        }
+        write_lease(target, request)
+    return request
+
+
+def read_request(path: str, owner: str) -> dict[str, Any] | None:
+    """The rollback request for run ``owner`` on lease ``path``, if any (never raises)."""
+    request = read_lease(control_path(path))
+    if request.get("action") == "rollback" and owner and request.get("owner") == owner:
+        return request
+    return None
+
+
+def take_request(path: str, owner: str) -> dict[str, Any] | None:
+    """The request for run ``owner``, marked taken (``taken_at``) the first time it is read."""
+    target = control_path(path)
+    if not os.path.exists(target):
+        return None  # the common case, every sample: no lock, no write
+    with _locked(target):
+        request = read_request(path, owner)
+        if request is not None and not request.get("taken_at"):
+            request.update(taken_at=time.time(), taken_pid=os.getpid())
+            write_lease(target, request)
+    return request
+
+
+def clear_request(path: str, owner: str) -> None:
+    """Remove run ``owner``'s request once the run has ended (it must not outlive it)."""
+    target = control_path(path)
+    with _locked(target):
+        if read_request(path, owner) is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
 
 
 def parent_attached(original_parent: int) -> bool:
