@@ -115,8 +115,8 @@ def history(
 
 @app.command()
 def report(
-    run_id: str = typer.Argument(
-        ..., help="A run id from `relrun history` (or a prefix).", metavar="RUN_ID"
+    run_id: str | None = typer.Argument(
+        None, help="A run id from `relrun history` (or a prefix).", metavar="RUN_ID"
     ),
     output_format: ReportFormat = typer.Option(
         ReportFormat.html, "--format", help="html, json (the stored documents) or md."
@@ -125,8 +125,37 @@ def report(
         None, "-o", "--output", help="Write here (atomically); - or none: stdout."
     ),
     history_db: Path | None = HistoryDbOpt,
+    from_artifacts: Path | None = typer.Option(
+        None, "--from-artifacts", metavar="DIR",
+        help="Instead of RUN_ID: build every report of a run relrun did not start, from its "
+        "job events (ansible-runner artifacts, AWX job events JSON, or the "
+        "relrun.release.journal callback's directory).",
+    ),
+    runbook: Path | None = typer.Option(
+        None, "--runbook", help="With --from-artifacts: the runbook the playbook came from."
+    ),
+    report_dir: Path | None = typer.Option(
+        None, "--report-dir", help="With --from-artifacts: where the reports go."
+    ),
+    traffic_log: Path | None = typer.Option(
+        None, "--traffic-log", help="With --from-artifacts: the load generator's log."
+    ),
+    job_id: str | None = typer.Option(
+        None, "--run-id", help="With --from-artifacts: the engine's id of the run (AWX job)."
+    ),
 ) -> int:
-    """Regenerate a recorded run's report from the history (the run dir may be gone)."""
+    """Regenerate a recorded run's report from the history, or build one from artifacts."""
+    if from_artifacts is not None:
+        if run_id is not None or runbook is None:
+            raise InputError("--from-artifacts takes --runbook RUNBOOK and no RUN_ID")
+        from relrun.cli.summary import print_release
+        from relrun.workflows.artifacts import report_from_artifacts
+
+        result = report_from_artifacts(from_artifacts, runbook, report_dir, traffic_log, job_id)
+        print_release(result)
+        return result.exit_code
+    if run_id is None:
+        raise InputError("give a RUN_ID from `relrun history`, or --from-artifacts DIR")
     try:
         docs = get_documents(run_id, history_db)
     except HistoryError as err:

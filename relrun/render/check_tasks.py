@@ -64,6 +64,8 @@ def render_check_tasks(
             args["environment"] = section.environment
         args["newman_path"] = section.newman_path or NEWMAN_PATH
         args["timeout_s"] = section.newman_timeout_s
+        if section.tls is not None:
+            args.update(tls_args(section.tls))
     else:
         module = "api_check"
         checks = section.checks if only is None else section.checks_in(only)

@@ -430,8 +430,8 @@ class ApiChecksSection(StrictModel):
     )
     tls: Tls | None = Field(
         default=None,
-        description="TLS and proxy settings of the native checks (certificates are checked "
-        "by default).",
+        description="TLS and proxy settings of the checks, native or newman (certificates are "
+        "checked by default; newman trusts `ca_path` besides its own CAs, not instead).",
     )
     collection: Template | None = Field(
         default=None, description="Postman collection file (engine `newman`)."

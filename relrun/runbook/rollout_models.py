@@ -98,8 +98,9 @@ class Analysis(StrictModel):
         gt=0,
         lt=1,
         description="Bound on the chance that a bake rolls back a canary no worse than its "
-        "tolerances and limits, however often it is looked at (split evenly over the "
-        "bake's tests; see docs/analysis.md). Smaller is surer and slower to detect.",
+        "tolerances and limits, however often it is looked at (the bake's tests are "
+        "combined by the average of their e-values; see docs/analysis.md). Smaller is "
+        "surer and slower to detect.",
     )
     error_tolerance: float = Field(
         default=1.0,

@@ -16,8 +16,32 @@ from relrun.fsutil import write_atomic
 from relrun.scan.result import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-# The rules' documentation, in the project's repository.
-DOCS_URI = "https://github.com/relrun/relrun/blob/main/docs/scan.md"
+
+
+def docs_uri() -> str | None:
+    """Where the scan's rules are documented on the web, if the package says so.
+
+    The package's ``Documentation`` (else ``Repository``) project URL, with
+    ``/blob/main/docs/scan.md`` under a repository. relrun declares none while it has no
+    public home, so SARIF then carries no ``informationUri`` / ``helpUri`` (both optional)
+    rather than an address that is not real; rule help names ``docs/scan.md``.
+    """
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("relrun").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    named: dict[str, str] = {}
+    for entry in urls:
+        label, _, url = str(entry).partition(",")
+        named[label.strip().lower()] = url.strip()
+    if named.get("documentation"):
+        return named["documentation"].rstrip("/") + "/scan.md"
+    if named.get("repository"):
+        return named["repository"].rstrip("/") + "/blob/main/docs/scan.md"
+    return None
+
 _LEVELS = {"low": "note", "medium": "warning", "high": "error", "critical": "error"}
 # GitHub code scanning reads properties["security-severity"] (a CVSS-like score):
 # over 9.0 is critical, 7.0-8.9 high, 4.0-6.9 medium, below that low.
@@ -54,10 +78,12 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
     return result.model_dump(mode="json", by_alias=True)
 
 
-def _rule(rule: scan_findings.Rule) -> dict[str, Any]:
+def _rule(rule: scan_findings.Rule, docs: str | None) -> dict[str, Any]:
     what, fix = _CLASS_HELP[rule.cls]
     anchor = "#" + rule.cls.replace("_", "-")
-    return {
+    see = f"[Rules of the relrun scan]({docs}{anchor})" if docs else (
+        "See `docs/scan.md` in relrun's documentation.")
+    entry: dict[str, Any] = {
         "id": rule.id,
         "name": rule.id.replace("-", " ").title().replace(" ", ""),
         "shortDescription": {"text": rule.title},
@@ -65,9 +91,8 @@ def _rule(rule: scan_findings.Rule) -> dict[str, Any]:
         "help": {
             "text": f"{what} {fix} See docs/scan.md.",
             "markdown": f"**{rule.title}** ({rule.severity})\n\n{what}\n\n**Fix:** {fix}\n\n"
-            f"[Rules of the relrun scan]({DOCS_URI}{anchor})",
+            + see,
         },
-        "helpUri": DOCS_URI + anchor,
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
         "properties": {
             "tags": ["security", rule.cls.replace("_", "-")],
@@ -79,6 +104,9 @@ def _rule(rule: scan_findings.Rule) -> dict[str, Any]:
             "severity": rule.severity,
         },
     }
+    if docs:
+        entry["helpUri"] = docs + anchor
+    return entry
 
 
 def scan_sarif(result: ScanResult) -> dict[str, Any]:
@@ -96,7 +124,8 @@ def scan_sarif(result: ScanResult) -> dict[str, Any]:
         A SARIF 2.1.0 log. Suppressed findings are included with a ``suppressions`` entry,
         as SARIF viewers expect.
     """
-    rules = [_rule(rule) for rule in scan_findings.RULES.values()]
+    docs = docs_uri()
+    rules = [_rule(rule, docs) for rule in scan_findings.RULES.values()]
     index = {rule.id: i for i, rule in enumerate(scan_findings.RULES.values())}
     in_repo = bool(result.repo_root)
     base_id = "SRCROOT" if in_repo else "SCANROOT"
@@ -109,16 +138,16 @@ def scan_sarif(result: ScanResult) -> dict[str, Any]:
         results.append(entry)
     _unique_fingerprints(results)
     root_uri = _dir_uri(result.repo_root if in_repo else result.root)
+    driver: dict[str, Any] = {
+        "name": "relrun-scan",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "rules": rules,
+    }
+    if docs:
+        driver["informationUri"] = docs
     run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": "relrun-scan",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": DOCS_URI,
-                "rules": rules,
-            }
-        },
+        "tool": {"driver": driver},
         "originalUriBaseIds": {base_id: {"uri": root_uri}},
         "results": results,
         "invocations": [

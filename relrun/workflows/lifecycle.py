@@ -108,7 +108,7 @@ def conclude(
 
     Args:
         run_dir: the run directory.
-        header: the journal header (``ended`` is set here).
+        header: the journal header (``ended`` is set here unless it is there).
         events: every event of the run.
         facts: what the events say happened.
         verdict: the run's verdict.
@@ -120,7 +120,7 @@ def conclude(
     Returns:
         The record, the gates' record, and what the finishing steps did.
     """
-    header["ended"] = time.time()
+    header["ended"] = header.get("ended") or time.time()  # a recorded run's own end
     ci = write_ci_reports(run_dir, header, events)
     record = build_record(
         header, facts, verdict, runbook=runbook, traffic=traffic, fault=fault, **extra

@@ -83,7 +83,7 @@ def test_flagship_plan_says_everything_in_playbook_order() -> None:
             ROLLBACK[2],
             "all traffic to the stable servers",
             ROLLBACK[3],
-            "watched for 3s (a sample every 1s): health check, error rate at most 5%, "
+            "watched for 3s (a sample every 500ms): health check, error rate at most 5%, "
             "p95 at most 5000 ms",
             "then the API checks above, against stable (inventory variable relrun_stable_url)",
             ROLLBACK[4],
@@ -113,7 +113,7 @@ def test_flagship_plan_says_everything_in_playbook_order() -> None:
                 "then stable must be healthy: one sample of the stable servers "
                 "(health check, error rate at most 5%, p95 at most 5000 ms)",
                 "of traffic to the canary servers, read back from the router",
-                "watch the canary for 10s, a sample every 1s: each sample adds the interval's "
+                "watch the canary for 10s, a sample every 500ms: each sample adds the interval's "
                 "requests and errors of each version to anytime-valid sequential tests",
                 "stays below alpha 1% over the whole bake",
                 compared,

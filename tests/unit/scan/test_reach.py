@@ -190,8 +190,9 @@ def test_sarif_is_valid_and_repository_relative(repo: Path) -> None:
     jsonschema.Draft4Validator(SCHEMA).validate(sarif)
     run = sarif["runs"][0]
     driver = run["tool"]["driver"]
-    assert driver["informationUri"].startswith("https://") and "example" not in driver[
-        "informationUri"]
+    # relrun declares no public home (no project URL): no address is made up for it.
+    assert "informationUri" not in driver
+    assert all("helpUri" not in rule for rule in driver["rules"])
     for rule in driver["rules"]:
         assert rule["fullDescription"]["text"] and rule["help"]["text"]
         assert "security" in rule["properties"]["tags"]
@@ -210,3 +211,28 @@ def test_sarif_outside_git_is_relative_to_the_scan_root(tmp_path: Path) -> None:
     jsonschema.Draft4Validator(SCHEMA).validate(sarif)
     location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "a.py", "uriBaseId": "SCANROOT"}
+
+
+def test_sarif_links_the_rules_where_the_package_says_its_docs_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    real = metadata.metadata
+
+    class _Meta:
+        def get_all(self, name: str) -> list[str] | None:
+            if name == "Project-URL":
+                return ["Repository, https://git.example.org/ops/relrun/"]
+            return None
+
+    monkeypatch.setattr(
+        metadata, "metadata", lambda name: _Meta() if name == "relrun" else real(name)
+    )
+    (tmp_path / "a.py").write_text("import firebase_admin\n")
+    sarif = scan_sarif(run_scan(tmp_path))
+    jsonschema.Draft4Validator(SCHEMA).validate(sarif)
+    driver = sarif["runs"][0]["tool"]["driver"]
+    docs = "https://git.example.org/ops/relrun/blob/main/docs/scan.md"
+    assert driver["informationUri"] == docs
+    assert all(rule["helpUri"].startswith(docs + "#") for rule in driver["rules"])

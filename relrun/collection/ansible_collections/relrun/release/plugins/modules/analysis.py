@@ -13,9 +13,9 @@ description:
     anytime-valid sequential tests (e-processes, see docs/analysis.md) of the canary's
     error odds against stable's (I(baseline)), of its error rate against
     I(max_error_rate), and, where the router keeps per-request latencies, of its share of
-    requests above stable's p95 and above I(max_p95_ms). A test breaches once its
-    e-value reaches its bound (I(alpha) split over the active tests), so the chance of a
-    false breach over the whole bake stays below I(alpha) however often it looks.
+    requests above stable's p95 and above I(max_p95_ms). The bake breaches once the
+    average of the tests' e-values reaches 1/I(alpha), so the chance of a false breach
+    over the whole bake stays below I(alpha) however often it looks.
   - Probes each judged server's health path; a dead server, or I(consecutive_breaches)
     failed probes in a row, is a breach. A probe's 5xx answer counts as one failed request.
   - With I(react), a breach takes the canary out of new traffic (state drain) before the
@@ -40,7 +40,7 @@ options:
   max_p95_ms: {description: Breach above this p95 latency., type: float, default: 5000}
   no_data: {description: What a sample without data is., type: str, default: wait, choices: [wait, fail]}
   consecutive_breaches: {description: Failed health probes in a row that trigger., type: int, default: 1}
-  alpha: {description: False-breach bound over the bake (split over the tests)., type: float, default: 0.01}
+  alpha: {description: False-breach bound over the bake (all its tests together)., type: float, default: 0.01}
   error_tolerance: {description: "Canary error odds may be up to (1 + this) x stable's.", type: float, default: 1.0}
   latency_tolerance: {description: "Canary odds of a request above stable's p95 may be up to (1 + this) x stable's.", type: float, default: 1.0}
   baseline: {description: Stable servers to compare with; empty for the absolute limits alone., type: list, elements: str, default: []}

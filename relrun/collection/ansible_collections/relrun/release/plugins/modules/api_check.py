@@ -15,8 +15,8 @@ description:
     module returns, including error messages.
   - The checks create messages and spend rate-limit budget, so in check mode nothing is
     sent and the task reports C(skipped).
-  - HTTP goes through C(ansible.module_utils.urls); TLS certificates are checked unless
-    O(validate_certs=false).
+  - TLS settings come from C(ansible.module_utils.urls) (one SSL context per run); certificates
+    are checked unless O(validate_certs=false).
   - Otherwise uses only the Python standard library (hmac, json, threading).
 version_added: "0.1.0"
 extends_documentation_fragment:

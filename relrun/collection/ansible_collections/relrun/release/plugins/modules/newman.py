@@ -61,6 +61,29 @@ options:
     description: Seconds one request may take.
     type: float
     default: 30
+  validate_certs:
+    description:
+      - Check the server's certificate and host name (C(--insecure) when false). Turn off
+        only for a test service.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM bundle of CAs to trust (C(--ssl-extra-ca-certs)). Unlike M(relrun.release.api_check),
+        newman trusts them besides its own CAs, not instead of them.
+    type: path
+  client_cert:
+    description: PEM client certificate to present (C(--ssl-client-cert)); it may contain the key too.
+    type: path
+  client_key:
+    description: PEM key of O(client_cert), when the key is in a file of its own (C(--ssl-client-key)).
+    type: path
+  use_proxy:
+    description:
+      - Pass the C(https_proxy), C(http_proxy) (and upper-case) variables on to newman, which
+        honours them with C(no_proxy); when false they are removed from newman's environment.
+    type: bool
+    default: true
 notes:
   - Supports check mode (reports skipped, runs nothing).
 """
@@ -118,7 +141,9 @@ from ansible_collections.relrun.release.plugins.module_utils.http.newman_run imp
     NewmanMissing,
     environment_document,
     find_newman,
+    newman_environ,
     run_newman,
+    tls_flags,
 )
 from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor  # type: ignore[import-not-found, unused-ignore]
 
@@ -151,6 +176,11 @@ def main() -> None:
             "base_dir": {"type": "path"},
             "timeout_s": {"type": "float", "default": 300.0},
             "request_timeout_s": {"type": "float", "default": 30.0},
+            "validate_certs": {"type": "bool", "default": True},
+            "ca_path": {"type": "path"},
+            "client_cert": {"type": "path"},
+            "client_key": {"type": "path"},
+            "use_proxy": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -197,6 +227,13 @@ def main() -> None:
             environment_document(template, variables, {"password"}),
             timeout_s=params["timeout_s"],
             request_timeout_s=params["request_timeout_s"],
+            flags=tls_flags(
+                params["validate_certs"],
+                _path(params["ca_path"], base_dir),
+                _path(params["client_cert"], base_dir),
+                _path(params["client_key"], base_dir),
+            ),
+            environ=newman_environ(params["use_proxy"]),
         )
     except NewmanMissing as exc:
         module.fail_json(

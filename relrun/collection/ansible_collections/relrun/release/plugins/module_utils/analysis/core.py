@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.urls import open_url
-
 from ..traffic.base import Driver, DriverError, ServerInfo
-from .stats import CompareTest, LimitTest, evidence
+from ..traffic.plainhttp import open_plain
+from .stats import CompareTest, LimitTest, combine, e_value, evidence
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
     if not address:
         return "no address"
     try:
-        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
+        with open_plain(f"http://{address}{path}", timeout=timeout) as response:
             response.read()
             return None
     except urllib.error.HTTPError as err:
@@ -171,7 +170,8 @@ class Policy:
     """How a bake is judged (see docs/analysis.md).
 
     Attributes:
-        alpha: false-breach bound of the whole bake, split evenly over the active tests.
+        alpha: false-breach bound of the whole bake: the breach is the weighted average of
+            the active tests' e-values (equal weights) reaching ``1/alpha``.
         max_error_rate: absolute error limit, breached when shown with confidence 1-alpha.
         max_p95_ms: absolute p95 limit, same.
         error_tolerance: the canary's odds of an error may be up to ``1 + this`` times
@@ -281,7 +281,8 @@ class Judge:
         if latency == "buckets":
             tests += 2 if compare else 1
         self.tests = tests
-        each = policy.alpha / tests
+        self.weight = 1 / tests  # of each test in the average of e-values
+        each = policy.alpha * self.weight  # where one test alone decides
         self.error_limit = LimitTest(policy.max_error_rate, each)
         self.error_compare = CompareTest(1 + policy.error_tolerance, each) if compare else None
         buckets = latency == "buckets"
@@ -308,6 +309,7 @@ class Judge:
             "name": "anytime-valid e-processes (Ville)",
             "alpha": p.alpha,
             "tests": self.tests,
+            "combination": "average of the tests' e-values, equal weights, against 1/alpha",
             "alpha_per_test": round(p.alpha / self.tests, 6),
             "compared_with_stable": self.compare,
             "error_tolerance": p.error_tolerance,
@@ -398,8 +400,15 @@ class Judge:
         }
         return {k: v for k, v in tests.items() if v is not None}
 
+    def log_e(self) -> float:
+        """Log of the bake's e-value: the weighted average of its tests' e-values."""
+        return combine([(self.weight, t.log_e) for t in self._tests().values()])
+
     def _evidence(self) -> dict[str, Any]:
-        return {"evidence": {name: evidence(t) for name, t in self._tests().items()}}
+        tests: dict[str, Any] = {name: evidence(t) for name, t in self._tests().items()}
+        tests["combined"] = {"e_value": e_value(self.log_e()),
+                             "bound": round(1 / self.policy.alpha, 3)}
+        return {"evidence": tests}
 
     def totals(self) -> dict[str, Any]:
         """Counts per version over the bake so far."""
@@ -414,9 +423,11 @@ class Judge:
 
     def breach(self) -> dict[str, Any] | None:
         """The breach the evidence shows, if any, with that evidence."""
-        for name, test in self._tests().items():
-            if test.rejected:
-                return self._statistical_breach(name, test)
+        tests = self._tests()
+        if self.log_e() >= math.log(1 / self.policy.alpha):
+            # Reported as the test that contributes most to the average.
+            name = max(tests, key=lambda k: tests[k].log_e)
+            return self._statistical_breach(name, tests[name])
         if self.latency == "average" and self.canary is not None:
             average = self.canary.average_ms
             fresh = self.fresh_responses >= HAPROXY_RTIME_SPAN
@@ -433,10 +444,14 @@ class Judge:
         return None
 
     def _statistical_breach(self, name: str, test: LimitTest | CompareTest) -> dict[str, Any]:
-        ev = evidence(test)
+        own = evidence(test)["e_value"]
+        ev = {"e_value": e_value(self.log_e()), "bound": round(1 / self.policy.alpha, 3),
+              "test_e_value": own}
         counts = self.totals()
         c, s = counts["canary"], counts.get("stable")
-        alpha = f"alpha {self.policy.alpha:g} over {self.tests} tests"
+        alpha = f"alpha {self.policy.alpha:g}"
+        if self.tests > 1:
+            alpha += f", average of {self.tests} tests' e-values; this test's {_fmt_e(own)}"
         stat = f"e-value {_fmt_e(ev['e_value'])} >= {ev['bound']:g}"
         if name == "error_limit":
             if not (isinstance(test, LimitTest)):  # an invariant of the caller, kept for the type checker

@@ -4,6 +4,9 @@ Two e-processes, both fed with counts per interval (two integers per arm), both 
 however often they are looked at (Ville's inequality: under the null, the chance that an
 e-process ever reaches ``1/alpha`` is at most ``alpha``):
 
+The tests of a bake are combined by a weighted average of their e-values
+(:func:`combine`), itself an e-process for "the canary is healthy in every respect".
+
 - :class:`LimitTest`, one sample: "the canary's share of bad requests exceeds ``p0``".
   The e-value is a mixture, over a grid of alternatives ``p > p0``, of the binomial
   likelihood ratios ``prod_t (p/p0)^x_t ((1-p)/(1-p0))^(n_t-x_t)``. Each ratio is a
@@ -26,10 +29,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-GRID_POINTS = 16
-"""Alternatives in each mixture, equally weighted."""
-GRID_STEP = 0.4
-"""Distance between two alternatives on the log-odds scale (odds x1.49 per point)."""
+OFFSETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
+"""The alternatives of each mixture, as distances from the null on the log-odds scale."""
+WEIGHTS = (1.0,) * len(OFFSETS)
+"""Their prior weights (normalised): see :func:`mixing`."""
+
+
+def mixing(
+    offsets: tuple[float, ...] | None = None, weights: tuple[float, ...] | None = None
+) -> tuple[list[float], list[float]]:
+    """The mixture's alternatives (log-odds distances > 0) and their log prior weights."""
+    if offsets is None:
+        offsets, weights = OFFSETS, WEIGHTS if weights is None else weights
+    elif weights is None:
+        weights = (1.0,) * len(offsets)
+    if len(offsets) != len(weights) or not offsets or min(offsets) <= 0 or min(weights) <= 0:
+        raise ValueError("mixture: as many positive offsets as positive weights")
+    total = sum(weights)
+    return list(offsets), [math.log(w / total) for w in weights]
 
 
 def logsumexp(values: list[float]) -> float:
@@ -55,8 +72,8 @@ def _expit(z: float) -> float:
     return 1 / (1 + math.exp(-z))
 
 
-def _mixture(log_ratios: list[float]) -> float:
-    return logsumexp(log_ratios) - math.log(len(log_ratios))
+def _mixture(log_weights: list[float], log_ratios: list[float]) -> float:
+    return logsumexp([w + r for w, r in zip(log_weights, log_ratios, strict=True)])
 
 
 class LimitTest:
@@ -67,15 +84,19 @@ class LimitTest:
         alpha: the test's level; it rejects once the e-value reaches ``1/alpha``.
     """
 
-    def __init__(self, p0: float, alpha: float) -> None:
+    def __init__(
+        self, p0: float, alpha: float, offsets: tuple[float, ...] | None = None,
+        weights: tuple[float, ...] | None = None,
+    ) -> None:
         self.p0 = p0
         self.alpha = alpha
         self.n = 0
         self.x = 0
         self.alternatives: list[float] = []
+        deltas, self.log_weights = mixing(offsets, weights)
         if 0 < p0 < 1:
             base = _logit(p0)
-            self.alternatives = [_expit(base + GRID_STEP * j) for j in range(1, GRID_POINTS + 1)]
+            self.alternatives = [_expit(base + d) for d in deltas]
         self.log_ratios = [0.0] * len(self.alternatives)
         self._impossible = False  # a bad request seen under a limit of 0
 
@@ -102,7 +123,7 @@ class LimitTest:
             return math.inf
         if not self.log_ratios:
             return 0.0
-        return _mixture(self.log_ratios)
+        return _mixture(self.log_weights, self.log_ratios)
 
     @property
     def rejected(self) -> bool:
@@ -122,12 +143,16 @@ class CompareTest:
         alpha: the test's level.
     """
 
-    def __init__(self, psi0: float, alpha: float) -> None:
+    def __init__(
+        self, psi0: float, alpha: float, offsets: tuple[float, ...] | None = None,
+        weights: tuple[float, ...] | None = None,
+    ) -> None:
         self.psi0 = psi0
         self.alpha = alpha
         self.log_psi0 = math.log(psi0)
-        self.log_psis = [self.log_psi0 + GRID_STEP * j for j in range(1, GRID_POINTS + 1)]
-        self.log_ratios = [0.0] * GRID_POINTS
+        deltas, self.log_weights = mixing(offsets, weights)
+        self.log_psis = [self.log_psi0 + d for d in deltas]
+        self.log_ratios = [0.0] * len(deltas)
         self.canary = [0, 0]  # requests, bad
         self.stable = [0, 0]
 
@@ -157,12 +182,25 @@ class CompareTest:
     @property
     def log_e(self) -> float:
         """Log of the e-value (0 before any informative interval)."""
-        return _mixture(self.log_ratios)
+        return _mixture(self.log_weights, self.log_ratios)
 
     @property
     def rejected(self) -> bool:
         """True once the canary is shown worse than stable beyond the tolerance."""
         return self.log_e >= math.log(1 / self.alpha)
+
+
+def combine(parts: list[tuple[float, float]]) -> float:
+    """Log of the weighted average ``sum_i w_i e_i`` of e-values given as ``(w_i, log e_i)``.
+
+    The weights must sum to at most 1. An average of test supermartingales (each one's
+    expectation at most 1 under a healthy canary, given the past) is one, so the average
+    reaching ``1/alpha`` is a level-``alpha`` test of "every null holds" by Ville's
+    inequality, as a Bonferroni split ("some ``e_i`` reaches ``1/(w_i alpha)``") is; the
+    average always reaches its bound no later, and it adds evidence that several tests
+    each hold in part (the error limit and the comparison both see the canary's errors).
+    """
+    return logsumexp([math.log(w) + log_e for w, log_e in parts if w > 0])
 
 
 def e_value(log_e: float) -> float:
@@ -171,5 +209,9 @@ def e_value(log_e: float) -> float:
 
 
 def evidence(test: LimitTest | CompareTest) -> dict[str, Any]:
-    """What a report shows of a test: its e-value against its bound ``1/alpha``."""
+    """What a report shows of a test: its e-value against its bound ``1/alpha``.
+
+    For a test averaged with others (see :func:`combine`), ``alpha`` is its weight times
+    the bake's alpha, so the bound is where this test alone decides.
+    """
     return {"e_value": e_value(test.log_e), "bound": round(1 / test.alpha, 3)}

@@ -1,22 +1,28 @@
 """One HTTP request: status, headers, body, latency; never raises on 4xx/5xx.
 
-Requests go through ``ansible.module_utils.urls`` (TLS verification on by default, a CA
-bundle, a client certificate, the proxy environment), with redirects not followed and
-error statuses turned back into responses: the checks must see exactly what the server
-answered. The event stream keeps an ``http.client`` connection (it reads the socket as
-events arrive), with an SSL context made by ``urls`` from the same settings.
+TLS is ``ansible.module_utils.urls``' (``make_context``: certificates checked by default, a
+CA bundle, a client certificate), proxies come from the environment as with ``urls``,
+redirects are not followed and error statuses are turned back into responses: the checks
+must see exactly what the server answered. The context and the opener are made once per
+settings, not per request as ``urls.Request`` does: it loads the system's CA store for every
+request (60-100 ms of CPU, plain HTTP included), so a burst check sent fewer requests per
+second than the rate limit it must trip. The event stream keeps an ``http.client``
+connection (it reads the socket as events arrive), with the same context.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import ssl
+import threading
 import time
 import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ansible.module_utils.urls import Request, make_context
+from ansible.module_utils.urls import make_context
 
 USER_AGENT = "relrun-api-check/1"
 
@@ -45,6 +51,46 @@ class Tls:
         self.client_cert = client_cert
         self.client_key = client_key
         self.use_proxy = use_proxy
+        self._context: ssl.SSLContext | None = None
+        self._opener: urllib.request.OpenerDirector | None = None
+        self._lock = threading.Lock()
+
+    def context(self) -> ssl.SSLContext:
+        """The SSL context of these settings, made once.
+
+        Made on first use, so a module that sends nothing loads no CA store.
+        """
+        with self._lock:
+            return self._context_locked()
+
+    def _context_locked(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = make_context(
+                cafile=self.ca_path,
+                validate_certs=self.validate_certs,
+                client_cert=self.client_cert,
+                client_key=self.client_key,
+            )
+        return self._context
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """The opener requests go through, made once: this context, proxies, no redirects."""
+        with self._lock:
+            if self._opener is None:
+                proxies = urllib.request.ProxyHandler(None if self.use_proxy else {})
+                self._opener = urllib.request.build_opener(
+                    proxies,
+                    urllib.request.HTTPSHandler(context=self._context_locked()),
+                    _NoRedirect(),
+                )
+            return self._opener
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the answer itself (an ``HTTPError`` with its status), never followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
 
 
 DEFAULT_TLS = Tls()
@@ -125,14 +171,8 @@ def open_connection(
     target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        context = make_context(
-            cafile=tls.ca_path,
-            validate_certs=tls.validate_certs,
-            client_cert=tls.client_cert,
-            client_key=tls.client_key,
-        )
         conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=context
+            parts.hostname, parts.port, timeout=timeout, context=tls.context()
         )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -177,23 +217,12 @@ def send(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RequestFailed(f"not an http(s) URL: {url!r}")
     body = None if json_body is None else json.dumps(json_body).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=body, headers=request_headers(headers, body is not None), method=method
+    )
     started = time.monotonic()
     try:
-        resp = Request().open(
-            method,
-            url,
-            data=body,
-            headers=request_headers(headers, body is not None),
-            timeout=timeout,
-            validate_certs=tls.validate_certs,
-            ca_path=tls.ca_path,
-            client_cert=tls.client_cert,
-            client_key=tls.client_key,
-            use_proxy=tls.use_proxy,
-            follow_redirects="none",
-            use_netrc=False,
-            decompress=False,
-        )
+        resp = tls.opener().open(request, timeout=timeout)
         status = resp.status
     except urllib.error.HTTPError as err:  # a 3xx, 4xx or 5xx: still an answer
         resp, status = err, err.code

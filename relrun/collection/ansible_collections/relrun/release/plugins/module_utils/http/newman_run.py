@@ -94,6 +94,43 @@ def environment_document(
     }
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def tls_flags(
+    validate_certs: bool = True,
+    ca_path: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> list[str]:
+    """The newman command-line flags for the TLS settings api_check takes.
+
+    Args:
+        validate_certs: False adds ``--insecure``.
+        ca_path: CAs trusted besides newman's own (``--ssl-extra-ca-certs``).
+        client_cert: client certificate (``--ssl-client-cert``).
+        client_key: its key; a certificate file that holds the key too is given as both.
+
+    Returns:
+        The flags (paths only: no secret goes on the command line).
+    """
+    flags: list[str] = [] if validate_certs else ["--insecure"]
+    if ca_path:
+        flags += ["--ssl-extra-ca-certs", ca_path]
+    if client_cert:
+        flags += ["--ssl-client-cert", client_cert, "--ssl-client-key", client_key or client_cert]
+    return flags
+
+
+def newman_environ(use_proxy: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The newman process environment: the host's, without proxies unless they are wanted."""
+    env = dict(os.environ if environ is None else environ)
+    if not use_proxy:
+        for name in PROXY_VARIABLES:
+            env.pop(name, None)
+    return env
+
+
 def run_newman(
     executable: str,
     collection: str,
@@ -101,8 +138,13 @@ def run_newman(
     *,
     timeout_s: float,
     request_timeout_s: float,
+    flags: list[str] | None = None,
+    environ: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], int, str]:
     """Run ``newman run`` with the JSON reporter in a private temporary directory.
+
+    ``flags`` go after relrun's own (see :func:`tls_flags`); ``environ`` is newman's process
+    environment (default the host's, see :func:`newman_environ`).
 
     Returns:
         ``(report, exit_code, stderr_tail)``; newman exits 1 when assertions failed, and
@@ -128,6 +170,7 @@ def run_newman(
             "--timeout-request", str(int(request_timeout_s * 1000)),
             "--timeout", str(int(timeout_s * 1000)),
             "--disable-unicode", "--color", "off",
+            *(flags or []),
         ]  # fmt: skip
         try:
             proc = subprocess.run(
@@ -137,6 +180,7 @@ def run_newman(
                 timeout=timeout_s + 30,
                 check=False,
                 cwd=workdir,
+                env=environ,
             )
         except FileNotFoundError as exc:
             raise NewmanMissing(

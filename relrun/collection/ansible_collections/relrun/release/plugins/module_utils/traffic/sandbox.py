@@ -10,9 +10,8 @@ import os
 import urllib.error
 from typing import Any
 
-from ansible.module_utils.urls import open_url
-
 from .base import DriverError, ServerInfo
+from .plainhttp import open_plain
 
 # Inventory variables this router reads, rendered into every traffic task's ``connection``.
 INVENTORY_VARS = {"state_dir": ("relrun_sandbox_state_dir", "''")}
@@ -53,13 +52,12 @@ class SandboxAdmin:
             headers["Content-Type"] = "application/json"
         try:
             # The router's admin API is on this host: never through a proxy.
-            with open_url(
+            with open_plain(
                 self.base + path,
                 data=data,
                 method=method,
                 headers=headers,
                 timeout=self.timeout,
-                use_proxy=False,
             ) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
