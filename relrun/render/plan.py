@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.prometheus import (  # noqa: E501
+    promql_duration,
+    render_query,
+)
 from relrun.render.rollout import health_path
 from relrun.runbook.check_models import (
     AnyCheck,
@@ -101,6 +105,35 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
         "rollback_steps": ROLLBACK_STEPS,
         "hooks": hooks,
         "checks": describe_checks(rb.api_checks),
+        "metrics": describe_metrics(rb),
+    }
+
+
+def describe_metrics(rb: Runbook) -> dict[str, Any] | None:
+    """The metric provider and the queries it will run, filled in per server (for the plan).
+
+    Returns:
+        None when the router's own counters are read.
+    """
+    metrics = rb.analysis.metrics
+    if metrics is None or rb.traffic is None:
+        return None
+    roles = [(n, "canary") for n in rb.traffic.canary_servers]
+    roles += [(n, "stable") for n in rb.traffic.stable_servers]
+    window = promql_duration(rb.analysis.window)
+    queries = []
+    for name, text in metrics.queries.model_dump(exclude_none=True).items():
+        for server, role in roles:
+            values = {"server": server, "role": role, "backend": rb.traffic.backend,
+                      "window": window}
+            queries.append(f"{name} of {server} ({role}): {render_query(text, values)}")
+    return {
+        "provider": metrics.provider,
+        "url": metrics.url,
+        "timeout": seconds(metrics.timeout),
+        "max_outage": seconds(metrics.max_outage),
+        "no_data": rb.analysis.no_data,
+        "queries": queries,
     }
 
 

@@ -14,9 +14,17 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
     BACKEND_VAR,
     inventory_vars,
 )
+from relrun.render.check_tasks import tls_args
 from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
-from relrun.runbook.rollout_models import Analysis, Stage, Step, Traffic, merged_analysis
+from relrun.runbook.rollout_models import (
+    Analysis,
+    MetricsSource,
+    Stage,
+    Step,
+    Traffic,
+    merged_analysis,
+)
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
     OUTCOME_IN_RESCUE,
@@ -270,8 +278,43 @@ def _traffic_args(runbook: Runbook, action: str, **extra: Any) -> dict[str, Any]
     }
 
 
+def metrics_arg(metrics: MetricsSource, backend: str) -> dict[str, Any]:
+    """The analysis module's ``metrics`` argument: queries and names as literals.
+
+    Only the fields typed ``Template`` (the URL, credential and TLS file paths) are left
+    for Ansible to fill in; the PromQL is ``!unsafe`` (its ``${...}`` variables are filled
+    by the module).
+    """
+    args: dict[str, Any] = {
+        "provider": metrics.provider,
+        "url": metrics.url,
+        "queries": unsafe_tree(metrics.queries.model_dump(exclude_none=True)),
+        "latency_unit": metrics.latency_unit,
+        "timeout": metrics.timeout,
+        "max_outage": metrics.max_outage,
+        "backend": unsafe(backend),
+    }
+    if metrics.auth is not None:
+        auth: dict[str, Any] = {}
+        for name in ("token_env", "username", "username_env", "password_env"):
+            value = getattr(metrics.auth, name)
+            if value is not None:
+                auth[name] = unsafe(value)
+        for name in ("token_file", "password_file"):
+            value = getattr(metrics.auth, name)
+            if value is not None:
+                auth[name] = value
+        args["auth"] = auth
+    if metrics.tls is not None:
+        args["tls"] = tls_args(metrics.tls)
+    return args
+
+
 def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[str, Any]:
     assert runbook.traffic is not None
+    metrics: dict[str, Any] = {}
+    if analysis.metrics is not None:
+        metrics["metrics"] = metrics_arg(analysis.metrics, runbook.traffic.backend)
     return {
         "driver": driver_arg(runbook.traffic),
         "connection": connection_arg(runbook.traffic),
@@ -286,6 +329,7 @@ def _analysis_args(runbook: Runbook, analysis: Analysis, **extra: Any) -> dict[s
         "error_tolerance": analysis.error_tolerance,
         "latency_tolerance": analysis.latency_tolerance,
         "health_path": unsafe(health_path(runbook, analysis)),
+        **metrics,
         **extra,
     }
 
@@ -576,7 +620,8 @@ def rollback_tasks(
                 "name": name(RollbackStep.VERIFY, "stable alone is healthy"),
                 f"{C}.analysis": _analysis_args(
                     runbook,
-                    runbook.analysis,
+                    # The router's own counters: a monitoring outage must not fail a rollback.
+                    runbook.analysis.model_copy(update={"metrics": None}),
                     servers=unsafe_tree(runbook.traffic.stable_servers),
                     target="stable",
                     stage="rollback",

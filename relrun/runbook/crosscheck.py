@@ -23,6 +23,7 @@ from relrun.runbook.rollout_models import (
     Analysis,
     AnalysisOverride,
     Fault,
+    MetricsSource,
     Rollback,
     Stage,
     Traffic,
@@ -194,10 +195,11 @@ class _Renewals:
     interval: float
     servers: int
     probe: float
+    metrics: float = 0.0  # the metric provider's bound on one reading (0: the router's)
 
     @property
     def gap(self) -> float:
-        return self.interval + self.servers * self.probe + RENEWAL_SLACK_S
+        return self.interval + self.servers * self.probe + RENEWAL_SLACK_S + self.metrics
 
 
 def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
@@ -210,6 +212,8 @@ def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
     servers = _value(Traffic, "canary_servers", traffic)
     if not isinstance(servers, list):
         return []
+    source = analysis.get("metrics") if isinstance(analysis, Mapping) else None
+    reading = _number(MetricsSource, "timeout", source) if isinstance(source, Mapping) else 0.0
     found: list[tuple[int, bool, _Renewals]] = []
     for index, stage in enumerate(_stages(data) or []):
         if not isinstance(stage, Mapping):
@@ -227,7 +231,11 @@ def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
         label = f"stage {name!r}" if name is not None else f"stages[{index}]"
         own = isinstance(override, Mapping) and override.get("interval") is not None
         probe = max(PROBE_FLOOR_S, p95 / 1000)
-        found.append((index, own, _Renewals(label, interval, len(servers), probe)))
+        found.append(
+            # Up to two readings between renewals: the first sample also reads the
+            # window since the shift.
+            (index, own, _Renewals(label, interval, len(servers), probe, 2 * (reading or 0.0)))
+        )
     return found
 
 
@@ -258,7 +266,9 @@ def _lease_rule(data: Mapping[str, Any]) -> list[CrossProblem]:
         f"renewed once per analysis sample, and at {worst.stage} two renewals can be "
         f"{worst.gap:g}s apart: interval {worst.interval:g}s + {worst.servers} canary health "
         f"probe(s) of up to {worst.probe:g}s each (max_p95_ms, at least {PROBE_FLOOR_S:g}s) + "
-        f"{RENEWAL_SLACK_S:g}s margin to read the router and write the lease; make "
+        + (f"2 metrics readings of up to {worst.metrics / 2:g}s (analysis.metrics.timeout) + "
+           if worst.metrics else "")
+        + f"{RENEWAL_SLACK_S:g}s margin to read the router and write the lease; make "
         f"rollback.lease longer than {worst.gap:g}s or the interval shorter"
     )
     return [(path, message)]

@@ -7,11 +7,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
+    METRIC_SOURCE_NAMES,
     ROUTER_NAMES,
 )
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.prometheus import (  # noqa: E501
+    TEMPLATE_VARS,
+    template_vars,
+)
 from relrun.runbook.base import StrictModel
+from relrun.runbook.check_models import Tls
 from relrun.runbook.models import Command
-from relrun.runbook.types import Name, SampleInterval, WatchSeconds
+from relrun.runbook.types import Name, SampleInterval, Template, TimeoutSeconds, WatchSeconds
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -71,6 +77,127 @@ class Traffic(StrictModel):
     )
 
 
+def _known_metrics(name: str) -> str:
+    if name not in METRIC_SOURCE_NAMES:
+        raise ValueError(
+            f"unknown metric provider {name!r}; one of {', '.join(METRIC_SOURCE_NAMES)}"
+        )
+    return name
+
+
+MetricSourceName = Annotated[
+    str,
+    AfterValidator(_known_metrics),
+    WithJsonSchema({"type": "string", "enum": list(METRIC_SOURCE_NAMES)}),
+]
+
+
+def _query_vars(text: str) -> str:
+    unknown = sorted(set(template_vars(text)) - set(TEMPLATE_VARS))
+    if unknown:
+        known = ", ".join("${" + v + "}" for v in TEMPLATE_VARS)
+        raise ValueError(f"unknown query variable ${{{unknown[0]}}} (known: {known})")
+    if len(template_vars(text)) != text.count("${"):
+        raise ValueError("a `${` in a query starts a variable: write ${name}")
+    return text
+
+
+PromQL = Annotated[
+    str,
+    Field(min_length=1),
+    AfterValidator(_query_vars),
+]
+
+
+class MetricQueries(StrictModel):
+    """PromQL queries, one server at a time, each returning a **cumulative** count.
+
+    Variables: `${server}` (the server's name, as in `traffic`), `${role}` (`canary` or
+    `stable`), `${backend}` (`traffic.backend`) and `${window}` (the analysis window as a
+    PromQL duration, e.g. `5s`); values are escaped for a PromQL string. The analysis takes
+    the deltas between its readings itself, so write counters, not `rate()`.
+    """
+
+    requests: PromQL = Field(
+        description="The server's requests so far, one number (e.g. `sum(...)`); no series "
+        "is no data (append `or vector(0)` when none means zero)."
+    )
+    errors: PromQL = Field(
+        description="The server's failed requests so far (5xx, connection errors); no "
+        "series counts as zero."
+    )
+    latency_buckets: PromQL | None = Field(
+        default=None,
+        description="The server's latency histogram so far, one series per `le` (e.g. "
+        "`sum by (le) (..._bucket{...})`); without it latency is not judged.",
+    )
+
+
+class MetricsAuth(StrictModel):
+    """Where the credentials for the metric provider are on the analysing host (never values)."""
+
+    token_env: EnvName | None = Field(
+        default=None, description="Environment variable holding a bearer token."
+    )
+    token_file: Template | None = Field(
+        default=None, description="File whose content is a bearer token (`{{ var }}` allowed)."
+    )
+    username: str | None = Field(default=None, description="Basic auth user name (not a secret).")
+    username_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the basic auth user name."
+    )
+    password_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the basic auth password."
+    )
+    password_file: Template | None = Field(
+        default=None, description="File whose content is the basic auth password."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MetricsAuth:
+        secrets = [self.token_env, self.token_file, self.password_env, self.password_file]
+        if sum(s is not None for s in secrets) != 1:
+            raise ValueError(
+                "give exactly one of token_env, token_file, password_env, password_file"
+            )
+        if self.username is not None and self.username_env is not None:
+            raise ValueError("give at most one of username, username_env")
+        bearer = self.token_env is not None or self.token_file is not None
+        if bearer and (self.username is not None or self.username_env is not None):
+            raise ValueError("a bearer token takes no username; basic auth uses password_*")
+        return self
+
+
+class MetricsSource(StrictModel):
+    """Where the analysis reads counts and latencies when not from the router (docs/metrics.md).
+
+    Weights, states, health probes and the reaction to a breach stay with the router; the
+    rollback's `verify` reads the router's own counters, so a monitoring outage cannot
+    fail a rollback.
+    """
+
+    provider: MetricSourceName = Field(description="The metric provider's kind.")
+    url: Template = Field(
+        description="Base URL of its HTTP API, e.g. `http://127.0.0.1:9090` or "
+        "`{{ relrun_prometheus_url }}` from the inventory."
+    )
+    queries: MetricQueries
+    latency_unit: Literal["seconds", "milliseconds"] = Field(
+        default="seconds", description="Unit of the histogram's `le` bounds."
+    )
+    timeout: TimeoutSeconds = Field(
+        default=2, description="Bound on one reading (all its queries)."
+    )
+    max_outage: WatchSeconds = Field(
+        default=30,
+        description="With `no_data: wait`, how long a bake holds while the provider gives "
+        "no reading before that is a breach (`no_data`); with `fail`, the first missing "
+        "reading is one. A bake never passes on a missing reading.",
+    )
+    auth: MetricsAuth | None = Field(default=None, description="Bearer or basic auth.")
+    tls: Tls | None = Field(default=None, description="HTTPS options.")
+
+
 class Analysis(StrictModel):
     """How the canary is judged during a bake."""
 
@@ -85,7 +212,9 @@ class Analysis(StrictModel):
     max_p95_ms: float = Field(default=5000, gt=0, description="Breach above this p95 latency.")
     no_data: Literal["fail", "wait"] = Field(
         default="wait",
-        description="`wait`: a sample without enough requests is skipped; `fail`: it is a breach.",
+        description="`wait`: a sample without enough requests is skipped; `fail`: it is a "
+        "breach. With `metrics`, a reading the provider cannot give is no data too: `fail` "
+        "breaches at once, `wait` holds the bake for up to `metrics.max_outage`.",
     )
     consecutive_breaches: int = Field(
         default=1,
@@ -121,6 +250,11 @@ class Analysis(StrictModel):
         pattern=r"^/",
         description="Path the analysis probes on each server; default the deploy's "
         "readiness path. A 4xx answer is not healthy.",
+    )
+    metrics: MetricsSource | None = Field(
+        default=None,
+        description="Read counts and latencies from a metric provider (Prometheus) instead "
+        "of the router's own counters; judged exactly the same way.",
     )
 
 

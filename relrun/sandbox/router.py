@@ -30,7 +30,7 @@ from relrun.sandbox import faults
 from relrun.sandbox.faults import FAULTS
 from relrun.sandbox.layout import Layout
 from relrun.sandbox.models import ServersReply, ServerUpdate, StatsReply
-from relrun.sandbox.routing import MAX_WINDOW_S, Recorder, Server, choose
+from relrun.sandbox.routing import MAX_WINDOW_S, Recorder, Server, choose, prometheus_text
 from relrun.sandbox.serve import announce, run_program, start_site, wait_for_stop
 from relrun.sandbox.settings import SandboxConfig, load_config, load_secrets
 
@@ -52,6 +52,9 @@ HOP_BY_HOP = frozenset(
         "host",
     }
 )
+# Admin paths answered without the token: health, and the counters a Prometheus scrapes
+# (read-only figures, no secrets; the admin port listens on loopback only).
+PUBLIC_PATHS = frozenset({"/admin/health", "/metrics"})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
@@ -200,7 +203,7 @@ async def _relay(
 async def admin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the admin token and make every admin answer JSON, errors included."""
     try:
-        if request.path != "/admin/health":
+        if request.path not in PUBLIC_PATHS:
             _require_admin(request)
         return await handler(request)
     except web.HTTPException as exc:
@@ -254,6 +257,15 @@ def _server(request: web.Request) -> Server:
 async def admin_health(request: web.Request) -> web.Response:
     """``GET /admin/health`` (no token needed)."""
     return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the counters in Prometheus' text format (no token needed)."""
+    state = request.app[ROUTER]
+    text = prometheus_text(state.servers.values(), state.unrouted, state.failed)
+    return web.Response(
+        body=text.encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
 
 
 async def list_servers(request: web.Request) -> web.Response:
@@ -350,6 +362,7 @@ def build_apps(state: RouterState) -> tuple[web.Application, web.Application]:
     admin_app = web.Application(middlewares=[admin_middleware])
     admin_app[ROUTER] = state
     admin_app.router.add_get("/admin/health", admin_health)
+    admin_app.router.add_get("/metrics", metrics)
     admin_app.router.add_get("/admin/servers", list_servers)
     admin_app.router.add_get("/admin/servers/{name}", get_server)
     admin_app.router.add_put("/admin/servers/{name}", put_server)

@@ -47,6 +47,7 @@ class Recorder:
     in_flight: int = 0
     samples: deque[tuple[float, float, int, bool]] = field(default_factory=deque)
     latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
+    latency_sum_ms: float = 0.0
 
     def response(self, status: int, latency_ms: float, fault: bool) -> None:
         """Record response headers received from the server."""
@@ -58,6 +59,7 @@ class Recorder:
         if fault:
             self.faults += 1
         self.latency_buckets[bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)] += 1
+        self.latency_sum_ms += latency_ms
         self.samples.append((now, latency_ms, status, fault))
         self._prune(now)
 
@@ -104,6 +106,69 @@ class Recorder:
             latency_buckets=list(self.latency_buckets),
             window=window,
         )
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if value != int(value) else str(int(value))
+
+
+def prometheus_text(servers: Iterable[Server], unrouted: int, failed: int) -> str:
+    """The router's counters in Prometheus' text exposition format (version 0.0.4).
+
+    Per server (labels ``server`` and ``role``): requests by status class (``code`` is
+    ``2xx`` … ``5xx``, or ``error`` for an attempt that got no response), and the latency
+    histogram in seconds. ``relrun_router_requests_total`` summed over ``code`` is what
+    the analysis calls the server's requests; ``code=~"5xx|error"`` its errors.
+    """
+    lines = [
+        "# HELP relrun_router_requests_total Requests the router sent to a server, by status"
+        " class.",
+        "# TYPE relrun_router_requests_total counter",
+    ]
+    table = list(servers)
+    for server in table:
+        rec = server.recorder
+        who = f'server="{_label(server.name)}",role="{_label(server.role)}"'
+        for klass, count in rec.responses.items():
+            lines.append(f'relrun_router_requests_total{{{who},code="{klass}"}} {count}')
+        lines.append(f'relrun_router_requests_total{{{who},code="error"}} {rec.connection_errors}')
+    lines += [
+        "# HELP relrun_router_request_duration_seconds Time to a server's response headers.",
+        "# TYPE relrun_router_request_duration_seconds histogram",
+    ]
+    for server in table:
+        rec = server.recorder
+        who = f'server="{_label(server.name)}",role="{_label(server.role)}"'
+        seen = 0
+        for bound, count in zip(LATENCY_BOUNDS_MS, rec.latency_buckets, strict=False):
+            seen += count
+            le = _number(round(bound / 1000, 10))
+            lines.append(f'relrun_router_request_duration_seconds_bucket{{{who},le="{le}"}} {seen}')
+        total = sum(rec.latency_buckets)
+        lines.append(f'relrun_router_request_duration_seconds_bucket{{{who},le="+Inf"}} {total}')
+        seconds = _number(rec.latency_sum_ms / 1000)
+        lines.append(f"relrun_router_request_duration_seconds_sum{{{who}}} {seconds}")
+        lines.append(f"relrun_router_request_duration_seconds_count{{{who}}} {total}")
+    lines += [
+        "# HELP relrun_router_in_flight Requests a server is handling now.",
+        "# TYPE relrun_router_in_flight gauge",
+    ]
+    for server in table:
+        who = f'server="{_label(server.name)}",role="{_label(server.role)}"'
+        lines.append(f"relrun_router_in_flight{{{who}}} {server.recorder.in_flight}")
+    lines += [
+        "# HELP relrun_router_unrouted_total Requests no server was eligible for (answered 503).",
+        "# TYPE relrun_router_unrouted_total counter",
+        f"relrun_router_unrouted_total {unrouted}",
+        "# HELP relrun_router_failed_total Requests every attempt of which failed (answered 502).",
+        "# TYPE relrun_router_failed_total counter",
+        f"relrun_router_failed_total {failed}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def percentile(sorted_values: list[float], pct: float) -> float | None:

@@ -66,3 +66,35 @@ def test_percentile_nearest_rank() -> None:
         99.0,
     )
     assert percentile([], 50) is None
+
+
+def test_prometheus_text_has_counters_per_status_class_and_a_histogram_per_server() -> None:
+    from relrun.sandbox.routing import LATENCY_BOUNDS_MS, prometheus_text
+
+    table = servers()
+    stable, canary = table
+    stable.recorder.response(200, 1.0, False)
+    stable.recorder.response(200, 3000.0, False)
+    canary.recorder.response(503, 0.1, True)
+    canary.recorder.connection_error()
+    text = prometheus_text(table, unrouted=2, failed=1)
+    lines = text.splitlines()
+    assert text.endswith("\n")
+    assert 'relrun_router_requests_total{server="stable",role="stable",code="2xx"} 2' in lines
+    assert 'relrun_router_requests_total{server="canary",role="canary",code="5xx"} 1' in lines
+    assert 'relrun_router_requests_total{server="canary",role="canary",code="error"} 1' in lines
+    assert "relrun_router_unrouted_total 2" in lines
+    stable_bucket = 'relrun_router_request_duration_seconds_bucket{server="stable"'
+    buckets = [ln for ln in lines if ln.startswith(stable_bucket)]
+    assert len(buckets) == len(LATENCY_BOUNDS_MS) + 1
+    values = [int(ln.rsplit(" ", 1)[1]) for ln in buckets]
+    assert values == sorted(values)  # cumulative in le, as Prometheus reads them
+    assert buckets[-1].endswith('le="+Inf"} 2')
+    # 1 ms is at or below the 0.001 s bound; 3 s is not.
+    one_ms = next(ln for ln in buckets if 'le="0.001"' in ln)
+    assert one_ms.endswith(" 1")
+    assert 'relrun_router_request_duration_seconds_count{server="stable",role="stable"} 2' in lines
+    total = 'relrun_router_request_duration_seconds_sum{server="stable",role="stable"} 3.001'
+    assert total in lines
+    for line in lines:
+        assert line.startswith("#") or line.count(" ") == 1, line

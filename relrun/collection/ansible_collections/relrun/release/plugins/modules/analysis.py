@@ -50,6 +50,16 @@ options:
   carrying_only: {description: Judge only the I(servers) the router gives weight (all of them when none has)., type: bool, default: false}
   lease_file: {description: Dead man's switch lease renewed at every sample (see M(relrun.release.deadman))., type: path}
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
+  metrics:
+    description:
+      - "Read the counts, errors and latencies from a metric provider that is not the router (see docs/metrics.md):
+        C(provider) (prometheus), C(url), C(queries) (C(requests), C(errors), C(latency_buckets)), C(latency_unit),
+        C(timeout), C(max_outage), C(backend), C(auth) (C(token_env), C(token_file), or C(username)/C(username_env) with
+        C(password_env)/C(password_file); references, never values) and C(tls) (C(validate_certs), C(ca_path),
+        C(client_cert), C(client_key), C(use_proxy))."
+      - Weights, states, health probes and the reaction stay with the router.
+      - A reading the provider cannot give is no data, handled as I(no_data) says (C(wait) holds the bake up to C(max_outage)).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -97,7 +107,9 @@ from ansible_collections.relrun.release.plugins.module_utils.lease.deadman impor
 from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
+    MetricsUnavailable,
     make_driver,
+    make_metrics,
 )
 
 
@@ -140,6 +152,7 @@ def main() -> None:
             "carrying_only": {"type": "bool", "default": False},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
+            "metrics": {"type": "dict"},
         },
         supports_check_mode=True,
     )
@@ -167,6 +180,21 @@ def main() -> None:
             known = driver.servers(1)
             carrying = [n for n in servers if known.get(n, {}).get("weight", 0) > 0]
             servers = carrying or servers
+        metrics = None
+        settings = p["metrics"] or {}
+        if settings:
+            role = "stable" if p["target"] == "stable" else "canary"
+            targets = {name: role for name in servers}
+            targets.update({name: "stable" for name in p["baseline"] or []})
+            try:
+                metrics = make_metrics(str(settings.get("provider") or ""), settings, targets)
+            except MetricsUnavailable as err:
+                module.fail_json(
+                    msg=f"analysis has no metric provider: {err}",
+                    samples=[],
+                    breach={"reason": "no_data", "observed": None, "threshold": "metrics",
+                            "message": f"no metric provider: {err}"},
+                )
         outcome = watch(
             driver,
             servers,
@@ -179,6 +207,8 @@ def main() -> None:
             baseline=p["baseline"] or None,
             react=p["react"],
             since=p["since"] or None,
+            metrics=metrics,
+            max_outage=float(settings.get("max_outage") or 30),
         )
     except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
         module.fail_json(msg=str(err), samples=[], lease_held=True)

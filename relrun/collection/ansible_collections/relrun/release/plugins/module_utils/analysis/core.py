@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..traffic.base import Driver, DriverError, ServerInfo
+from ..traffic.base import Driver, DriverError, MetricProvider, MetricsUnavailable, ServerInfo
 from ..traffic.plainhttp import open_plain
 from .stats import CompareTest, LimitTest, combine, e_value, evidence
 
@@ -611,6 +611,8 @@ def watch(
     baseline: list[str] | None = None,
     react: bool = False,
     since: float | None = None,
+    metrics: MetricProvider | None = None,
+    max_outage: float = 30.0,
 ) -> dict[str, Any]:
     """Judge ``names`` (against ``baseline``, when given) every ``interval`` for ``duration``.
 
@@ -624,6 +626,14 @@ def watch(
     ``keepalive`` runs before every sample (the dead man's switch renewal); what it raises
     ends the watch.
 
+    With ``metrics`` (a provider that is not the router, e.g. Prometheus), the counts,
+    errors and latencies come from it; states, weights, addresses and the reaction stay
+    with ``driver``. A reading it cannot give (:class:`MetricsUnavailable`) is no data:
+    with ``no_data=fail`` a breach at once; with ``wait`` the bake holds (it never ends
+    on a missing reading) for up to ``max_outage`` seconds, then it is a breach. Its
+    counters are cumulative, so the first reading after an outage counts what happened
+    during it.
+
     Returns:
         ``samples`` (counts per version and evidence over time), ``breach`` (None when
         the bake passed), ``method``, ``totals``, ``decision`` and, after a reaction,
@@ -635,14 +645,39 @@ def watch(
     timeout = max(0.5, policy.max_p95_ms / 1000)
     judge_: Judge | None = None
     compare_note = ""
+    outage_since: float | None = None
     while True:
         if keepalive is not None:
             keepalive()
-        # Read the window since the shift first: a request in between is then lost to the
-        # tests, never counted twice.
-        seed = _window_since(driver, since) if judge_ is None and duration > 0 else None
-        servers = driver.servers(window)
+        try:
+            # Read the window since the shift first: a request in between is then lost to
+            # the tests, never counted twice.
+            seed = (
+                _window_since(driver, metrics, since)
+                if judge_ is None and duration > 0 else None
+            )
+            servers = read_servers(driver, metrics, window)
+        except MetricsUnavailable as err:
+            now = round(time.time(), 3)
+            outage_since = outage_since if outage_since is not None else time.monotonic()
+            held = time.monotonic() - outage_since
+            found = _outage_breach(str(err), policy.no_data, held, max_outage)
+            samples.append({"time": now, "no_data": str(err), "outage_s": round(held, 3),
+                            "breach": found["reason"] if found else None})
+            if found is not None:
+                judge_ = judge_ or Judge(policy, compare=False, latency=None)
+                result = _outcome(judge_, samples, found, now, compare_note, driver, baseline,
+                                  names, health_path, timeout, react)
+                result["method"]["metrics"] = getattr(metrics, "source", type(metrics).__name__)
+                return result
+            time.sleep(interval)
+            continue
         now = round(time.time(), 3)
+        if outage_since is not None:
+            samples_note = round(time.monotonic() - outage_since, 3)
+            outage_since = None
+        else:
+            samples_note = None
         missing = [n for n in names if n not in servers]
         probes = health(servers, names, health_path, timeout)
         if judge_ is None:
@@ -657,6 +692,8 @@ def watch(
         canary = read_arm(servers, names)
         stable = read_arm(servers, baseline) if judge_.compare and baseline else None
         point: dict[str, Any] = {"time": now}
+        if samples_note is not None:
+            point["after_outage_s"] = samples_note
         point |= judge_.observe(canary, stable, _probe_errors(probes))
         window_requests = sum(int(servers[n].get("requests") or 0) for n in names if n in servers)
         window_errors = sum(int(servers[n].get("errors") or 0) for n in names if n in servers)
@@ -695,21 +732,56 @@ def watch(
         point["breach"] = found["reason"] if found else None
         samples.append(point)
         elapsed = time.monotonic() - started
-        if found is not None or elapsed >= duration:
-            return _outcome(judge_, samples, found, now, compare_note, driver, baseline, names,
-                            health_path, timeout, react)
+        # A bake judged from a metric provider ends on a reading that judged an interval,
+        # never on a bare baseline (one taken after an outage that outlasted the bake).
+        bare = metrics is not None and duration > 0 and bool(point.get("baseline"))
+        if found is not None or (elapsed >= duration and not bare):
+            result = _outcome(judge_, samples, found, now, compare_note, driver, baseline,
+                              names, health_path, timeout, react)
+            if metrics is not None:
+                result["method"]["metrics"] = getattr(metrics, "source", type(metrics).__name__)
+            return result
         time.sleep(min(interval, max(0.0, duration - elapsed)))
 
 
+def read_servers(
+    driver: Driver, metrics: MetricProvider | None, window: float
+) -> dict[str, ServerInfo]:
+    """The router's servers, with their figures from ``metrics`` when it is given.
+
+    Raises:
+        DriverError: the router could not be read.
+        MetricsUnavailable: the metric provider gave no reading (no data).
+    """
+    servers = driver.servers(window)
+    if metrics is None:
+        return servers
+    measured = metrics.servers(window)
+    return {name: {**info, **measured.get(name, {})} for name, info in servers.items()}
+
+
+def _outage_breach(
+    why: str, no_data: str, held: float, max_outage: float
+) -> dict[str, Any] | None:
+    if no_data == "fail":
+        return {"reason": "no_data", "observed": None, "threshold": "metrics",
+                "message": f"no data from the metric provider (no_data: fail): {why}"}
+    if held >= max_outage:
+        return {"reason": "no_data", "observed": round(held, 3), "threshold": max_outage,
+                "message": f"no data from the metric provider for {held:.1f}s (the bake "
+                f"holds at most {max_outage:g}s, metrics.max_outage): {why}"}
+    return None
+
+
 def _window_since(
-    driver: Driver, since: float | None
+    driver: Driver, metrics: MetricProvider | None, since: float | None
 ) -> tuple[dict[str, ServerInfo], float] | None:
     if since is None:
         return None
     span = round(time.time() - since, 3)
     if not 0.2 <= span <= 60:
         return None  # a clock far off, or a shift long ago: start from the baseline alone
-    return driver.servers(span), span
+    return read_servers(driver, metrics, span), span
 
 
 def _seed(

@@ -25,6 +25,14 @@ class DriverError(Exception):
     """The router (or metric source) could not be read or changed."""
 
 
+class MetricsUnavailable(DriverError):
+    """A metric provider that is not the router gave no usable reading: no data.
+
+    The analysis handles it as the runbook's ``no_data`` says; it never ends a watch on its
+    own, and never passes a bake silently.
+    """
+
+
 class Router(Protocol):
     """What a release needs from a router: weights, states, and what is in flight."""
 

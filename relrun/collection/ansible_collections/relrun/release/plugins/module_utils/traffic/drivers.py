@@ -9,29 +9,43 @@ line in each table below (see docs/extending.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .base import Driver, DriverError, MetricProvider, Plugin, Router, ServerInfo
+from .base import (
+    Driver,
+    DriverError,
+    MetricProvider,
+    MetricsUnavailable,
+    Plugin,
+    Router,
+    ServerInfo,
+)
 
 # Explicit ``from .module import name`` forms: Ansible bundles a module's module_utils by
 # reading these import lines.
 from .haproxy import BACKEND_VAR, HAProxyDriver
 from .haproxy import INVENTORY_VARS as HAPROXY_VARS
+from .prometheus import from_settings as prometheus_settings
 from .sandbox import INVENTORY_VARS as SANDBOX_VARS
 from .sandbox import from_connection as sandbox_connection
 
 __all__ = [
     "BACKEND_VAR",
+    "METRIC_SOURCES",
+    "METRIC_SOURCE_NAMES",
     "PROVIDERS",
     "ROUTERS",
     "ROUTER_NAMES",
     "Driver",
     "DriverError",
     "MetricProvider",
+    "MetricsUnavailable",
     "Router",
     "ServerInfo",
     "inventory_vars",
     "make_driver",
+    "make_metrics",
     "make_provider",
 ]
 
@@ -42,6 +56,12 @@ ROUTERS: dict[str, Plugin] = {
 # Where the canary analysis reads its samples; a router that measures is its own provider.
 PROVIDERS: dict[str, Plugin] = dict(ROUTERS)
 ROUTER_NAMES: tuple[str, ...] = tuple(ROUTERS)
+# Metric providers that are not the router (the runbook's ``analysis.metrics.provider``):
+# built from the runbook's settings and the judged servers (name -> canary/stable).
+METRIC_SOURCES: dict[str, Callable[[dict[str, Any], dict[str, str]], MetricProvider]] = {
+    "prometheus": prometheus_settings,
+}
+METRIC_SOURCE_NAMES: tuple[str, ...] = tuple(METRIC_SOURCES)
 _VARS = {"sandbox": SANDBOX_VARS, "haproxy": HAPROXY_VARS}
 
 
@@ -80,3 +100,22 @@ def make_driver(kind: str, connection: dict[str, Any]) -> Driver:
 def make_provider(kind: str, connection: dict[str, Any]) -> MetricProvider:
     """Build the metric provider named ``kind`` (see :func:`make_driver`)."""
     return _make(PROVIDERS, "metric provider", kind, connection)
+
+
+def make_metrics(kind: str, settings: dict[str, Any], targets: dict[str, str]) -> MetricProvider:
+    """Build the metric provider the runbook's ``analysis.metrics`` names.
+
+    Args:
+        kind: a name in :data:`METRIC_SOURCES`.
+        settings: the provider's settings (URL, queries, auth and TLS references).
+        targets: the servers to read, name -> ``canary`` or ``stable``.
+
+    Raises:
+        MetricsUnavailable: unknown provider, or settings it cannot use.
+    """
+    factory = METRIC_SOURCES.get(kind)
+    if factory is None:
+        raise MetricsUnavailable(
+            f"unknown metric provider {kind!r} (one of {', '.join(METRIC_SOURCES)})"
+        )
+    return factory(settings, targets)
