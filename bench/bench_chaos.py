@@ -11,8 +11,10 @@ case and a summary: cases, failures, lost requests.
 Cases:
 - ``sigint-stage`` / ``sigterm-stage``: the signal during the first stage's bake; expect
   exit 130 after a rollback of five passed steps and 0 lost.
-- ``sigint-startup``: SIGINT 1 s after start (sandbox start-up); expect 130 or 2, no
-  traceback.
+- ``sigint-import``, ``sigint-startup``, ``sigterm-startup``, ``sigint-sandbox-up``: the
+  signal 0.2 s, 1 s or 8 s after start (Python importing relrun, the command loading, the
+  sandbox starting, depending on the machine's load); expect exit 130, no traceback, no
+  process of the case left running.
 - ``kill9-stage``: ``kill -9`` of a release during the bake on a shared sandbox; expect the
   dead man's switch to put traffic back on stable within the lease, and ``relrun recover``
   to exit 0 or 1.
@@ -114,20 +116,42 @@ def signal_in_stage(sig: signal.Signals) -> Callable[[Path], Outcome]:
     return case
 
 
-def sigint_at_startup(work: Path) -> Outcome:
-    reports = work / "reports"
-    args = [*CLI, "drill", str(QUICK), "--report-dir", str(reports)]
-    proc = subprocess.Popen(args, cwd=work, env=_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # the moment is the point of the case, not a synchronisation
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=600)
-    out = Outcome(case="sigint-startup", exit=proc.returncode, lost=_lost(_report(reports)))
-    if proc.returncode not in (130, 2):
-        out.failures.append(f"exit {proc.returncode}, expected 130")
-    if "Traceback" in stdout + stderr:
-        out.failures.append("traceback")
-    return out
+def _left_running(work: Path) -> list[str]:
+    """Processes whose command line names the case's directory (its sandbox, its relrun)."""
+    left: list[str] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(work) in cmdline:
+            left.append(f"{proc.name} {cmdline[:80]}")
+    return left
+
+
+def signal_at_startup(sig: signal.Signals, delay: float) -> Callable[[Path], Outcome]:
+    def case(work: Path) -> Outcome:
+        reports = work / "reports"
+        args = [*CLI, "drill", str(QUICK), "--report-dir", str(reports)]
+        proc = subprocess.Popen(args, cwd=work, env=_env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)  # the moment is the point of the case, not a synchronisation
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=600)
+        name = f"{sig.name.lower()}-startup-{delay:g}s"
+        out = Outcome(case=name, exit=proc.returncode, lost=_lost(_report(reports)))
+        if proc.returncode != 130:
+            out.failures.append(f"exit {proc.returncode}, expected 130")
+        if "Traceback" in stdout + stderr:
+            out.failures.append("traceback")
+        left = _left_running(work)
+        if left:
+            out.failures.append(f"left running: {'; '.join(left)}")
+        return out
+
+    return case
 
 
 def kill9_in_stage(work: Path) -> Outcome:
@@ -206,7 +230,11 @@ def _no_home(work: Path) -> dict[str, str]:
 CASES: dict[str, Callable[[Path], Outcome]] = {
     "sigint-stage": signal_in_stage(signal.SIGINT),
     "sigterm-stage": signal_in_stage(signal.SIGTERM),
-    "sigint-startup": sigint_at_startup,
+    # While Python imports relrun (0.2 s), while the CLI loads, as the sandbox starts.
+    "sigint-import": signal_at_startup(signal.SIGINT, 0.2),
+    "sigint-startup": signal_at_startup(signal.SIGINT, 1.0),
+    "sigterm-startup": signal_at_startup(signal.SIGTERM, 1.0),
+    "sigint-sandbox-up": signal_at_startup(signal.SIGINT, 8.0),
     "kill9-stage": kill9_in_stage,
     "readonly-reports": environment_fault("readonly-reports", _readonly_reports),
     "state-dir-is-a-file": environment_fault("state-dir-is-a-file", _state_dir_is_a_file),

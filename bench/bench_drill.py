@@ -10,17 +10,26 @@ the confirmed switch), the path the rollback took (in the playbook, or a standal
 run), lost requests, and the medians per path; target (issue 17): the three medians within
 0.5 s of each other.
 
-Run: ``uv run python bench/bench_drill.py [N] [RUNBOOK] [--hog]`` (default 5 drills of
-runbooks/release-v2.yml, about 45 s each, loopback only). Each drill starts its own
+Run: ``uv run python bench/bench_drill.py [N] [RUNBOOK] [--hog] [--haproxy]`` (default 5
+drills of runbooks/release-v2.yml, about 45 s each, loopback only). Each drill starts its own
 sandbox with a steady 20 req/s load, injects the runbook's fault and rolls back. Prints
 per-drill figures and the medians; targets on the sandbox with a 1 s analysis interval:
 detection ≤ 2 s, fault → all traffic on stable ≤ 3 s, zero lost requests; detection →
 canary out of new traffic (the analysis drains it itself) ≤ 50 ms, quiet or with
 ``--hog`` (one busy-looping process per core beside the drill, as a loaded controller).
+
+``--haproxy`` drills behind a real HAProxy instead (needs ``haproxy``): the sandbox runs
+the runbook's own application (its ``sandbox`` section, e.g. runbooks/shop.yml) as stable,
+HAProxy in front of it, the load generator with the runbook's ``load`` mix aimed at
+HAProxy, and the drill gets the generated HAProxy inventory and traffic log, so the fault
+is HAProxy's (runtime API). The fault is ``error_rate=0.5`` unless ``--fault KIND=VALUE``
+says otherwise: behind HAProxy a latency verdict needs 1024 fresh responses
+(docs/analysis.md), which a short bake at 20 req/s does not reach.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,20 +38,34 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("stop_deployment", "drain", "switch_traffic", "verify", "cleanup")
 
 
-def one_drill(runbook: Path, workdir: Path, index: int) -> dict[str, object]:
+def one_drill(
+    runbook: Path, workdir: Path, index: int, haproxy_fault: str | None = None
+) -> dict[str, object]:
     reports = workdir / f"drill-{index}"
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "relrun", "drill", str(runbook), "--report-dir", str(reports)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
-    )
+    command = [sys.executable, "-m", "relrun", "drill", str(runbook), "--report-dir", str(reports)]
+    if haproxy_fault is not None:
+        with haproxy_env(runbook, workdir / f"env-{index}") as (inventory, log):
+            command += ["-i", str(inventory), "--traffic-log", str(log), "--fault", haproxy_fault]
+            proc = subprocess.run(
+                command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
+            )
+    else:
+        proc = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
+        )
     wall = time.monotonic() - started
+    if not (reports / "drill.json").exists():
+        raise SystemExit(f"drill {index + 1}: exit {proc.returncode}, no report\n{proc.stderr}")
     report = json.loads((reports / "drill.json").read_text())
     steps = {s["name"]: s["seconds"] for s in report["rollback"]["steps"]}
     return {
@@ -58,6 +81,29 @@ def one_drill(runbook: Path, workdir: Path, index: int) -> dict[str, object]:
     }
 
 
+@contextlib.contextmanager
+def haproxy_env(runbook: Path, work: Path) -> Iterator[tuple[Path, Path]]:
+    """The runbook's application behind a real HAProxy, loaded with its mix through it."""
+    from relrun.runbook.loader import load_runbook
+    from relrun.sandbox import control, haproxy
+    from relrun.workflows.drill import sandbox_config
+
+    loaded = load_runbook(runbook).runbook
+    state = work / "sandbox"
+    control.up(state, loadgen=False, config=sandbox_config(loaded, runbook))
+    try:
+        data = haproxy.start(state)
+        control.start_loadgen(
+            state, target=f"http://127.0.0.1:{data['port']}", rate=20, mix=loaded.load
+        )
+        inventory = work / "inventory.yml"
+        history = work / "haproxy-history"
+        inventory.write_text(yaml.safe_dump(haproxy.inventory(state, history)), encoding="utf-8")
+        yield inventory, state / "loadgen.jsonl"
+    finally:
+        control.down(state)
+
+
 def median(rows: list[dict[str, object]], key: str) -> str:
     values = [float(r[key]) for r in rows if isinstance(r.get(key), int | float)]
     return f"{statistics.median(values):.2f}" if values else "n/a"
@@ -70,20 +116,27 @@ def start_hog() -> list[subprocess.Popen[bytes]]:
 
 
 def main() -> None:
-    flags = {"--hog", "--paths"}
-    args = [a for a in sys.argv[1:] if a not in flags]
-    hog = "--hog" in sys.argv[1:]
-    paths = "--paths" in sys.argv[1:]
+    argv = sys.argv[1:]
+    fault = None
+    if "--fault" in argv:
+        at = argv.index("--fault")
+        fault = argv[at + 1]
+        del argv[at : at + 2]
+    flags = {"--hog", "--paths", "--haproxy"}
+    args = [a for a in argv if a not in flags]
+    hog = "--hog" in argv
+    paths = "--paths" in argv
+    haproxy_fault = (fault or "error_rate=0.5") if "--haproxy" in argv else None
     count = int(args[0]) if args else (3 if paths else 5)
     default = ROOT / "runbooks" / "release-v2.yml"
-    runbook = Path(args[1]) if len(args) > 1 else (bench_runbook() if paths else default)
+    runbook = Path(args[1]).resolve() if len(args) > 1 else (bench_runbook() if paths else default)
     rows: list[dict[str, object]] = []
     hogs = start_hog() if hog else []
     try:
         if paths:
             run_paths(count, runbook, rows)
         else:
-            run_all(count, runbook, rows)
+            run_all(count, runbook, rows, haproxy_fault)
     finally:
         for proc in hogs:
             proc.kill()
@@ -93,7 +146,8 @@ def main() -> None:
     if paths:
         report_paths(count, runbook, rows, hog)
     else:
-        report(count, runbook, rows, hog)
+        where = f" behind HAProxy (--fault {haproxy_fault})" if haproxy_fault else ""
+        report(count, runbook, rows, hog, where)
 
 
 PATHS = ("analysis", "signal", "rollback")
@@ -116,13 +170,20 @@ def bench_runbook() -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         yaml.safe_dump(data, handle, sort_keys=False)
     return Path(name)
+
+
 INVENTORY = ROOT / "inventories" / "sandbox.yml"
 
 
 def _relrun(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
-        [sys.executable, "-m", "relrun", *args], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,
+        [sys.executable, "-m", "relrun", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
     )
 
 
@@ -141,8 +202,16 @@ def one_path(
     path: str, runbook: Path, reports: Path, state: Path, env: dict[str, str]
 ) -> dict[str, object]:
     """One drill on the shared sandbox, rolled back by ``path``."""
-    args = ["drill", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports),
-            "--traffic-log", str(state / "loadgen.jsonl")]
+    args = [
+        "drill",
+        str(runbook),
+        "-i",
+        str(INVENTORY),
+        "--report-dir",
+        str(reports),
+        "--traffic-log",
+        str(state / "loadgen.jsonl"),
+    ]
     proc = _relrun(args, env)
     if path != "analysis":
         _wait_for(reports / "journal.jsonl", "Stage 1/", proc)
@@ -150,8 +219,17 @@ def one_path(
         if path == "signal":
             proc.send_signal(signal.SIGINT)
         else:
-            manual = _relrun(["rollback", str(runbook), "-i", str(INVENTORY), "--report-dir",
-                              str(reports.with_name(reports.name + "-manual"))], env)
+            manual = _relrun(
+                [
+                    "rollback",
+                    str(runbook),
+                    "-i",
+                    str(INVENTORY),
+                    "--report-dir",
+                    str(reports.with_name(reports.name + "-manual")),
+                ],
+                env,
+            )
             manual.communicate(timeout=600)
     proc.communicate(timeout=600)
     report = json.loads((reports / "drill.json").read_text())
@@ -175,8 +253,11 @@ def run_paths(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:
 
     with tempfile.TemporaryDirectory(prefix="relrun-bench-paths-") as tmp:
         state = Path(tmp) / "sandbox"
-        env = {**os.environ, "RELRUN_SANDBOX_DIR": str(state),
-               "RELRUN_STATE_DIR": str(Path(tmp) / "relrun-state")}
+        env = {
+            **os.environ,
+            "RELRUN_SANDBOX_DIR": str(state),
+            "RELRUN_STATE_DIR": str(Path(tmp) / "relrun-state"),
+        }
         control.up(state, rate=20)
         try:
             for index in range(count):
@@ -200,18 +281,22 @@ def report_paths(count: int, runbook: Path, rows: list[dict[str, object]], hog: 
         mine = [r for r in rows if r["path"] == path]
         medians[path] = median(mine, "to_stable")
         hows = sorted({str(r["how"]) for r in mine})
-        print(f"  {path:<8} trigger -> all traffic on stable: {medians[path]}s "
-              f"(rollback {median(mine, 'total')}s; {', '.join(hows)}; "
-              f"lost {[r['lost'] for r in mine]})")
+        print(
+            f"  {path:<8} trigger -> all traffic on stable: {medians[path]}s "
+            f"(rollback {median(mine, 'total')}s; {', '.join(hows)}; "
+            f"lost {[r['lost'] for r in mine]})"
+        )
     known = [float(v) for v in medians.values() if v != "n/a"]
     if known:
         print(f"  spread of the medians: {max(known) - min(known):.2f}s (target <= 0.5s)")
 
 
-def run_all(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:
+def run_all(
+    count: int, runbook: Path, rows: list[dict[str, object]], haproxy_fault: str | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="relrun-bench-") as tmp:
         for index in range(count):
-            row = one_drill(runbook, Path(tmp), index)
+            row = one_drill(runbook, Path(tmp), index, haproxy_fault)
             rows.append(row)
             print(
                 f"drill {index + 1}/{count}: exit {row['exit']} verdict {row['verdict']} "
@@ -222,8 +307,11 @@ def run_all(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:
             )
 
 
-def report(count: int, runbook: Path, rows: list[dict[str, object]], hog: bool) -> None:
-    print(f"\nmedians over {count} drills of {runbook.name}{' with a CPU hog' if hog else ''}:")
+def report(
+    count: int, runbook: Path, rows: list[dict[str, object]], hog: bool, where: str = ""
+) -> None:
+    loaded = " with a CPU hog" if hog else ""
+    print(f"\nmedians over {count} drills of {runbook.name}{where}{loaded}:")
     print(f"  detection_seconds (fault -> breach):       {median(rows, 'detection')}")
     print(f"  breach -> canary out of new traffic:       {median(rows, 'canary_out')}")
     print(f"  rto_seconds (fault -> all traffic stable): {median(rows, 'rto')}")

@@ -184,7 +184,7 @@ def release(
 
 
 def _say(text: str) -> None:
-    typer.echo(f"relrun: {text}", err=True)
+    typer.echo(printable(f"relrun: {text}", keep_newlines=True), err=True)
 
 
 def _with_progress(work: Callable[[Handler], ReleaseResult]) -> int:

@@ -9,6 +9,7 @@ import typer
 from typer.exceptions import TyperException
 
 from relrun.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, RelrunError, printable
+from relrun.run import signals
 
 DEBUG = False
 NON_INTERACTIVE = False
@@ -51,3 +52,34 @@ def run_cli(app: typer.Typer, args: list[str] | None = None) -> int:
         print("relrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return result if isinstance(result, int) else 0
+
+
+def run_main(app: typer.Typer) -> int:
+    """Run the Typer app as the ``relrun`` process: signals included, return the exit code.
+
+    SIGTERM interrupts like SIGINT, so a command stopped outside its run loop cleans up
+    and exits 130; a signal recorded while relrun was starting ends it before anything is
+    done (also 130). Neither ever shows a traceback.
+
+    Args:
+        app: the application.
+
+    Returns:
+        The exit code per the contract in the design.
+    """
+    signals.interrupt_on_signals()
+    try:
+        started = signals.take_pending()
+        if started:
+            print(
+                f"relrun: interrupted (signal {started[0]} while starting): nothing was done",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        code = run_cli(app)
+    except KeyboardInterrupt:  # between run_cli's own handlers and its return
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED and signals.interrupted_by() is not None:
+        # Typer turns the KeyboardInterrupt into a silent 130; the operator is told why.
+        print(f"relrun: interrupted (signal {signals.interrupted_by()})", file=sys.stderr)
+    return code

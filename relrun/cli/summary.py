@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from relrun.errors import printable
 from relrun.workflows.lifecycle import ReleaseResult
+
+
+class _Plain:
+    """Prints lines as they are: no rich markup read in them, control characters escaped.
+
+    Messages quote commands' output and runbook strings: ``[/x]`` in one would be read as
+    markup (and fail), an escape sequence would reach the terminal.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def print(self, line: str | Table | Text) -> None:
+        if isinstance(line, str):
+            line = Text(printable(line, keep_newlines=True))
+        self.console.print(line)
 
 
 def print_release(result: ReleaseResult) -> None:
     """Print the builds table, stages, rollback, the verdict and where the reports are."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = _Plain(Console(highlight=False, soft_wrap=True))
     ci = result.ci
     if ci is not None and ci.builds:
         table = Table(title="Builds", title_justify="left")
@@ -18,11 +36,16 @@ def print_release(result: ReleaseResult) -> None:
             table.add_column(column)
         for build in ci.builds:
             table.add_row(
-                build.name,
-                build.host,
-                build.status,
-                f"{build.seconds or 0:.1f}",
-                str(len(build.artifacts)),
+                *(
+                    Text(printable(cell))
+                    for cell in (
+                        build.name,
+                        build.host,
+                        build.status,
+                        f"{build.seconds or 0:.1f}",
+                        str(len(build.artifacts)),
+                    )
+                )
             )
         console.print(table)
     for run in ci.api_checks if ci is not None else []:
@@ -59,7 +82,9 @@ def print_release(result: ReleaseResult) -> None:
                 f"{traffic.injected_failures} injected failures, {traffic.lost} lost"
             )
     colour = "green" if result.verdict == "pass" else "red"
-    console.print(f"verdict: [{colour}]{result.verdict}[/{colour}] (exit {result.exit_code})")
+    console.print(
+        Text.assemble("verdict: ", (result.verdict, colour), f" (exit {result.exit_code})")
+    )
     for reason in result.reasons:
         console.print(f"  - {reason}")
     console.print(f"reports: {result.run_dir}")

@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from relrun.errors import printable
 from relrun.render.plan import ms, percent, plan_context, seconds
 from relrun.runbook.loader import LoadedRunbook
 from relrun.runbook.models import Command
@@ -68,4 +69,5 @@ def render_plan(loaded: LoadedRunbook, extra: dict[str, Any] | None = None) -> s
     """
     template = jinja_env().get_template("plan.txt.j2")
     text = template.render(**plan_context(loaded), **(extra or {}))
-    return text.rstrip("\n") + "\n"
+    # Runbook strings (a description, a check's path) may hold terminal escapes.
+    return printable(text.rstrip("\n") + "\n", keep_newlines=True)

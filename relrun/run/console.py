@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from relrun.errors import printable
 from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
 from relrun.run.samples import parse_samples, peaks
 from relrun.runbook.steps import ROLLED_BACK, StepKind, parse_task
@@ -160,6 +161,7 @@ class PlainProgress:
         text = self.describe(event)
         if text is None or isinstance(event, TaskStarted):
             return
+        text = printable(text, keep_newlines=True)  # a command's output may hold escapes
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
         print(f"{stamp} {text}", file=self.stream, flush=True)
 
@@ -200,8 +202,9 @@ class LiveProgress:
         text = self.describe(event)
         if text is None:
             return
+        text = printable(text, keep_newlines=True)  # a command's output may hold escapes
         if isinstance(event, TaskStarted):
-            self.current = event.task
+            self.current = printable(event.task)
         else:
             self.console.print(Text(text, style=_failed_style(event, text)))
         self.live.refresh()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 from relrun.errors import Interrupted
 
@@ -112,3 +114,56 @@ def raise_if_signalled(what: str) -> None:
     taken = take_pending()
     if taken:
         raise Interrupted(f"signal {taken[0]} received: stopped after {what}")
+
+
+# What signal.getsignal() returns: a function, SIG_DFL / SIG_IGN, or None.
+Handlers = dict[int, Callable[[int, FrameType | None], Any] | int | None]
+
+
+def record_signals() -> Handlers:
+    """Start recording SIGINT and SIGTERM, as :func:`deferred_signals` does, until restored.
+
+    For the process's start-up: importing relrun takes seconds on a loaded machine, and a
+    signal then would end it with a traceback (SIGINT) or 143 (SIGTERM). Recorded, it is
+    obeyed once the command line can answer (exit 130, nothing was started).
+
+    Returns:
+        The handlers to give back to :func:`restore_signals`; empty outside the main
+        thread, where Python allows no handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous: Handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _record)
+    return previous
+
+
+def restore_signals(previous: Handlers) -> None:
+    """Put back the handlers :func:`record_signals` replaced."""
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+# The signal that raised KeyboardInterrupt through interrupt_on_signals(), if one did.
+_INTERRUPTED: list[int] = []
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _INTERRUPTED.append(signum)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def interrupted_by() -> int | None:
+    """The signal that interrupted the process through :func:`interrupt_on_signals`."""
+    return _INTERRUPTED[0] if _INTERRUPTED else None
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM interrupts the way SIGINT does (``KeyboardInterrupt``), for the relrun process.
+
+    Then a service manager's or a scheduler's stop ends a command outside its run loop
+    with the same cleanup and exit 130 as Ctrl-C, never with Python's default 143.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import CoreSchema
 
 from relrun.runbook.base import StrictModel
-from relrun.runbook.types import GroupName, Name, Seconds, Template
+from relrun.runbook.types import GroupName, Name, Seconds, Template, TimeoutSeconds
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 JsonType = Literal["string", "number", "integer", "boolean", "object", "array", "null"]
@@ -104,8 +104,8 @@ class HttpRequest(StrictModel):
         description="Request headers, e.g. `Authorization: Bearer ${captures.token}`.",
     )
     body: JsonValue = Field(default=None, alias="json", description="JSON body to send.")
-    timeout_s: Seconds = Field(
-        default=10.0, gt=0, description="Seconds to wait for the connection and each read."
+    timeout_s: TimeoutSeconds = Field(
+        default=10.0, description="Seconds to wait for the connection and each read."
     )
 
 
@@ -330,7 +330,7 @@ class SseCheck(_CheckBase):
         min_length=1,
         description="Paths that must be equal in the trigger's response and the event data.",
     )
-    timeout_s: Seconds = Field(default=10.0, gt=0, description="Seconds to wait for the event.")
+    timeout_s: TimeoutSeconds = Field(default=10.0, description="Seconds to wait for the event.")
     ready_timeout_s: Seconds = Field(
         default=2.0,
         description="Seconds to wait for the stream's first line before triggering (0: no wait).",
@@ -445,8 +445,8 @@ class ApiChecksSection(StrictModel):
         default=None,
         description="The newman executable (or its directory); default `newman` on PATH.",
     )
-    newman_timeout_s: Seconds = Field(
-        default=300.0, gt=0, description="Seconds the whole newman run may take."
+    newman_timeout_s: TimeoutSeconds = Field(
+        default=300.0, description="Seconds the whole newman run may take."
     )
 
     @model_validator(mode="after")

@@ -8,7 +8,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from relrun.runbook.schema import Runbook
-from relrun.runbook.types import DURATION_PATTERN, POSITIVE_DURATION_PATTERN, TEMPLATE_PATTERN
+from relrun.runbook.types import (
+    DURATION_MINIMA,
+    DURATION_PATTERN,
+    POSITIVE_DURATION_PATTERN,
+    TEMPLATE_PATTERN,
+    duration_pattern_at_least,
+    format_seconds,
+)
+
+_DURATION_PATTERNS = {
+    DURATION_PATTERN,
+    POSITIVE_DURATION_PATTERN,
+    *(duration_pattern_at_least(minimum) for minimum in DURATION_MINIMA),
+}
 
 # A name, not a download location: it stays the same wherever the file is served from.
 SCHEMA_ID = "urn:relrun:schema:runbook:v1"
@@ -43,7 +56,7 @@ def _closed_pattern_maps(node: Any) -> None:
 def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
         return f"[{prop['$ref'].rsplit('/', 1)[-1]}](#{prop['$ref'].rsplit('/', 1)[-1].lower()})"
-    if prop.get("pattern") in (DURATION_PATTERN, POSITIVE_DURATION_PATTERN):
+    if prop.get("pattern") in _DURATION_PATTERNS:
         return "duration"
     if prop.get("pattern") == TEMPLATE_PATTERN:
         return "template"
@@ -51,6 +64,9 @@ def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
         names = [_type_name(p, defs) for p in prop["anyOf"]]
         if "duration" in names:
             names.remove("number")  # a duration is a number of seconds or a string with a unit
+            least = next((p.get("minimum") for p in prop["anyOf"] if p.get("minimum")), None)
+            if least:
+                names[names.index("duration")] = f"duration (at least {format_seconds(least)})"
         return " or ".join(names)
     if "oneOf" in prop:
         return " or ".join(_type_name(p, defs) for p in prop["oneOf"])

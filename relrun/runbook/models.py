@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from relrun.runbook.base import StrictModel
-from relrun.runbook.types import GroupName, Name, Seconds, Template
+from relrun.runbook.types import GroupName, Name, Template, TimeoutSeconds
 
 
 class Contact(StrictModel):
@@ -117,7 +117,9 @@ class Command(StrictModel):
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
         default_factory=dict, description="Extra environment variables (literal values)."
     )
-    timeout: Seconds = Field(default=1800, gt=0, description="Kill the command after this long.")
+    timeout: TimeoutSeconds = Field(
+        default=1800, description="Kill the command after this long."
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> Command:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from relrun.runbook.base import StrictModel
-from relrun.runbook.types import Seconds
+from relrun.runbook.types import TimeoutSeconds
 
 NotifyOn = Literal["failure", "regression", "always"]
 
@@ -29,7 +29,7 @@ class Webhook(StrictModel):
     retries: int = Field(
         default=3, ge=0, le=10, description="Retries after a failed POST (exponential backoff)."
     )
-    timeout: Seconds = Field(default=10, gt=0, description="Timeout of each POST.")
+    timeout: TimeoutSeconds = Field(default=10, description="Timeout of each POST.")
 
     @model_validator(mode="before")
     @classmethod

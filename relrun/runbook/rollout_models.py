@@ -17,7 +17,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
 from relrun.runbook.base import StrictModel
 from relrun.runbook.check_models import Tls
 from relrun.runbook.models import Command
-from relrun.runbook.types import Name, Seconds, Template
+from relrun.runbook.types import Name, SampleInterval, Template, TimeoutSeconds, WatchSeconds
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -38,7 +38,7 @@ class Readiness(StrictModel):
 
     path: str = Field(default="/health", pattern=r"^/", description="Path to GET.")
     status: int = Field(default=200, ge=100, le=599, description="Expected status.")
-    timeout: Seconds = Field(default=30, gt=0, description="Give up after this long.")
+    timeout: WatchSeconds = Field(default=30, description="Give up after this long.")
 
 
 class Deploy(StrictModel):
@@ -185,12 +185,11 @@ class MetricsSource(StrictModel):
     latency_unit: Literal["seconds", "milliseconds"] = Field(
         default="seconds", description="Unit of the histogram's `le` bounds."
     )
-    timeout: Seconds = Field(
-        default=2, gt=0, description="Bound on one reading (all its queries)."
+    timeout: TimeoutSeconds = Field(
+        default=2, description="Bound on one reading (all its queries)."
     )
-    max_outage: Seconds = Field(
+    max_outage: WatchSeconds = Field(
         default=30,
-        gt=0,
         description="With `no_data: wait`, how long a bake holds while the provider gives "
         "no reading before that is a breach (`no_data`); with `fail`, the first missing "
         "reading is one. A bake never passes on a missing reading.",
@@ -202,8 +201,8 @@ class MetricsSource(StrictModel):
 class Analysis(StrictModel):
     """How the canary is judged during a bake."""
 
-    interval: Seconds = Field(default=1, gt=0, description="Time between two samples.")
-    window: Seconds = Field(default=5, gt=0, description="Each sample covers this recent window.")
+    interval: SampleInterval = Field(default=1, description="Time between two samples.")
+    window: WatchSeconds = Field(default=5, description="Each sample covers this recent window.")
     min_requests: int = Field(
         default=5, ge=0, description="Fewer canary requests in the window is 'no data'."
     )
@@ -262,8 +261,8 @@ class Analysis(StrictModel):
 class AnalysisOverride(StrictModel):
     """Per-stage changes to the analysis defaults (unset fields keep the default)."""
 
-    interval: Seconds | None = None
-    window: Seconds | None = None
+    interval: SampleInterval | None = None
+    window: WatchSeconds | None = None
     min_requests: int | None = Field(default=None, ge=0)
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
     max_p95_ms: float | None = Field(default=None, gt=0)
@@ -282,10 +281,9 @@ class Stage(StrictModel):
         description="Stage name, e.g. `Canary 5%` (letters, digits, spaces and `_.%/+-`).",
     )
     weight: int = Field(ge=0, le=100, description="Share of traffic (percent) on the canary.")
-    bake: Seconds = Field(
-        gt=0,
-        description="How long to watch the canary at this weight (more than zero: a "
-        "stage nobody watched is no evidence).",
+    bake: WatchSeconds = Field(
+        description="How long to watch the canary at this weight (at least 1s: a stage "
+        "nobody watched is no evidence).",
     )
     analysis: AnalysisOverride | None = Field(default=None, description="Per-stage thresholds.")
 
@@ -299,8 +297,8 @@ class Rollout(StrictModel):
 class DrainOptions(StrictModel):
     """The rollback's `drain` step."""
 
-    timeout: Seconds = Field(
-        default=30, gt=0, description="Bound on waiting for in-flight requests."
+    timeout: WatchSeconds = Field(
+        default=30, description="Bound on waiting for in-flight requests."
     )
 
 
@@ -308,7 +306,7 @@ class VerifyOptions(StrictModel):
     """The rollback's `verify` step: the stable version alone must be healthy."""
 
     api_checks: bool = Field(default=True, description="Run the runbook's API checks on stable.")
-    analysis_window: Seconds = Field(default=3, gt=0, description="Watch stable this long.")
+    analysis_window: WatchSeconds = Field(default=3, description="Watch stable this long.")
     max_error_rate: float = Field(default=0.05, ge=0, le=1, description="Stable's error bound.")
 
 
@@ -323,12 +321,11 @@ class CleanupOptions(StrictModel):
 class Rollback(StrictModel):
     """The five-step rollback: stop_deployment, drain, switch_traffic, verify, cleanup."""
 
-    rto_budget: Seconds = Field(
-        default=60, gt=0, description="Fault → all traffic on stable must fit in this."
+    rto_budget: WatchSeconds = Field(
+        default=60, description="Fault → all traffic on stable must fit in this."
     )
-    lease: Seconds = Field(
+    lease: WatchSeconds = Field(
         default=15,
-        gt=0,
         description="Dead man's switch: if relrun stops renewing its lease on the router host "
         "for this long (it was killed, or lost the host), the router host itself drains the "
         "canary and puts all traffic back on stable. relrun renews it once per analysis "

@@ -8,6 +8,8 @@ the same regular expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler, WithJsonSchema
@@ -45,8 +47,66 @@ def _parse_duration(value: object) -> object:
     return value
 
 
+# A duration of at least a minimum, in JSON Schema: regexes cannot compare numbers, so the
+# number written for each unit is compared with that unit's threshold digit by digit (the
+# shape, lengths included, is checked first by a lookahead).
+def _greater(digits: str, rest: bool) -> list[str]:
+    """Regexes of digit strings above ``digits`` at its first differing position.
+
+    With ``rest`` the remaining positions have the same count as in ``digits`` (whole
+    numbers of one length); without, any digits follow (fractions).
+    """
+    found = []
+    for i, digit in enumerate(digits):
+        if digit != "9":
+            low = str(int(digit) + 1)
+            higher = low if low == "9" else f"[{low}-9]"
+            after = len(digits) - i - 1
+            tail = (f"[0-9]{{{after}}}" if after else "") if rest else "[0-9]*"
+            found.append(digits[:i] + higher + tail)
+    return found
+
+
+def _fraction_at_least(fraction: str) -> str:
+    """Digits after the point worth at least ``0.fraction``."""
+    return "(?:" + "|".join([*_greater(fraction, rest=False), fraction + "[0-9]*"]) + ")"
+
+
+def _number_at_least(threshold: Decimal) -> str:
+    """Decimal numbers (leading zeros allowed, optional fraction) of at least ``threshold``."""
+    whole, _, fraction = format(threshold, "f").partition(".")
+    whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+    any_fraction = r"(?:\.[0-9]*)?"
+    at_whole = r"\." + _fraction_at_least(fraction) if fraction else any_fraction
+    if not whole:
+        found = [r"0*[1-9][0-9]*" + any_fraction, r"0+" + at_whole]
+    else:
+        found = [rf"0*[1-9][0-9]{{{len(whole)},}}" + any_fraction]
+        found += [r"0*" + higher + any_fraction for higher in _greater(whole, rest=True)]
+        found.append(r"0*" + whole + at_whole)
+    return "(?:" + "|".join(found) + ")"
+
+
+def duration_pattern_at_least(minimum: float) -> str:
+    """A JSON Schema pattern (Python and ECMA-262 alike) of duration strings >= ``minimum`` s.
+
+    A number has at most 9 decimals, so ``minimum`` divided by a unit's length is rounded
+    up to 9 decimals: a number reaches it exactly when it reaches ``minimum`` seconds.
+    """
+    least = Decimal(repr(minimum))
+    per_unit = {"ms": least * 1000, "(?:s)?": least, "m": least / 60, "h": least / 3600}
+    alternatives = [
+        f"{_number_at_least(value.quantize(Decimal('1e-9'), rounding=ROUND_CEILING))}{_WS}{unit}"
+        for unit, value in per_unit.items()
+    ]
+    return f"^{_WS}(?={_NUMBER}{_WS}{_UNIT}{_WS}$)(?:{'|'.join(alternatives)}){_WS}$"
+
+
 class _DurationJsonSchema:
     """Widen the number schema pydantic derives to ``number or duration string``."""
+
+    def __init__(self, minimum: float | None = None) -> None:
+        self.minimum = minimum
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -61,6 +121,16 @@ class _DurationJsonSchema:
             number.get("minimum") == 0 and set(number) <= {"type", "minimum", "exclusiveMinimum"}
         ):
             raise TypeError(f"no duration string pattern for the constraints {number}")
+        if self.minimum is not None:
+            if positive:
+                raise TypeError("a duration with a minimum needs no gt=0 besides")
+            number["minimum"] = self.minimum
+            return {
+                "anyOf": [
+                    number,
+                    {"type": "string", "pattern": duration_pattern_at_least(self.minimum)},
+                ]
+            }
         pattern = POSITIVE_DURATION_PATTERN if positive else DURATION_PATTERN
         return {"anyOf": [number, {"type": "string", "pattern": pattern}]}
 
@@ -72,6 +142,70 @@ Seconds = Annotated[
     _DurationJsonSchema(),
 ]
 """A duration in seconds: a number, or a string with a unit (``500ms``, ``30s``, ``5m``, ``1h``)."""
+
+
+def format_seconds(value: float) -> str:
+    """``0.1`` as ``100ms``, ``1`` as ``1s``: how messages and docs write a duration."""
+    return f"{value * 1000:g}ms" if value < 1 else f"{value:g}s"
+
+
+def _at_least(minimum: float, why: str) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if value < minimum:
+            least = format_seconds(minimum)
+            raise ValueError(f"{format_seconds(value)} is too short: at least {least} ({why})")
+        return value
+
+    return check
+
+
+# The minima and their reasons are listed in docs/reliability.md (minimum durations).
+SAMPLE_INTERVAL_MIN = 0.1
+WATCH_MIN = 1.0
+TIMEOUT_MIN = 0.1
+DURATION_MINIMA = (SAMPLE_INTERVAL_MIN, WATCH_MIN, TIMEOUT_MIN)
+
+SampleInterval = Annotated[
+    float,
+    BeforeValidator(_parse_duration),
+    Field(ge=0, allow_inf_nan=False),
+    AfterValidator(
+        _at_least(
+            SAMPLE_INTERVAL_MIN,
+            "each sample reads the router, probes every judged server and renews the lease; "
+            "more than ten a second only floods the journal, and detection waits for "
+            "requests, not looks",
+        )
+    ),
+    _DurationJsonSchema(SAMPLE_INTERVAL_MIN),
+]
+"""The analysis interval."""
+
+WatchSeconds = Annotated[
+    float,
+    BeforeValidator(_parse_duration),
+    Field(ge=0, allow_inf_nan=False),
+    AfterValidator(
+        _at_least(
+            WATCH_MIN,
+            "relrun's own steps around it, an Ansible task each, take longer: shorter, it "
+            "watches, waits for or promises nothing",
+        )
+    ),
+    _DurationJsonSchema(WATCH_MIN),
+]
+"""Bakes, windows, the rollback's waits and budgets, the lease, readiness."""
+
+TimeoutSeconds = Annotated[
+    float,
+    BeforeValidator(_parse_duration),
+    Field(ge=0, allow_inf_nan=False),
+    AfterValidator(
+        _at_least(TIMEOUT_MIN, "no process start or HTTP round trip between hosts fits in less")
+    ),
+    _DurationJsonSchema(TIMEOUT_MIN),
+]
+"""Timeouts of commands, HTTP checks and notifications."""
 
 Name = Annotated[
     str,

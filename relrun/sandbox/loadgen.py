@@ -77,6 +77,24 @@ def _waited_on(login: Login, t: float, started: float, method: str, path: str) -
     return record
 
 
+def measure_every_attempt(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """Turn off aiohttp's silent retry of an idempotent request whose connection was closed.
+
+    aiohttp (3.10 on) sends a GET again, once, when the server closed the connection
+    without an answer (RFC 9112, 9.3.1), and reports only the second attempt. A load
+    generator measures what each request met: behind HAProxy an ``abort`` fault's closed
+    connection was retried onto stable and recorded as served, so a drill counted no
+    injected failure while HAProxy's counters showed the breach (issue 15) — and a real
+    server closing connections would be hidden the same way.
+
+    Returns:
+        The same session.
+    """
+    if hasattr(session, "_retry_connection"):  # private; absent before aiohttp 3.10
+        session._retry_connection = False
+    return session
+
+
 @dataclass
 class LoadGenerator:
     """Open-loop request scheduler writing one JSON line per request (and per login).
@@ -226,6 +244,7 @@ class LoadGenerator:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         connector = aiohttp.TCPConnector(limit=self.concurrency)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            measure_every_attempt(session)
             await self._token_now(session, None)
             start = time.monotonic()
             tick = 0

@@ -259,7 +259,7 @@ analysis: {no_data: fail, consecutive_breaches: 3}
 rollout:
   stages:
     - {name: One, weight: 50, bake: 1m, analysis: {max_error_rate: 0.025, max_p95_ms: 800}}
-    - {name: Two, weight: 80, bake: 500ms}
+    - {name: Two, weight: 80, bake: 2500ms}
 rollback:
   verify: {api_checks: false}
   cleanup:
@@ -277,7 +277,7 @@ rollback:
     for block in (one, two):
         assert "is a breach (no_data: fail); 3 failed health checks in a row roll back." in block
     assert "in a drill only" in two and "in a drill only" not in one
-    assert "watch the canary for 500ms" in two
+    assert "watch the canary for 2.5s" in two
     in_order(
         out,
         [

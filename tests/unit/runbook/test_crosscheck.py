@@ -121,7 +121,7 @@ def test_cross_checks_survive_a_schema_error_and_sort_by_position(tmp_path: Path
     )
     assert problems(path, ["all", "build"]) == [
         f"{path}:4:11: error: inventory has no group 'ci' for role 'build' (at targets.build)",
-        f"{path}:7:26: error: Input should be greater than 0 (at builds[1].timeout)",
+        f"{path}:7:26: error: Input should be greater than or equal to 0 (at builds[1].timeout)",
         f"{path}:8:6: error: duplicate build name 'a' (first used by builds[0]) "
         "(at builds[2].name)",
     ]

@@ -85,7 +85,8 @@ def test_every_mistake_is_reported_at_its_position(tmp_path: Path) -> None:
     assert problems(path) == [
         f"{f}:10:5: error: unknown metric provider 'graphite'; one of prometheus "
         "(at analysis.metrics.provider)",
-        f"{f}:12:5: error: Input should be greater than 0 (at analysis.metrics.timeout)",
+        f"{f}:12:5: error: 0ms is too short: at least 100ms (no process start or HTTP round "
+        "trip between hosts fits in less) (at analysis.metrics.timeout)",
         f"{f}:13:5: error: give exactly one of token_env, token_file, password_env, "
         "password_file (at analysis.metrics.auth)",
         f"{f}:17:7: error: unknown query variable ${{host}} (known: ${{server}}, ${{role}}, "
