@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from relrun.report.history import REGRESSION_FACTOR, default_db_path
-from relrun.report.view import NONE
 from tests.helpers import ROOT, relrun
 
 pytestmark = pytest.mark.integration
@@ -68,15 +67,22 @@ def test_a_slower_rollback_is_flagged_as_an_rto_regression(tmp_path: Path) -> No
 
     trend = relrun("history", "--trend", "--runbook", "quick", cwd=tmp_path)
     assert trend.returncode == 1, trend.stdout + trend.stderr
-    lines = [" ".join(line.split()) for line in trend.stdout.splitlines()]  # columns padded
-    assert len(lines) == 2, trend.stdout
+    shown = [" ".join(line.split()) for line in trend.stdout.splitlines()]  # columns padded
+    # One group (runbook, inventory, fault kind), a header saying what it counted, then a row
+    # per drill.
+    assert len(shown) == 3, trend.stdout
+    header, lines = shown[0], shown[1:]
+    assert header.startswith("runbook quick, inventory "), trend.stdout
+    assert header.endswith("fault error_rate: 2 counted drill(s), 0 not counted"), trend.stdout
     assert "REGRESSION" not in lines[0]
     why = (
         f"RTO {slow_rto:.2f}s is {slow_rto / base_rto * 100 - 100:.0f}% above the median "
         f"{base_rto:.2f}s of the previous 1 drill(s)"
     )
-    assert f"RTO {base_rto:.2f}s median-5 {NONE}" in lines[0], trend.stdout
-    assert f"RTO {slow_rto:.2f}s median-5 {base_rto:.2f}s" in lines[1], trend.stdout
+    assert f"RTO {base_rto:.2f}s" in lines[0], trend.stdout
+    assert "first counted drill: nothing to compare with" in lines[0], trend.stdout
+    assert f"RTO {slow_rto:.2f}s" in lines[1], trend.stdout
+    assert f"median of 1 {base_rto:.2f}s" in lines[1], trend.stdout
     assert f"REGRESSION: {why}" in lines[1], trend.stdout
     slow_id = lines[1].split()[0]
     assert f"relrun: RTO regression in quick (drill {slow_id}): {why}" in trend.stderr
