@@ -15,6 +15,9 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
     promql_duration,
     render_query,
 )
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.web import (
+    render_url,
+)
 from relrun.render.rollout import health_path
 from relrun.runbook.check_models import (
     AnyCheck,
@@ -52,6 +55,7 @@ _TRIGGER_WORDS = {
     "error_rate": "the canary's error rate",
     "latency": "the canary's p95 latency",
     "health_check": "a failed health check",
+    "guard": "a business-metric guard over its limit",
     "any": "any trigger (the fault's natural one)",
 }
 
@@ -106,7 +110,49 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
         "hooks": hooks,
         "checks": describe_checks(rb.api_checks),
         "metrics": describe_metrics(rb),
+        "guards": describe_guards(rb),
     }
+
+
+def describe_guards(rb: Runbook) -> list[str]:
+    """Each business-metric guard in words: its limit, and every query or URL it sends."""
+    if rb.traffic is None:
+        return []
+    window = promql_duration(rb.analysis.window)
+    lines = []
+    for guard in rb.analysis.guards:
+        limits = []
+        if guard.max is not None:
+            limits.append(f"at most {guard.max:g}")
+        if guard.min is not None:
+            limits.append(f"at least {guard.min:g}")
+        if guard.max_vs_stable is not None:
+            rel = guard.max_vs_stable
+            plus = f" + {rel.delta:g}" if rel.delta else ""
+            limits.append(f"at most stable x {rel.factor:g}{plus}")
+        roles = [(n, "canary") for n in rb.traffic.canary_servers]
+        if guard.max_vs_stable is not None:
+            roles += [(n, "stable") for n in rb.traffic.stable_servers]
+        if not guard.per_server:
+            roles = [("service", "canary")]
+        sent = []
+        for server, role in roles:
+            values = {"server": server, "role": role, "backend": rb.traffic.backend,
+                      "window": window}
+            if guard.provider == "prometheus":
+                text = f"{guard.url} {render_query(guard.query or '', values)}"
+            else:
+                text = f"GET {render_url(guard.url, values)} -> {guard.path}"
+            sent.append(text if not guard.per_server else f"{server} ({role}): {text}")
+        in_a_row = f", {guard.consecutive} readings in a row" if guard.consecutive > 1 else ""
+        wait = rb.analysis.no_data == "wait"
+        holds = f" (holds up to {seconds(guard.max_outage)})" if wait else ""
+        lines.append(
+            f"{guard.name} ({guard.provider}): {' and '.join(limits)}{in_a_row}; "
+            f"no reading within {seconds(guard.timeout)} is no data{holds}; reads "
+            + "; ".join(sent)
+        )
+    return lines
 
 
 def describe_metrics(rb: Runbook) -> dict[str, Any] | None:

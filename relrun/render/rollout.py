@@ -19,6 +19,8 @@ from relrun.render.yamlout import unsafe, unsafe_tree
 from relrun.runbook.models import Command
 from relrun.runbook.rollout_models import (
     Analysis,
+    Guard,
+    MetricsAuth,
     MetricsSource,
     Stage,
     Step,
@@ -295,18 +297,58 @@ def metrics_arg(metrics: MetricsSource, backend: str) -> dict[str, Any]:
         "backend": unsafe(backend),
     }
     if metrics.auth is not None:
-        auth: dict[str, Any] = {}
-        for name in ("token_env", "username", "username_env", "password_env"):
-            value = getattr(metrics.auth, name)
-            if value is not None:
-                auth[name] = unsafe(value)
-        for name in ("token_file", "password_file"):
-            value = getattr(metrics.auth, name)
-            if value is not None:
-                auth[name] = value
-        args["auth"] = auth
+        args["auth"] = _auth_arg(metrics.auth)
     if metrics.tls is not None:
         args["tls"] = tls_args(metrics.tls)
+    return args
+
+
+def _auth_arg(auth: MetricsAuth) -> dict[str, Any]:
+    """A credentials reference: names as literals, file paths as the templates they are."""
+    args: dict[str, Any] = {}
+    for name in ("token_env", "username", "username_env", "password_env"):
+        value = getattr(auth, name)
+        if value is not None:
+            args[name] = unsafe(value)
+    for name in ("token_file", "password_file"):
+        value = getattr(auth, name)
+        if value is not None:
+            args[name] = value
+    return args
+
+
+def guard_arg(guard: Guard, backend: str) -> dict[str, Any]:
+    """One item of the analysis module's ``guards``: the query, path and names as literals.
+
+    Only the URL and the credential and TLS file paths are templates for Ansible; the
+    ``${...}`` variables are filled in by the module.
+    """
+    args: dict[str, Any] = {
+        "name": unsafe(guard.name),
+        "provider": guard.provider,
+        "url": guard.url,
+        "backend": unsafe(backend),
+        "timeout": guard.timeout,
+        "max_outage": guard.max_outage,
+        "consecutive": guard.consecutive,
+    }
+    if guard.query is not None:
+        args["query"] = unsafe(guard.query)
+    if guard.path is not None:
+        args["path"] = unsafe(guard.path)
+    if guard.headers:
+        args["headers"] = unsafe_tree(guard.headers)
+    if guard.headers_env:
+        args["headers_env"] = unsafe_tree(guard.headers_env)
+    for limit in ("max", "min"):
+        if getattr(guard, limit) is not None:
+            args[limit] = getattr(guard, limit)
+    if guard.max_vs_stable is not None:
+        args["max_vs_stable"] = guard.max_vs_stable.model_dump()
+    if guard.auth is not None:
+        args["auth"] = _auth_arg(guard.auth)
+    if guard.tls is not None:
+        args["tls"] = tls_args(guard.tls)
     return args
 
 
@@ -411,10 +453,20 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 since="{{ " + SHIFTED + ".confirmed_at | default(0) }}",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
+                **_guards_args(runbook),
                 **_lease_args(runbook),
             ),
         },
     ]
+
+
+def _guards_args(runbook: Runbook) -> dict[str, Any]:
+    """The bake's ``guards`` argument, when the runbook has business-metric guards."""
+    assert runbook.traffic is not None
+    guards = runbook.analysis.guards
+    if not guards:
+        return {}
+    return {"guards": [guard_arg(g, runbook.traffic.backend) for g in guards]}
 
 
 def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:

@@ -145,7 +145,8 @@ def _trigger_from(result: TaskResult, ref: StepRef, stage: str | None) -> dict[s
             "message": str(breach.get("message") or result.result.get("msg", "")),
             "at": breach.get("at", result.time),
             **{k: breach[k] for k in ("test", "counts", "e_value", "bound", "alpha",
-                                      "stable_error_rate", "stable_p95_ms", "by") if k in breach},
+                                      "stable_error_rate", "stable_p95_ms", "by", "guard",
+                                      "stable_value") if k in breach},
         }
     if ref.action is StageAction.FAULT:
         return {

@@ -43,6 +43,7 @@ class TriggerReason(StrEnum):
     FAILED_RUN = "failed_run"
     SIGNAL = "signal"
     MANUAL = "manual"
+    GUARD = "guard"
     CONTROLLER_LOST = "controller_lost"
 
 
@@ -130,6 +131,9 @@ class Trigger(_Record):
     alpha: float | None = None
     stable_error_rate: float | None = None
     stable_p95_ms: float | None = None
+    # A business-metric guard's breach: which guard, and stable's value beside the canary's.
+    guard: str | None = None
+    stable_value: float | None = None
     # An operator's rollback (signal, manual): who asked, and whether the running
     # playbook's own rescue did it (``in_playbook``) or a second, standalone run.
     by: str | None = None

@@ -23,6 +23,7 @@ from relrun.runbook.rollout_models import (
     Analysis,
     AnalysisOverride,
     Fault,
+    Guard,
     MetricsSource,
     Rollback,
     Stage,
@@ -196,10 +197,12 @@ class _Renewals:
     servers: int
     probe: float
     metrics: float = 0.0  # the metric provider's bound on one reading (0: the router's)
+    guards: float = 0.0  # the business-metric guards' bounds on one reading each, summed
 
     @property
     def gap(self) -> float:
-        return self.interval + self.servers * self.probe + RENEWAL_SLACK_S + self.metrics
+        return (self.interval + self.servers * self.probe + RENEWAL_SLACK_S + self.metrics
+                + self.guards)
 
 
 def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
@@ -214,6 +217,10 @@ def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
         return []
     source = analysis.get("metrics") if isinstance(analysis, Mapping) else None
     reading = _number(MetricsSource, "timeout", source) if isinstance(source, Mapping) else 0.0
+    guards = analysis.get("guards") if isinstance(analysis, Mapping) else None
+    guard_time = sum(
+        _number(Guard, "timeout", g) or 0.0 for g in guards or [] if isinstance(g, Mapping)
+    ) if isinstance(guards, list) else 0.0
     found: list[tuple[int, bool, _Renewals]] = []
     for index, stage in enumerate(_stages(data) or []):
         if not isinstance(stage, Mapping):
@@ -234,7 +241,8 @@ def _renewals(data: Mapping[str, Any]) -> list[tuple[int, bool, _Renewals]]:
         found.append(
             # Up to two readings between renewals: the first sample also reads the
             # window since the shift.
-            (index, own, _Renewals(label, interval, len(servers), probe, 2 * (reading or 0.0)))
+            (index, own, _Renewals(label, interval, len(servers), probe, 2 * (reading or 0.0),
+                                   guard_time))
         )
     return found
 
@@ -268,6 +276,8 @@ def _lease_rule(data: Mapping[str, Any]) -> list[CrossProblem]:
         f"probe(s) of up to {worst.probe:g}s each (max_p95_ms, at least {PROBE_FLOOR_S:g}s) + "
         + (f"2 metrics readings of up to {worst.metrics / 2:g}s (analysis.metrics.timeout) + "
            if worst.metrics else "")
+        + (f"{worst.guards:g}s for the guards' readings (analysis.guards[].timeout) + "
+           if worst.guards else "")
         + f"{RENEWAL_SLACK_S:g}s margin to read the router and write the lease; make "
         f"rollback.lease longer than {worst.gap:g}s or the interval shorter"
     )

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.http.jsonpath import (  # noqa: E501
+    JsonPathError,
+    parse_path,
+)
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (  # noqa: E501
+    GUARD_SOURCE_NAMES,
     METRIC_SOURCE_NAMES,
     ROUTER_NAMES,
 )
@@ -198,6 +204,142 @@ class MetricsSource(StrictModel):
     tls: Tls | None = Field(default=None, description="HTTPS options.")
 
 
+def _known_guard_source(name: str) -> str:
+    if name not in GUARD_SOURCE_NAMES:
+        raise ValueError(f"unknown guard provider {name!r}; one of {', '.join(GUARD_SOURCE_NAMES)}")
+    return name
+
+
+GuardSourceName = Annotated[
+    str,
+    AfterValidator(_known_guard_source),
+    WithJsonSchema({"type": "string", "enum": list(GUARD_SOURCE_NAMES)}),
+]
+
+
+def _json_path(text: str) -> str:
+    try:
+        parse_path(text)
+    except JsonPathError as err:
+        raise ValueError(str(err)) from None
+    return text
+
+
+def _guard_url(text: str) -> str:
+    _query_vars(text)
+    if not text.startswith(("http://", "https://", "{{")):
+        raise ValueError("a guard's URL starts with http:// or https:// (or is a {{ variable }})")
+    if "@" in urlsplit(text).netloc:
+        raise ValueError("credentials go in `auth` (a reference), never in the URL")
+    return text
+
+
+GuardUrl = Annotated[Template, AfterValidator(_guard_url)]
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class RelativeLimit(StrictModel):
+    """The canary at most stable's value * `factor` + `delta`, read at the same moment."""
+
+    factor: float = Field(default=1.0, gt=0, description="Multiplies stable's value.")
+    delta: float = Field(default=0.0, ge=0, description="Added to it.")
+
+
+class Guard(StrictModel):
+    """A business metric with a limit, read at every sample of a bake (docs/metrics.md).
+
+    The query or URL is a template like the `metrics` queries (`${server}`, `${role}`,
+    `${backend}`, `${window}`): with `${server}` or `${role}` it is read per server (the
+    canary's worst server against the limit, stable's mean for `max_vs_stable`), without,
+    once for the whole service (absolute limits only).
+    """
+
+    name: Name = Field(description="The metric's name, shown in the plan, the journal and reports.")
+    provider: GuardSourceName = Field(
+        description="`prometheus` (a PromQL `query` returning one number) or `web` (GET "
+        "`url`, a JSON `path` to the number)."
+    )
+    url: GuardUrl = Field(
+        description="Prometheus' base URL, or the JSON document's URL (`${...}` variables "
+        "URL-quoted; `{{ var }}` from the inventory)."
+    )
+    query: PromQL | None = Field(default=None, description="prometheus: the PromQL (one number).")
+    path: Annotated[str, AfterValidator(_json_path)] | None = Field(
+        default=None, description="web: where the number is, e.g. `payments.failed_per_min`."
+    )
+    headers: dict[HeaderName, str] = Field(
+        default_factory=dict, description="web: literal request headers (no secrets)."
+    )
+    headers_env: dict[HeaderName, EnvName] = Field(
+        default_factory=dict,
+        description="web: headers whose values are environment variables on the analysing "
+        "host (an API key), never logged.",
+    )
+    max: float | None = Field(default=None, description="Breach above this (absolute).")
+    min: float | None = Field(default=None, description="Breach below this (absolute).")
+    max_vs_stable: RelativeLimit | None = Field(
+        default=None,
+        description="Breach when the canary is above stable * factor + delta (judged while "
+        "stable serves beside the canary; needs `${server}` or `${role}`).",
+    )
+    consecutive: int = Field(
+        default=1, ge=1, description="Readings over a limit in a row that are a breach."
+    )
+    timeout: TimeoutSeconds = Field(default=2, description="Bound on one reading (all servers).")
+    max_outage: WatchSeconds = Field(
+        default=30,
+        description="With `no_data: wait`, how long a bake holds while this guard gives no "
+        "reading before that is a breach (`no_data`).",
+    )
+    auth: MetricsAuth | None = Field(default=None, description="Bearer or basic auth.")
+    tls: Tls | None = Field(default=None, description="HTTPS options.")
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for header in value:
+            if header.lower() in SECRET_HEADERS:
+                raise ValueError(
+                    f"header {header} carries a secret: use `auth` or `headers_env`, "
+                    "never a value in the runbook"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> Guard:
+        if self.provider == "prometheus":
+            if self.query is None:
+                raise ValueError("a prometheus guard needs a `query`")
+            if self.path is not None or self.headers or self.headers_env:
+                raise ValueError("`path`, `headers` and `headers_env` belong to a web guard")
+        else:
+            if self.path is None:
+                raise ValueError("a web guard needs a JSON `path` to its number")
+            if self.query is not None:
+                raise ValueError("`query` belongs to a prometheus guard")
+        if self.max is None and self.min is None and self.max_vs_stable is None:
+            raise ValueError("a guard needs a limit: `max`, `min` or `max_vs_stable`")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"`min` ({self.min:g}) is above `max` ({self.max:g})")
+        template = self.query if self.provider == "prometheus" else self.url
+        if self.max_vs_stable is not None and not (
+            "${server}" in (template or "") or "${role}" in (template or "")
+        ):
+            raise ValueError(
+                "`max_vs_stable` compares the canary with stable: the "
+                + ("query" if self.provider == "prometheus" else "url")
+                + " must name ${server} or ${role}, or both would read the same number"
+            )
+        return self
+
+    @property
+    def per_server(self) -> bool:
+        """Whether it is read per server (its template names the server or the role)."""
+        template = (self.query if self.provider == "prometheus" else self.url) or ""
+        return "${server}" in template or "${role}" in template
+
+
 class Analysis(StrictModel):
     """How the canary is judged during a bake."""
 
@@ -256,6 +398,21 @@ class Analysis(StrictModel):
         description="Read counts and latencies from a metric provider (Prometheus) instead "
         "of the router's own counters; judged exactly the same way.",
     )
+    guards: list[Guard] = Field(
+        default_factory=list,
+        description="Business metrics with limits (Prometheus or web/JSON), read at every "
+        "sample of a bake; one over its limit rolls back like any breach (trigger `guard`).",
+    )
+
+    @field_validator("guards")
+    @classmethod
+    def _unique_guards(cls, value: list[Guard]) -> list[Guard]:
+        seen: set[str] = set()
+        for guard in value:
+            if guard.name in seen:
+                raise ValueError(f"two guards are named {guard.name!r}")
+            seen.add(guard.name)
+        return value
 
 
 class AnalysisOverride(StrictModel):
@@ -437,7 +594,7 @@ class Fault(StrictModel):
 class DrillExpect(StrictModel):
     """What a drill must show to pass."""
 
-    trigger: Literal["error_rate", "latency", "health_check", "any"] = Field(
+    trigger: Literal["error_rate", "latency", "health_check", "guard", "any"] = Field(
         default="any", description="The rollback's reason; `any` accepts the fault's natural one."
     )
     within_rto: bool = Field(default=True, description="Rollback completes within rto_budget.")

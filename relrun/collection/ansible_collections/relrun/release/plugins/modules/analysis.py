@@ -67,6 +67,15 @@ options:
       - Weights, states, health probes and the reaction stay with the router.
       - A reading the provider cannot give is no data, handled as I(no_data) says (C(wait) holds the bake up to C(max_outage)).
     type: dict
+  guards:
+    description:
+      - "Business-metric guards (see docs/metrics.md), read at every sample of a bake: each has C(name), C(provider)
+        (prometheus, with C(query); web, with C(path), C(headers), C(headers_env)), C(url), C(timeout), C(auth), C(tls),
+        limits C(max), C(min), C(max_vs_stable) (C(factor), C(delta)), C(consecutive) and C(max_outage)."
+      - One over its limit is a breach (reason C(guard)); a reading that fails is no data, handled as I(no_data) says.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -110,6 +119,10 @@ from ansible_collections.relrun.release.plugins.module_utils.analysis.core impor
     take_canary_out,
     watch,
 )
+from ansible_collections.relrun.release.plugins.module_utils.analysis.guards import (
+    GuardWatch,
+    guard_from,
+)
 from ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (
     LeaseFired,
     LeaseTaken,
@@ -122,7 +135,11 @@ from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers imp
     DriverError,
     MetricsUnavailable,
     make_driver,
+    make_guard,
     make_metrics,
+)
+from ansible_collections.relrun.release.plugins.module_utils.traffic.prometheus import (
+    promql_duration,
 )
 
 
@@ -185,6 +202,7 @@ def main() -> None:
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
             "metrics": {"type": "dict"},
+            "guards": {"type": "list", "elements": "dict", "default": []},
         },
         supports_check_mode=True,
     )
@@ -227,6 +245,20 @@ def main() -> None:
                     breach={"reason": "no_data", "observed": None, "threshold": "metrics",
                             "message": f"no metric provider: {err}"},
                 )
+        guards = None
+        if p["guards"] and p["duration"] > 0:
+            backend = str(p["guards"][0].get("backend") or "")
+            try:
+                built = [guard_from(g, make_guard(g)) for g in p["guards"]]
+            except MetricsUnavailable as err:
+                module.fail_json(
+                    msg=f"analysis cannot read a guard: {err}",
+                    samples=[],
+                    breach={"reason": "no_data", "observed": None, "threshold": "guards",
+                            "message": f"no guard provider: {err}"},
+                )
+            guards = GuardWatch(built, servers, p["baseline"] or [], backend,
+                                promql_duration(p["window"]), p["no_data"])
         try:
             outcome = watch(
                 driver,
@@ -242,6 +274,7 @@ def main() -> None:
                 since=p["since"] or None,
                 metrics=metrics,
                 max_outage=float(settings.get("max_outage") or 30),
+                guards=guards,
             )
         except RollbackRequested as request:
             _obey(module, driver, servers, request)

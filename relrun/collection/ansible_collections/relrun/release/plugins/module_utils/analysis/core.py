@@ -18,6 +18,7 @@ from typing import Any
 
 from ..traffic.base import Driver, DriverError, MetricProvider, MetricsUnavailable, ServerInfo
 from ..traffic.plainhttp import open_plain
+from .guards import GuardWatch
 from .stats import CompareTest, LimitTest, combine, e_value, evidence
 
 
@@ -613,6 +614,7 @@ def watch(
     since: float | None = None,
     metrics: MetricProvider | None = None,
     max_outage: float = 30.0,
+    guards: GuardWatch | None = None,
 ) -> dict[str, Any]:
     """Judge ``names`` (against ``baseline``, when given) every ``interval`` for ``duration``.
 
@@ -633,6 +635,10 @@ def watch(
     on a missing reading) for up to ``max_outage`` seconds, then it is a breach. Its
     counters are cumulative, so the first reading after an outage counts what happened
     during it.
+
+    With ``guards`` (business-metric guards, see ``analysis_guards``), every sample of a
+    bake also reads each guard; one over its limit is a breach like any other, and the
+    bake does not end while a guard has no reading (``no_data: wait``).
 
     Returns:
         ``samples`` (counts per version and evidence over time), ``breach`` (None when
@@ -729,19 +735,27 @@ def watch(
                      "threshold": policy.min_requests,
                      "message": f"only {window_requests} requests in the window "
                      f"(need {policy.min_requests})"}
+        if guards is not None and duration > 0:
+            beside = judge_.compare and bool(point.get("stable_served", True))
+            point["guards"], guard_breach = guards.look(beside)
+            found = found or guard_breach
         point["breach"] = found["reason"] if found else None
         samples.append(point)
         elapsed = time.monotonic() - started
         # A bake judged from a metric provider ends on a reading that judged an interval,
-        # never on a bare baseline (one taken after an outage that outlasted the bake).
+        # never on a bare baseline (one taken after an outage that outlasted the bake),
+        # nor while a guard has no reading.
         bare = metrics is not None and duration > 0 and bool(point.get("baseline"))
-        if found is not None or (elapsed >= duration and not bare):
+        held = guards is not None and duration > 0 and guards.holding()
+        if found is not None or (elapsed >= duration and not bare and not held):
             result = _outcome(judge_, samples, found, now, compare_note, driver, baseline,
                               names, health_path, timeout, react)
             if metrics is not None:
                 result["method"]["metrics"] = getattr(metrics, "source", type(metrics).__name__)
+            if guards is not None and duration > 0:
+                result["method"]["guards"] = guards.summary()
             return result
-        time.sleep(min(interval, max(0.0, duration - elapsed)))
+        time.sleep(min(interval, duration - elapsed) if elapsed < duration else interval)
 
 
 def read_servers(

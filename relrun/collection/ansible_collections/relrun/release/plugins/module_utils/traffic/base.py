@@ -56,6 +56,27 @@ class MetricProvider(Protocol):
         """
 
 
+class ValueProvider(Protocol):
+    """A business-metric guard's source: one number, for a server or the whole service.
+
+    Implementations (``traffic_prometheus``: a PromQL query; ``traffic_web``: a JSON
+    document's field) hold the guard's query or URL, templated with ``${server}``,
+    ``${role}``, ``${backend}`` and ``${window}``.
+    """
+
+    source: str
+
+    def shown(self, values: dict[str, str]) -> str:
+        """The query or URL as it is sent with ``values`` filled in (plan, messages)."""
+
+    def value(self, values: dict[str, str], timeout: float) -> float:
+        """The metric now, within ``timeout`` seconds.
+
+        Raises:
+            MetricsUnavailable: no answer, an error, or no number where the guard looks.
+        """
+
+
 class Driver(Router, MetricProvider, Protocol):
     """A router that measures its own traffic (both built-in routers do)."""
 

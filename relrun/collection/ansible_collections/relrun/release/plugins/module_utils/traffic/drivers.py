@@ -20,6 +20,7 @@ from .base import (
     Plugin,
     Router,
     ServerInfo,
+    ValueProvider,
 )
 
 # Explicit ``from .module import name`` forms: Ansible bundles a module's module_utils by
@@ -27,11 +28,15 @@ from .base import (
 from .haproxy import BACKEND_VAR, HAProxyDriver
 from .haproxy import INVENTORY_VARS as HAPROXY_VARS
 from .prometheus import from_settings as prometheus_settings
+from .prometheus import guard_from_settings as prometheus_guard
 from .sandbox import INVENTORY_VARS as SANDBOX_VARS
 from .sandbox import from_connection as sandbox_connection
+from .web import from_settings as web_guard
 
 __all__ = [
     "BACKEND_VAR",
+    "GUARD_SOURCES",
+    "GUARD_SOURCE_NAMES",
     "METRIC_SOURCES",
     "METRIC_SOURCE_NAMES",
     "PROVIDERS",
@@ -43,8 +48,10 @@ __all__ = [
     "MetricsUnavailable",
     "Router",
     "ServerInfo",
+    "ValueProvider",
     "inventory_vars",
     "make_driver",
+    "make_guard",
     "make_metrics",
     "make_provider",
 ]
@@ -62,6 +69,12 @@ METRIC_SOURCES: dict[str, Callable[[dict[str, Any], dict[str, str]], MetricProvi
     "prometheus": prometheus_settings,
 }
 METRIC_SOURCE_NAMES: tuple[str, ...] = tuple(METRIC_SOURCES)
+# Where a business-metric guard (``analysis.guards[].provider``) reads its one number.
+GUARD_SOURCES: dict[str, Callable[[dict[str, Any]], ValueProvider]] = {
+    "prometheus": prometheus_guard,
+    "web": web_guard,
+}
+GUARD_SOURCE_NAMES: tuple[str, ...] = tuple(GUARD_SOURCES)
 _VARS = {"sandbox": SANDBOX_VARS, "haproxy": HAPROXY_VARS}
 
 
@@ -119,3 +132,18 @@ def make_metrics(kind: str, settings: dict[str, Any], targets: dict[str, str]) -
             f"unknown metric provider {kind!r} (one of {', '.join(METRIC_SOURCES)})"
         )
     return factory(settings, targets)
+
+
+def make_guard(settings: dict[str, Any]) -> ValueProvider:
+    """Build the source of one business-metric guard (``settings["provider"]`` names it).
+
+    Raises:
+        MetricsUnavailable: unknown provider, or settings it cannot use.
+    """
+    kind = str(settings.get("provider") or "")
+    factory = GUARD_SOURCES.get(kind)
+    if factory is None:
+        raise MetricsUnavailable(
+            f"unknown guard provider {kind!r} (one of {', '.join(GUARD_SOURCES)})"
+        )
+    return factory(settings)

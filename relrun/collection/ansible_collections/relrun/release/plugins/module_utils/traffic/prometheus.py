@@ -19,7 +19,6 @@ a number) raises :class:`MetricsUnavailable`, which the analysis handles as the 
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -30,11 +29,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from ansible.module_utils.urls import make_context
-
 from ..http.client import Tls
-from ..http.credentials import CredentialsError, resolve_credentials
 from .base import MetricsUnavailable, ServerInfo
+from .httpsource import auth_headers, build_opener, tls_from
 
 QUERY_NAMES = ("requests", "errors", "latency_buckets")
 TEMPLATE_VARS = ("server", "role", "backend", "window")
@@ -271,21 +268,8 @@ class PrometheusProvider:
         return parse_response(status, body, query)
 
     def _open(self, request: urllib.request.Request, timeout: float) -> Any:
-        # One opener, and one TLS context, for every query: building them per request
-        # costs more than the query.
         if self._opener is None:
-            handlers: list[urllib.request.BaseHandler] = []
-            if not self._tls.use_proxy:
-                handlers.append(urllib.request.ProxyHandler({}))
-            if self.url.startswith("https://"):
-                context = make_context(
-                    cafile=self._tls.ca_path,
-                    validate_certs=self._tls.validate_certs,
-                    client_cert=self._tls.client_cert,
-                    client_key=self._tls.client_key,
-                )
-                handlers.append(urllib.request.HTTPSHandler(context=context))
-            self._opener = urllib.request.build_opener(*handlers)
+            self._opener = build_opener(self.url, self._tls)
         return self._opener.open(request, timeout=timeout)
 
     def _reading(
@@ -356,27 +340,6 @@ def _since(old: int, new: int) -> int:
     return new if new < old else new - old
 
 
-def _auth_headers(auth: dict[str, Any] | None, base_dir: str | None) -> dict[str, str]:
-    """The Authorization header from a credentials reference (never a value in the runbook)."""
-    auth = {k: v for k, v in (auth or {}).items() if v not in (None, "")}
-    if not auth:
-        return {}
-    try:
-        if "token_env" in auth or "token_file" in auth:
-            token = resolve_credentials(
-                {"password_env": auth.get("token_env"), "password_file": auth.get("token_file")},
-                base_dir,
-            )["password"]
-            return {"Authorization": f"Bearer {token.strip()}"}
-        resolved = resolve_credentials(auth, base_dir)
-    except CredentialsError as err:
-        raise MetricsUnavailable(f"Prometheus credentials: {err}") from None
-    if "password" not in resolved:
-        raise MetricsUnavailable("Prometheus credentials: no password or token referenced")
-    pair = f"{resolved.get('username', '')}:{resolved['password']}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-
-
 def from_settings(
     settings: dict[str, Any], targets: dict[str, str], base_dir: str | None = None
 ) -> PrometheusProvider:
@@ -394,7 +357,6 @@ def from_settings(
     Raises:
         MetricsUnavailable: a setting is missing or a credential cannot be read.
     """
-    tls = settings.get("tls") or {}
     return PrometheusProvider(
         url=str(settings.get("url") or ""),
         queries={k: str(v) for k, v in (settings.get("queries") or {}).items() if v},
@@ -402,12 +364,69 @@ def from_settings(
         backend=str(settings.get("backend") or ""),
         latency_unit=str(settings.get("latency_unit") or "seconds"),
         timeout=float(settings.get("timeout") or 2),
-        headers=_auth_headers(settings.get("auth"), base_dir),
-        tls=Tls(
-            validate_certs=bool(tls.get("validate_certs", True)),
-            ca_path=tls.get("ca_path") or None,
-            client_cert=tls.get("client_cert") or None,
-            client_key=tls.get("client_key") or None,
-            use_proxy=bool(tls.get("use_proxy", False)),
-        ),
+        headers=auth_headers(settings.get("auth"), base_dir, "Prometheus"),
+        tls=tls_from(settings.get("tls")),
     )
+
+
+class PrometheusGuard:
+    """A business-metric guard's number: one PromQL instant query (``${...}`` filled in).
+
+    The query must return one number (a scalar, or a vector of one series): ``sum(...)``
+    several series into one. No series is no data, not zero (append ``or vector(0)`` when
+    none means zero).
+    """
+
+    def __init__(self, provider: PrometheusProvider, query: str) -> None:
+        self._provider = provider
+        self.query = query
+        self.source = provider.source
+
+    def shown(self, values: dict[str, str]) -> str:
+        """The query as sent for ``values``."""
+        return render_query(self.query, values)
+
+    def value(self, values: dict[str, str], timeout: float) -> float:
+        """The query's one number now.
+
+        Raises:
+            MetricsUnavailable: no answer within ``timeout``, an error, none or several series.
+        """
+        query = render_query(self.query, values)
+        if timeout <= 0:
+            raise MetricsUnavailable(f"query {query!r}: no time left in this reading")
+        self._provider.timeout = timeout
+        samples = self._provider.instant(query, self._provider._clock())
+        if not samples:
+            raise MetricsUnavailable(
+                f"query {query!r} returned no series (no data; add `or vector(0)` if none "
+                "means zero)"
+            )
+        if len(samples) > 1:
+            raise MetricsUnavailable(
+                f"query {query!r} returned {len(samples)} series; wrap it in sum(...) to get one"
+            )
+        return samples[0][1]
+
+
+def guard_from_settings(settings: dict[str, Any], base_dir: str | None = None) -> PrometheusGuard:
+    """Build a Prometheus guard from the analysis module's ``guards`` item.
+
+    Args:
+        settings: ``name``, ``url``, ``query``, ``auth`` and ``tls`` (as for ``metrics``).
+        base_dir: relative credential files are relative to it.
+
+    Raises:
+        MetricsUnavailable: a setting is missing or a credential cannot be read.
+    """
+    query = str(settings.get("query") or "")
+    if not query:
+        raise MetricsUnavailable(f"Prometheus guard {settings.get('name', '')} needs a `query`")
+    provider = PrometheusProvider(
+        url=str(settings.get("url") or ""),
+        queries={"requests": query, "errors": query},
+        targets={},
+        headers=auth_headers(settings.get("auth"), base_dir, "Prometheus"),
+        tls=tls_from(settings.get("tls")),
+    )
+    return PrometheusGuard(provider, query)
