@@ -6,8 +6,10 @@ Two programs (see docs/haproxy.md):
     Supervises one HAProxy for a running sandbox: frontend on an OS-chosen loopback port,
     stats socket ``level admin``, backend ``api`` with ``stable`` at the stable server and
     ``canary`` as a disabled placeholder until a deploy registers it. HAProxy cannot bind
-    port 0, so the listening socket is created here and handed over (``bind fd@N``). Announces
-    ``DIR/haproxy.json`` (pid, port, socket, backend); ``relrun sandbox down`` stops it.
+    port 0, so the listening socket is created here and handed over (``bind fd@N``); so is
+    the one of its built-in Prometheus exporter (``GET /metrics``), when it has one. Announces
+    ``DIR/haproxy.json`` (pid, port, socket, backend, metrics_port); ``relrun sandbox down``
+    stops it.
 
 ``python -m relrun.sandbox.haproxy --socket S --backend B start|stop|crash NAME [--version V]``
     The ``relrun_service_ctl`` of an HAProxy inventory: starts (stops) the sandbox's API
@@ -77,7 +79,7 @@ global
 frontend public
     bind fd@{fd}
     default_backend {backend}
-
+{exporter}
 {faults_table}
 backend {backend}
     balance roundrobin
@@ -122,11 +124,32 @@ def start(state_dir: Path | str | None = None, *, timeout: float = 30.0) -> dict
         time.sleep(_POLL_S)
 
 
+EXPORTER = """
+# HAProxy's built-in Prometheus exporter (docs/metrics.md, worked example 2).
+frontend prometheus
+    bind fd@{fd}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    no log
+"""
+
+
+def has_exporter() -> bool:
+    """Whether this HAProxy was built with the Prometheus exporter (2.4+, or 2.0+ built so)."""
+    try:
+        proc = subprocess.run(["haproxy", "-vv"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "prometheus-exporter" in proc.stdout
+
+
 def config_text(
-    state_dir: Path, socket_path: str, stable_port: int, backend: str, listen_fd: int
+    state_dir: Path, socket_path: str, stable_port: int, backend: str, listen_fd: int,
+    metrics_fd: int | None = None,
 ) -> str:
-    """The HAProxy configuration for a sandbox (pure)."""
+    """The HAProxy configuration for a sandbox (pure); with ``metrics_fd``, its exporter."""
     return CONFIG.format(
+        exporter=EXPORTER.format(fd=metrics_fd) if metrics_fd is not None else "",
         defaults=DEFAULTS,
         faults_global=haproxy_faults.global_lines(),
         faults_table=haproxy_faults.table_section(),
@@ -159,9 +182,14 @@ def serve(state_dir: Path) -> int:
     config = layout.root / "haproxy.cfg"
     listener = socket.create_server(("127.0.0.1", 0), backlog=512)
     fd = listener.fileno()
+    exporter = socket.create_server(("127.0.0.1", 0)) if has_exporter() else None
+    metrics_fd = exporter.fileno() if exporter is not None else None
     haproxy_faults.ensure_map(layout.root / haproxy_faults.MAP_NAME)
-    config.write_text(config_text(layout.root, sock_path, int(stable["port"]), BACKEND, fd))
-    child = subprocess.Popen(["haproxy", "-db", "-f", str(config)], pass_fds=(fd,))
+    config.write_text(
+        config_text(layout.root, sock_path, int(stable["port"]), BACKEND, fd, metrics_fd)
+    )
+    passed = (fd,) if metrics_fd is None else (fd, metrics_fd)
+    child = subprocess.Popen(["haproxy", "-db", "-f", str(config)], pass_fds=passed)
     stop = {"now": False}
 
     def on_term(signum: int, frame: object) -> None:
@@ -176,7 +204,8 @@ def serve(state_dir: Path) -> int:
         write_json(
             layout.root / "haproxy.json",
             {"pid": os.getpid(), "haproxy_pid": child.pid, "port": port,
-             "socket": sock_path, "backend": BACKEND, "config": str(config)},
+             "socket": sock_path, "backend": BACKEND, "config": str(config),
+             **({"metrics_port": int(exporter.getsockname()[1])} if exporter else {})},
         )
         print(f"haproxy {child.pid}: http://127.0.0.1:{port} socket {sock_path}", flush=True)
         while not stop["now"] and child.poll() is None:

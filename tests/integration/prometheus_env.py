@@ -24,15 +24,16 @@ def free_port() -> int:
 class Prometheus:
     """One Prometheus process with its own config and storage under ``root``."""
 
-    def __init__(self, root: Path, targets: list[str]) -> None:
+    def __init__(self, root: Path, targets: list[str], job: str = "relrun-router") -> None:
         self.root = root
+        self.job = job
         root.mkdir(parents=True, exist_ok=True)
         self.config = root / "prometheus.yml"
         listed = ", ".join(json.dumps(t) for t in targets)
         self.config.write_text(
             "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
             "scrape_configs:\n"
-            "  - job_name: relrun-router\n"
+            f"  - job_name: {job}\n"
             f"    static_configs: [{{targets: [{listed}]}}]\n",
             encoding="utf-8",
         )
@@ -68,11 +69,11 @@ class Prometheus:
             raise AssertionError(f"prometheus did not start: {self.log()}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.query('up{job="relrun-router"} == 1')
+            result = self.query(f'up{{job="{self.job}"}} == 1')
             if result is not None and result:
                 return
             time.sleep(0.2)
-        raise AssertionError(f"prometheus never scraped the router: {self.log()}")
+        raise AssertionError(f"prometheus never scraped {self.job}: {self.log()}")
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -41,3 +41,12 @@ def test_docs_give_the_fault_fragment_the_set_ups_use() -> None:
     for line in [*rules.splitlines(), *haproxy_faults.table_section().splitlines()]:
         assert line in docs, line
     assert haproxy_faults.global_lines(Path("/usr/share/relrun/relrun-faults.lua")) in docs
+
+
+def test_the_sandbox_exporter_frontend_is_there_only_when_asked_for() -> None:
+    plain = haproxy.config_text(Path("/state"), "/state/admin.sock", 8080, "api", 7)
+    assert "prometheus-exporter" not in plain
+    text = haproxy.config_text(Path("/state"), "/state/admin.sock", 8080, "api", 7, 9)
+    assert "bind fd@9\n    http-request use-service prometheus-exporter if { path /metrics }" \
+        in text
+    assert not re.search(r"\{[a-z_]+\}", text), text
