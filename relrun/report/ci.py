@@ -13,6 +13,7 @@ from relrun.report.record import (
     CheckRun,
     CiRecord,
     CiSummary,
+    GuardRun,
     RunbookId,
     ScanSummary,
 )
@@ -21,6 +22,7 @@ from relrun.runbook.steps import StepKind, parse_task
 
 BUILD_ACTION = "relrun.release.build"
 SCAN_ACTION = "relrun.release.scan"
+ANALYSIS_ACTION = "relrun.release.analysis"
 CHECK_ACTIONS = {"relrun.release.api_check", "relrun.release.newman"}
 
 
@@ -85,6 +87,36 @@ def build_results(events: Iterable[Event]) -> list[dict[str, Any]]:
     return builds
 
 
+def guard_runs(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """Every business-metric guard of every bake: limit, source, readings, worst, breach."""
+    runs: list[dict[str, Any]] = []
+    for event in events:
+        if not isinstance(event, TaskResult) or event.action != ANALYSIS_ACTION:
+            continue
+        method = event.result.get("method")
+        guards = method.get("guards") if isinstance(method, dict) else None
+        if not isinstance(guards, list):
+            continue
+        breach = event.result.get("breach")
+        breach = breach if isinstance(breach, dict) else {}
+        stage = parse_task(event.task).name
+        for guard in guards:
+            if not isinstance(guard, dict):
+                continue
+            hit = breach.get("guard") == guard.get("name")
+            runs.append({
+                "stage": stage,
+                "name": str(guard.get("name", "")),
+                "limit": str(guard.get("limit", "")),
+                "source": str(guard.get("source", "")),
+                "readings": int(guard.get("readings") or 0),
+                "worst": guard.get("worst"),
+                "breached": hit,
+                "message": str(breach.get("message")) if hit else None,
+            })
+    return runs
+
+
 def scan_result(events: Iterable[Event]) -> dict[str, Any] | None:
     """The scan module's result (the last one, when several build hosts scanned)."""
     found = None
@@ -111,11 +143,13 @@ def ci_report(header: dict[str, Any], events: list[Event]) -> CiRecord:
     """
     builds = [BuildRecord.model_validate(b) for b in build_results(events)]
     checks = [CheckRun.model_validate(run) for run in check_runs(events)]
+    guards = [GuardRun.model_validate(run) for run in guard_runs(events)]
     failed = [b for b in builds if not b.passed and b.required]
     record = CiRecord(
         runbook=RunbookId.model_validate(header.get("runbook") or {}),
         builds=builds,
         api_checks=checks,
+        guards=guards,
         summary=CiSummary(
             builds=len(builds),
             builds_failed=len([b for b in builds if not b.passed]),
@@ -123,6 +157,7 @@ def ci_report(header: dict[str, Any], events: list[Event]) -> CiRecord:
             api_checks_failed=sum(
                 1 for run in checks for c in run.checks if not c.passed and c.required
             ),
+            guards_breached=sum(1 for g in guards if g.breached),
         ),
     )
     scan = scan_result(events)

@@ -265,6 +265,20 @@ class CiSummary(_Record):
     builds_failed: int = 0
     required_failed: int = 0
     api_checks_failed: int = 0
+    guards_breached: int = 0
+
+
+class GuardRun(_Record):
+    """One business-metric guard over one stage's bake: its limit and what it read."""
+
+    stage: str
+    name: str
+    limit: str = ""
+    source: str = ""
+    readings: int = 0
+    worst: float | None = None
+    breached: bool = False
+    message: str | None = None
 
 
 class CiRecord(_Record):
@@ -273,6 +287,9 @@ class CiRecord(_Record):
     runbook: RunbookId = Field(default_factory=RunbookId)
     builds: list[BuildRecord] = Field(default_factory=list)
     api_checks: list[CheckRun] = Field(default_factory=list)
+    guards: list[GuardRun] = Field(
+        default_factory=list, description="business-metric guards, per stage they watched"
+    )
     summary: CiSummary = Field(default_factory=CiSummary)
     scan: ScanSummary | None = None
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from relrun.report.history import list_runs
 from relrun.sandbox.layout import Layout
 from tests.helpers import ROOT
 from tests.integration.business_env import BusinessMetrics
-from tests.integration.sandbox_env import INVENTORY, run_relrun
+from tests.integration.sandbox_env import INVENTORY, history_db, run_relrun
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +118,18 @@ def test_a_drill_rolls_back_on_a_business_metric_the_router_cannot_see(
     assert first and all(s["guards"]["failed_payments_per_min"]["ok"] for s in first), first
     assert {"canary", "stable"} <= set(shop.reads)
     assert shop.refused == 0  # the token reached the service by reference
+    # ci.json lists the guard per stage it watched, with what it read.
+    ci = json.loads((reports / "ci.json").read_text())
+    watched = {(g["stage"], g["breached"]) for g in ci["guards"]}
+    assert watched == {("Canary 10%", False), ("Blue-Green 50%", True)}, ci["guards"]
+    (hit,) = [g for g in ci["guards"] if g["breached"]]
+    assert (hit["worst"], hit["limit"]) == (40, "<= 5 and <= stable x 2 + 1"), hit
+    assert ci["summary"]["guards_breached"] == 1
     # The evidence is in the human reports and JUnit; the token is in no file at all.
+    (recorded,) = list_runs(history_db(sandbox))
+    markdown = run_relrun(["report", recorded.id, "--format", "md"], sandbox, tmp_path)
+    assert markdown.returncode == 0, markdown.stderr
+    assert "guard failed_payments_per_min: canary 40 above its limit 5" in markdown.stdout
     for name in ("report.html", "junit.xml"):
         assert "failed_payments_per_min" in (reports / name).read_text(), name
     for path in [*reports.rglob("*"), *tmp_path.rglob("artifacts/**/*")]:

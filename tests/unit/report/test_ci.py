@@ -76,7 +76,8 @@ def test_ci_json_and_junit(tmp_path: Path) -> None:
         ("all", "h2", "unreachable"),
     ]
     assert data["summary"] == {
-        "builds": 4, "builds_failed": 3, "required_failed": 2, "api_checks_failed": 0}
+        "builds": 4, "builds_failed": 3, "required_failed": 2, "api_checks_failed": 0,
+        "guards_breached": 0}
     record = RunRecord(kind="release", verdict="fail", state="gates_failed", exit_code=1)
     docs = RunDocuments(kind="release", run=record, ci=report, run_dir=str(tmp_path))
     root = ET.fromstring(junit_from_documents(docs))
