@@ -126,3 +126,16 @@ def test_plan_prints_each_guard_with_the_queries_and_urls_it_sends(tmp_path: Pat
     assert "p99 (prometheus): at most stable x 1 + 0.05, 2 readings in a row" in out
     assert 'stable (stable): http://127.0.0.1:9090 histogram_quantile(0.99, sum by (le) ' \
         '(rate(h_bucket{role="stable"}[1m])))' in out
+
+
+def test_the_guards_example_of_docs_metrics_md_loads(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "metrics.md").read_text()
+    section = docs[docs.index("## Business-metric guards") :]
+    block = section[section.index("```yaml\n") + len("```yaml\n") :]
+    example = block[: block.index("```")]
+    assert example.startswith("analysis:\n")
+    text = HEAD[: HEAD.index("analysis:\n")] + example + TAIL
+    path = tmp_path / "docs.yml"
+    path.write_text(text, encoding="utf-8")
+    guards = load_runbook(path).runbook.analysis.guards
+    assert [g.name for g in guards] == ["failed_payments_per_min", "signups_per_min"]
