@@ -139,3 +139,23 @@ def test_the_guards_example_of_docs_metrics_md_loads(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     guards = load_runbook(path).runbook.analysis.guards
     assert [g.name for g in guards] == ["failed_payments_per_min", "signups_per_min"]
+
+
+def test_the_lease_check_counts_the_guards_readings(tmp_path: Path) -> None:
+    guard = """\
+    - name: slow
+      provider: web
+      url: http://shop/stats
+      path: failed
+      max: 1
+      timeout: 10s
+"""
+    text = HEAD.replace("analysis:\n", "analysis:\n  max_p95_ms: 500\n") + guard + TAIL
+    path = tmp_path / "rb.yml"
+    path.write_text(text + "rollback:\n  lease: 5s\n", encoding="utf-8")
+    proc = relrun("validate", str(path))
+    assert proc.returncode == 2
+    assert "10s for the guards' readings (analysis.guards[].timeout)" in proc.stderr
+    assert "longer than 12.5s" in proc.stderr
+    path.write_text(text + "rollback:\n  lease: 13s\n", encoding="utf-8")
+    assert relrun("validate", str(path)).returncode == 0
