@@ -79,6 +79,11 @@ def runbook(tmp_path: Path, url: str) -> Path:
     block = (
         "  metrics:\n    provider: prometheus\n"
         f"    url: {url}\n    timeout: 2s\n{queries}"
+        # A service-wide Prometheus guard beside them: read at every sample, never over.
+        "  guards:\n    - name: backend_queue\n      provider: prometheus\n"
+        f"      url: {url}\n"
+        '      query: sum(haproxy_backend_current_queue{proxy="${backend}"})\n'
+        "      max: 1000\n"
     )
     text = text.replace("  max_p95_ms: 1000\n", "  max_p95_ms: 1000\n" + block, 1)
     text = text.replace("    value: 0.5\n", "    value: 0.5\n    via: app\n")
@@ -115,3 +120,9 @@ def test_a_drill_judged_from_haproxys_exporter_rolls_back_and_loses_nothing(
         'sum(haproxy_server_http_responses_total{proxy="api",server="canary",code="5xx"})'
     )
     assert canary and float(canary[0]["value"][1]) > 0, canary  # type: ignore[index]
+    # The Prometheus guard watched both bakes and never breached; the passed stage's whole
+    # bake read it (the breached one may end at its first sample, before a reading).
+    ci = json.loads((reports / "ci.json").read_text())
+    assert [(g["stage"], g["breached"]) for g in ci["guards"]] == [
+        ("Canary 10%", False), ("Blue-Green 50%", False)], ci["guards"]
+    assert ci["guards"][0]["readings"] > 0 and ci["guards"][0]["worst"] == 0, ci["guards"]
