@@ -94,3 +94,71 @@ def test_a_service_wide_guard_is_read_once() -> None:
     _, breach = guards.look(compare=True)
     assert breach is not None and "service 3 below its limit 5" in breach["message"]
     assert len(numbers.asked) == 1
+
+
+class Router:
+    """Two ready servers whose counters never move: only the guards can decide."""
+
+    def __init__(self) -> None:
+        self.drained: list[str] = []
+
+    def servers(self, window: float) -> dict[str, Any]:
+        return {
+            name: {"name": name, "address": None, "state": "ready", "weight": 1,
+                   "in_flight": 0, "requests": 0, "errors": 0, "total_requests": 0,
+                   "total_errors": 0}
+            for name in ("c1", "s1")
+        }
+
+    def set_state(self, name: str, state: str) -> None:
+        self.drained.append(name)
+
+    def set_weight(self, name: str, weight: int) -> None:
+        pass
+
+
+class Flaky(Numbers):
+    """Fails its first ``down`` readings, then answers."""
+
+    def __init__(self, table: dict[str, Any], down: int) -> None:
+        super().__init__(table)
+        self.down = down
+
+    def value(self, values: dict[str, str], timeout: float) -> float:
+        if self.down > 0:
+            self.down -= 1
+            raise MetricsUnavailable("connection refused")
+        return super().value(values, timeout)
+
+
+def bake(numbers: Numbers, duration: float, **settings: Any) -> tuple[dict[str, Any], Router]:
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis.core import (  # noqa: E501
+        Policy,
+        watch,
+    )
+
+    guard = guard_from({"name": "failed", "url": "http://x/?s=${server}", **settings}, numbers)
+    guards = GuardWatch([guard], ["c1"], ["s1"], "api", "5s", "wait")
+    router = Router()
+    outcome = watch(router, ["c1"], Policy(), duration, 0.01, 5, "", baseline=["s1"],
+                    react=True, guards=guards)
+    return outcome, router
+
+
+def test_a_guard_breach_ends_the_bake_and_drains_the_canary() -> None:
+    outcome, router = bake(Numbers({"c1": 9, "s1": 1}), 5, max=5)
+    assert outcome["breach"]["reason"] == "guard" and outcome["decision"] == "breach"
+    assert router.drained == ["c1"]
+    assert outcome["method"]["guards"][0]["worst"] == 9
+    assert outcome["samples"][0]["guards"]["failed"]["ok"] is False
+
+
+def test_a_bake_never_passes_while_its_guard_has_no_reading() -> None:
+    numbers = Flaky({"c1": 1, "s1": 1}, down=30)
+    outcome, _ = bake(numbers, 0.05, max=5)
+    # The bake was 50 ms; it held until the guard answered, and passed on a real reading.
+    assert outcome["decision"] == "pass"
+    gaps = [s for s in outcome["samples"] if "no_data" in s.get("guards", {}).get("failed", {})]
+    assert len(gaps) == 30 and outcome["samples"][-1]["guards"]["failed"]["ok"] is True
+    outcome, _ = bake(Flaky({"c1": 1, "s1": 1}, down=10**6), 0.05, max=5, max_outage=0.2)
+    assert outcome["breach"]["reason"] == "no_data" and outcome["breach"]["guard"] == "failed"
