@@ -25,6 +25,15 @@ HAProxy, and the drill gets the generated HAProxy inventory and traffic log, so 
 is HAProxy's (runtime API). The fault is ``error_rate=0.5`` unless ``--fault KIND=VALUE``
 says otherwise: behind HAProxy a latency verdict needs 1024 fresh responses
 (docs/analysis.md), which a short bake at 20 req/s does not reach.
+
+``--prometheus`` (needs ``prometheus``): the cost of judging from Prometheus. On one shared
+sandbox (20 req/s) with one real Prometheus scraping the router's ``/metrics`` every second,
+N rounds (default 3) of two drills of the same runbook (default tests/data/quick.yml: 500
+ms samples, the 50% error fault at stage 2): ``router`` (the router's own counters) and
+``prometheus`` (the same runbook with docs/metrics.md's queries). Prints detection (fault
+-> breach), breach -> canary out of new traffic, breach -> all traffic on stable and RTO
+(fault -> all traffic on stable) per drill and their medians side by side: the difference
+is what the scrape interval and the query round trips cost.
 """
 
 from __future__ import annotations
@@ -122,19 +131,24 @@ def main() -> None:
         at = argv.index("--fault")
         fault = argv[at + 1]
         del argv[at : at + 2]
-    flags = {"--hog", "--paths", "--haproxy"}
+    flags = {"--hog", "--paths", "--haproxy", "--prometheus"}
     args = [a for a in argv if a not in flags]
     hog = "--hog" in argv
     paths = "--paths" in argv
+    prometheus = "--prometheus" in argv
     haproxy_fault = (fault or "error_rate=0.5") if "--haproxy" in argv else None
-    count = int(args[0]) if args else (3 if paths else 5)
+    count = int(args[0]) if args else (3 if paths or prometheus else 5)
     default = ROOT / "runbooks" / "release-v2.yml"
+    if prometheus:
+        default = ROOT / "tests" / "data" / "quick.yml"
     runbook = Path(args[1]).resolve() if len(args) > 1 else (bench_runbook() if paths else default)
     rows: list[dict[str, object]] = []
     hogs = start_hog() if hog else []
     try:
         if paths:
             run_paths(count, runbook, rows)
+        elif prometheus:
+            run_sources(count, runbook, rows)
         else:
             run_all(count, runbook, rows, haproxy_fault)
     finally:
@@ -145,6 +159,8 @@ def main() -> None:
             runbook.unlink(missing_ok=True)  # the generated --paths runbook
     if paths:
         report_paths(count, runbook, rows, hog)
+    elif prometheus:
+        report_sources(count, runbook, rows, hog)
     else:
         where = f" behind HAProxy (--fault {haproxy_fault})" if haproxy_fault else ""
         report(count, runbook, rows, hog, where)
@@ -289,6 +305,116 @@ def report_paths(count: int, runbook: Path, rows: list[dict[str, object]], hog: 
     known = [float(v) for v in medians.values() if v != "n/a"]
     if known:
         print(f"  spread of the medians: {max(known) - min(known):.2f}s (target <= 0.5s)")
+
+
+SOURCES = ("router", "prometheus")
+PROMETHEUS_QUERIES = {
+    "requests": 'sum(relrun_router_requests_total{server="${server}"})',
+    "errors": 'sum(relrun_router_requests_total{server="${server}",code=~"5xx|error"})',
+    "latency_buckets": (
+        'sum by (le) (relrun_router_request_duration_seconds_bucket{server="${server}"})'
+    ),
+}
+
+
+def source_runbooks(runbook: Path, url: str, work: Path) -> dict[str, Path]:
+    """The runbook as it is (router) and judged from Prometheus at ``url``, both relaxed.
+
+    RTO budget and lease are loosened alike in both (a loaded machine must not fail a
+    drill on them); only ``analysis.metrics`` differs.
+    """
+    data = yaml.safe_load(runbook.read_text(encoding="utf-8"))
+    data.setdefault("rollback", {}).update(rto_budget="10m", lease="2m")
+    found = {}
+    for source in SOURCES:
+        if source == "prometheus":
+            data.setdefault("analysis", {})["metrics"] = {
+                "provider": "prometheus", "url": url, "timeout": "2s",
+                "queries": PROMETHEUS_QUERIES,
+            }
+        path = work / f"{source}.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        found[source] = path
+    return found
+
+
+def one_source(
+    source: str, runbook: Path, reports: Path, state: Path, env: dict[str, str]
+) -> dict[str, object]:
+    """One drill on the shared sandbox, judged from ``source``."""
+    args = ["drill", str(runbook), "-i", str(INVENTORY), "--report-dir", str(reports),
+            "--traffic-log", str(state / "loadgen.jsonl")]
+    proc = _relrun(args, env)
+    proc.communicate(timeout=600)
+    if not (reports / "drill.json").exists():
+        raise SystemExit(f"{source} drill: exit {proc.returncode}, no report")
+    report = json.loads((reports / "drill.json").read_text())
+    trigger = report.get("trigger") or {}
+    switched, at = report.get("switched_at"), trigger.get("at")
+    return {
+        "source": source,
+        "exit": proc.returncode,
+        "verdict": report["verdict"],
+        "reason": trigger.get("reason"),
+        "detection": report["detection_seconds"],
+        "canary_out": report.get("detection_to_canary_out_seconds"),
+        "to_stable": round(float(switched) - float(at), 3) if switched and at else None,
+        "rto": report["rto_seconds"],
+        "lost": (report.get("traffic") or {}).get("lost"),
+    }
+
+
+def run_sources(count: int, runbook: Path, rows: list[dict[str, object]]) -> None:
+    from relrun.sandbox import control
+
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.prometheus_env import Prometheus
+
+    with tempfile.TemporaryDirectory(prefix="relrun-bench-prom-") as tmp:
+        state = Path(tmp) / "sandbox"
+        env = {
+            **os.environ,
+            "RELRUN_SANDBOX_DIR": str(state),
+            "RELRUN_STATE_DIR": str(Path(tmp) / "relrun-state"),
+        }
+        control.up(state, rate=20)
+        server = None
+        try:
+            router = json.loads((state / "router.json").read_text())
+            server = Prometheus(Path(tmp) / "prometheus", [f"127.0.0.1:{router['admin_port']}"])
+            server.start()
+            runbooks = source_runbooks(runbook, server.url, Path(tmp))
+            for index in range(count):
+                for source in SOURCES:
+                    reports = Path(tmp) / f"{source}-{index}"
+                    row = one_source(source, runbooks[source], reports, state, env)
+                    rows.append(row)
+                    print(
+                        f"round {index + 1}/{count} {source:<10}: exit {row['exit']} verdict "
+                        f"{row['verdict']} trigger {row['reason']} detection "
+                        f"{row['detection']}s canary out +{row['canary_out']}s breach -> "
+                        f"stable {row['to_stable']}s RTO {row['rto']}s lost {row['lost']}",
+                        flush=True,
+                    )
+        finally:
+            if server is not None:
+                server.stop()
+            control.down(state)
+
+
+def report_sources(count: int, runbook: Path, rows: list[dict[str, object]], hog: bool) -> None:
+    loaded = " with a CPU hog" if hog else ""
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    print(f"\nmedians over {count} rounds of {runbook.name}{loaded} (scrape interval 1 s; "
+          f"load average {' '.join(load)}):")
+    print(f"  {'source':<10} {'detection':>10} {'canary out':>11} {'breach->stable':>15} "
+          f"{'RTO':>8}  lost        passing")
+    for source in SOURCES:
+        mine = [r for r in rows if r["source"] == source]
+        passing = sum(1 for r in mine if r["verdict"] == "pass")
+        print(f"  {source:<10} {median(mine, 'detection'):>9}s {median(mine, 'canary_out'):>10}s "
+              f"{median(mine, 'to_stable'):>14}s {median(mine, 'rto'):>7}s  "
+              f"{[r['lost'] for r in mine]!s:<11} {passing}/{len(mine)}")
 
 
 def run_all(
