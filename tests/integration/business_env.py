@@ -24,6 +24,7 @@ class BusinessMetrics:
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -72,6 +73,10 @@ class BusinessMetrics:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and close the port (idempotent: a test may stop it mid-drill)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -19,7 +19,13 @@ from relrun.report.history import list_runs
 from relrun.sandbox.layout import Layout
 from tests.helpers import ROOT
 from tests.integration.business_env import BusinessMetrics
-from tests.integration.sandbox_env import INVENTORY, history_db, run_relrun
+from tests.integration.sandbox_env import (
+    INVENTORY,
+    history_db,
+    run_relrun,
+    start_relrun,
+    wait_for_journal,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +45,7 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[BusinessMetrics]:
         service.stop()
 
 
-def runbook(tmp_path: Path, url: str) -> Path:
+def runbook(tmp_path: Path, url: str, no_data: str = "wait", first_bake: str = "3s") -> Path:
     """quick.yml with a failed-payments guard, and a fault that moves the canary's number."""
     text = QUICK.read_text(encoding="utf-8")
     guard = (
@@ -52,7 +58,12 @@ def runbook(tmp_path: Path, url: str) -> Path:
         "      max: 5\n"
         "      max_vs_stable: {factor: 2, delta: 1}\n"
     )
-    text = text.replace("  max_p95_ms: 1000\n", "  max_p95_ms: 1000\n" + guard, 1)
+    text = text.replace(
+        "  max_p95_ms: 1000\n", f"  max_p95_ms: 1000\n  no_data: {no_data}\n" + guard, 1
+    )
+    text = text.replace(
+        "      weight: 10\n      bake: 3s\n", f"      weight: 10\n      bake: {first_bake}\n"
+    )
     argv = json.dumps(
         [sys.executable, "-c", "import sys, urllib.request; "
          "urllib.request.urlopen(sys.argv[1], data=b'', timeout=10).read()"]
@@ -135,3 +146,26 @@ def test_a_drill_rolls_back_on_a_business_metric_the_router_cannot_see(
     for path in [*reports.rglob("*"), *tmp_path.rglob("artifacts/**/*")]:
         if path.is_file():
             assert TOKEN not in path.read_text(errors="replace"), path
+
+
+def test_the_guards_service_gone_mid_stage_is_no_data_never_a_pass(
+    sandbox: Path, shop: BusinessMetrics, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    path = runbook(tmp_path, shop.url, no_data="fail", first_bake="5m")
+    proc = start_relrun(
+        ["release", str(path), "-i", str(INVENTORY), "--report-dir", str(reports)],
+        sandbox,
+        tmp_path,
+    )
+    wait_for_journal(reports, "Stage 1/3 Canary 10%: analysis", proc, timeout=400)
+    shop.stop()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err  # the release failed, the environment is safe
+    report = json.loads((reports / "release.json").read_text())
+    trigger = report["trigger"]
+    assert (trigger["reason"], trigger["stage"], trigger["guard"]) == (
+        "no_data", "Canary 10%", "failed_payments_per_min"
+    ), trigger
+    assert "no data for guard failed_payments_per_min (no_data: fail)" in trigger["message"]
+    assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
