@@ -256,6 +256,13 @@ def describe_fault(fault: Fault) -> str:
         return f"latency {fault.value:g}, it answers {fault.value:g} ms late"
     if fault.kind == "crash":
         return "crash, its processes die"
+    if fault.kind == "abort":
+        return f"abort {fault.value:g}, {percent(fault.value)} of its connections close unanswered"
+    if fault.kind == "command":
+        where = "every canary host" if fault.run_on == "canary" else "the router host"
+        inject = ", ".join(step.name for step in fault.inject)
+        revert = ", ".join(step.name for step in fault.revert) or "nothing"
+        return f"command, the runbook's steps {inject} on {where} (undone by: {revert})"
     return "none, nothing is broken"
 
 

@@ -92,6 +92,9 @@ def test_plan_prints_the_guard_and_the_urls_it_reads(
     assert f"canary (canary): GET {shop.url}/stats?server=canary -> payments.failed_per_min" \
         in proc.stdout
     assert f"stable (stable): GET {shop.url}/stats?server=stable" in proc.stdout
+    assert "It passes when the rollback is triggered by a business-metric guard" in proc.stdout
+    assert "command, the runbook's steps failed-payments-up on every canary host (undone by: " \
+        "failed-payments-down)" in proc.stdout
     assert TOKEN not in proc.stdout
 
 
