@@ -313,6 +313,9 @@ class Guard(StrictModel):
                 raise ValueError("a prometheus guard needs a `query`")
             if self.path is not None or self.headers or self.headers_env:
                 raise ValueError("`path`, `headers` and `headers_env` belong to a web guard")
+            if "${" in self.url:
+                raise ValueError("a prometheus guard's `url` is Prometheus' base URL: put "
+                                 "${...} variables in its `query`")
         else:
             if self.path is None:
                 raise ValueError("a web guard needs a JSON `path` to its number")

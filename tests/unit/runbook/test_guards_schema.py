@@ -95,6 +95,11 @@ def test_bad_guards_are_refused_at_their_positions_with_exit_2(tmp_path: Path) -
       url: http://p
       path: failed
       max: 1
+    - name: g
+      provider: prometheus
+      url: http://p/${server}
+      query: up
+      max: 1
 """
     proc = relrun("validate", str(write(tmp_path, bad)))
     assert proc.returncode == 2
@@ -108,6 +113,7 @@ def test_bad_guards_are_refused_at_their_positions_with_exit_2(tmp_path: Path) -
         (":33:7:", "unknown query variable ${srv}", "analysis.guards[4].query"),
         (":35:", "a guard needs a limit", "analysis.guards[5]"),
         (":39:", "a prometheus guard needs a `query`", "analysis.guards[6]"),
+        (":44:", "put ${...} variables in its `query`", "analysis.guards[7]"),
     ]
     for where, words, field in expected:
         assert any(where in line and words in line and field in line for line in lines), (
