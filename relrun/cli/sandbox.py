@@ -13,7 +13,6 @@ from relrun.errors import InputError
 from relrun.runbook.load_models import LoadMix, SandboxApp
 from relrun.sandbox import control
 from relrun.sandbox.layout import ENV_STATE_DIR
-from relrun.sandbox.requestmix import load_mix
 from relrun.sandbox.settings import noise_config
 
 sandbox_app = typer.Typer(help="Start, control and stop the local sandbox environment.")
@@ -115,6 +114,9 @@ def _app(stable: str, canary: str | None, health_path: str) -> SandboxApp:
 
 
 def _mix(path: Path) -> LoadMix:
+    # Here, not at the top: it imports aiohttp, which every other command would pay for.
+    from relrun.sandbox.requestmix import load_mix
+
     try:
         return load_mix(path)
     except (OSError, ValueError) as err:

@@ -301,7 +301,14 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                     step.details["router_unreachable"] = event.host in dict(lost)
             elif step.status != "failed":
                 step.status = "passed"
-            if ref.step is RollbackStep.SWITCH_TRAFFIC and event.result.get("confirmed_at"):
+            if (
+                ref.step is RollbackStep.SWITCH_TRAFFIC
+                and event.result.get("confirmed_at")
+                and facts.switched_at is None
+            ):
+                # The first confirmed switch put every user on stable; a second rollback
+                # run (an interrupt during the first one's verify, a recovery) switches
+                # again but restores nothing: the RTO ends at the first.
                 facts.switched_at = float(event.result["confirmed_at"])
             if ref.step is RollbackStep.DRAIN and "drained" in event.result:
                 step.details.update(

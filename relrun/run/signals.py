@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
 
 from relrun.errors import Interrupted
+from relrun.run import startup
+from relrun.run.startup import Handlers as Handlers
+from relrun.run.startup import restore_signals as restore_signals
 
-# Signals received inside deferred_signals() and not yet acted on.
-_PENDING: list[int] = []
+# Signals received inside deferred_signals(), or while relrun started, not yet acted on.
+_PENDING = startup.PENDING
 
 
 @dataclass
@@ -77,8 +79,7 @@ def cancel_on_signals(flag: CancelFlag) -> Iterator[CancelFlag]:
             signal.signal(sig, handler)
 
 
-def _record(signum: int, frame: FrameType | None) -> None:
-    _PENDING.append(signum)
+_record = startup.record
 
 
 @contextlib.contextmanager
@@ -116,15 +117,10 @@ def raise_if_signalled(what: str) -> None:
         raise Interrupted(f"signal {taken[0]} received: stopped after {what}")
 
 
-# What signal.getsignal() returns: a function, SIG_DFL / SIG_IGN, or None.
-Handlers = dict[int, Callable[[int, FrameType | None], Any] | int | None]
-
-
 def record_signals() -> Handlers:
     """Start recording SIGINT and SIGTERM, as :func:`deferred_signals` does, until restored.
 
-    For the process's start-up: importing relrun takes seconds on a loaded machine, and a
-    signal then would end it with a traceback (SIGINT) or 143 (SIGTERM). Recorded, it is
+    For the process's start-up (see :mod:`relrun.run.startup`): a signal recorded then is
     obeyed once the command line can answer (exit 130, nothing was started).
 
     Returns:
@@ -133,16 +129,7 @@ def record_signals() -> Handlers:
     """
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous: Handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, _record)
-    return previous
-
-
-def restore_signals(previous: Handlers) -> None:
-    """Put back the handlers :func:`record_signals` replaced."""
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    return startup.record_signals()
 
 
 # The signal that raised KeyboardInterrupt through interrupt_on_signals(), if one did.

@@ -578,11 +578,17 @@ def lease_held(events: list[Event]) -> bool:
 
 def refuse_if_incomplete(environment: str, inventory: Path) -> None:
     """Refuse to start while a dead run of this environment has not been recovered."""
+    from relrun.workflows.status import ended_with_exit_3
+
     dead = incomplete_run(environment)
     if dead is not None:
+        how = (
+            "ended with exit 3 (the environment may be half-moved)"
+            if ended_with_exit_3(dead) else "stopped before finishing"
+        )
         raise IncompleteRun(
-            f"a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) stopped "
-            f"before finishing; its reports are in {dead.get('run_dir')}. Finish its rollback "
+            f"a {dead.get('kind')} of {dead.get('runbook')} (pid {dead.get('pid')}) {how}; "
+            f"its reports are in {dead.get('run_dir')}. Finish its rollback "
             f"first: relrun recover -i {inventory}"
         )
 

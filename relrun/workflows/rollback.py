@@ -27,6 +27,7 @@ from relrun.errors import (
 from relrun.report.facts import collect_facts
 from relrun.report.record import RunRecord
 from relrun.report.verdict import rollback_verdict
+from relrun.run.active import clear_active, incomplete_run, mark_active
 from relrun.run.events import EventBus, Handler, Note
 from relrun.run.handover import ask
 from relrun.run.leases import lease_dirs
@@ -37,6 +38,7 @@ from relrun.run.signals import CancelFlag, cancel_on_signals
 from relrun.workflows.context import RunContext, new_run_dir
 from relrun.workflows.lifecycle import ReleaseResult, conclude, open_run
 from relrun.workflows.release import Environment, Say, _load, record_canary_servers
+from relrun.workflows.status import ended_with_exit_3
 
 
 def run_uninterrupted(spec: RunSpec, bus: EventBus, tell: Say) -> None:
@@ -207,4 +209,29 @@ def rollback(
     run_record, ci, _ = conclude(
         run_dir, header, journal.events, facts, rollback_verdict(facts), runbook=loaded.runbook
     )
-    return ReleaseResult.of(run_dir, run_record, ci)
+    result = ReleaseResult.of(run_dir, run_record, ci)
+    _mark_outcome(env, runbook_path, run_dir, result.exit_code)
+    return result
+
+
+def _mark_outcome(env: Environment, runbook_path: Path, run_dir: Path, exit_code: int) -> None:
+    """What ``relrun status`` and the next release learn from this rollback.
+
+    Exit 3 leaves an active-run marker, as a release's exit 3 does: the environment needs
+    a human, and ``status`` says so (it said "idle"). An earlier run's marker is kept, as
+    it names the run to recover. A complete rollback clears the marker of a run that
+    relrun ended itself with exit 3 (nothing of it is left to scrub or report); the marker
+    of a run killed half-way stays for ``relrun recover``.
+    """
+    dead = incomplete_run(env.lock_key)
+    if exit_code == EXIT_ROLLBACK_FAILED and dead is None:
+        mark_active(env.lock_key, {
+            "kind": "rollback",
+            "runbook": str(runbook_path.resolve()),
+            "inventory": str(env.inventory),
+            "run_dir": str(run_dir),
+            "envvars": env.envvars,
+            "started": time.time(),
+        })
+    elif exit_code == EXIT_OK and dead is not None and ended_with_exit_3(dead):
+        clear_active(env.lock_key)

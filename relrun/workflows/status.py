@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.errors import EXIT_ROLLBACK_FAILED
 from relrun.report.live import LiveView, age, live_view
 from relrun.report.rundocs import read_object
 from relrun.run.active import all_runs
@@ -28,12 +29,16 @@ class RunStatus:
         record: the marker (kind, runbook, inventory, run_dir, pid, envvars, started).
         private: a drill on its own private sandbox.
         live: what its journal says so far.
+        ended: for an ``incomplete`` run that relrun ended itself with exit 3 (its
+            rollback could not finish, or it crashed): its report. None for a run whose
+            relrun died (killed, lost host) before writing one.
     """
 
     state: str
     record: dict[str, Any]
     private: bool
     live: LiveView | None
+    ended: dict[str, Any] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -66,6 +71,16 @@ class RunStatus:
                 f"running: {record.get('kind')} of {record.get('runbook')} {where} "
                 f"(pid {record.get('pid')}), reports in {self.run_dir}"
             )
+        if self.ended is not None:
+            reasons = self.ended.get("reasons")
+            why = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) else ""
+            return (
+                f"needs a human: a {record.get('kind')} of {record.get('runbook')} {where} "
+                f"(pid {record.get('pid')}) ended with exit 3, {self.ended.get('state')}: "
+                f"the environment may be half-moved; reports in {self.run_dir}\n"
+                + (f"  why: {why}\n" if why else "")
+                + f"once its cause is fixed, finish its rollback with: {self.recover_command()}"
+            )
         return (
             f"incomplete: a {record.get('kind')} of {record.get('runbook')} {where} "
             f"(pid {record.get('pid')}) stopped before finishing; reports in {self.run_dir}\n"
@@ -81,6 +96,9 @@ class RunStatus:
             "private_sandbox": self.sandbox,
             "recover": None if self.state == "running" else self.recover_command(),
             "live": self.live.to_json() if self.live else None,
+            "ended": None if self.ended is None else {
+                k: self.ended.get(k) for k in ("exit_code", "state", "verdict", "reasons")
+            },
         }
 
 
@@ -105,9 +123,31 @@ def find_runs() -> list[RunStatus]:
         run_dir = record.get("run_dir")
         live = live_view(Path(str(run_dir)), alive) if run_dir else None
         state = "running" if alive else "incomplete"
-        found.append(RunStatus(state, record, _is_private(record), live))
+        ended = None if alive else ended_with_exit_3(record)
+        found.append(RunStatus(state, record, _is_private(record), live, ended))
     found.sort(key=lambda r: (r.state != "running", _started(r.record)))
     return found
+
+
+def ended_with_exit_3(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The report of a marker's run when relrun ended that run itself with exit 3.
+
+    Such a run keeps its marker (the environment needs a human) though its relrun is gone,
+    like a run killed half-way; its report tells them apart, and says why.
+
+    Args:
+        record: an active-run marker whose process is gone.
+
+    Returns:
+        The run's report (``KIND.json`` in its run directory) if it says exit 3, else None.
+    """
+    run_dir = record.get("run_dir")
+    if not run_dir:
+        return None
+    report = read_object(Path(str(run_dir)) / f"{record.get('kind') or 'release'}.json")
+    if report is None or report.get("exit_code") != EXIT_ROLLBACK_FAILED:
+        return None
+    return report
 
 
 def _started(record: dict[str, Any]) -> float:

@@ -21,7 +21,7 @@ from tests.integration.sandbox_env import (
     wait_for_journal,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.under_load]
 
 SLOW = str(ROOT / "tests" / "data" / "slow.yml")
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")

@@ -195,6 +195,7 @@ def test_a_failed_cleanup_still_disarms_the_dead_mans_switch(tmp_path: Path) -> 
     assert_signals_agree(reports, proc.returncode, proc.stdout + proc.stderr)
 
 
+@pytest.mark.under_load  # sequential analysis on live traffic
 def test_with_background_noise_a_healthy_canary_is_promoted(tmp_path: Path) -> None:
     # 2% of user requests fail on both versions and latency is heavy-tailed: the canary is
     # as good as stable, so no stage may roll it back.
@@ -218,6 +219,7 @@ def test_with_background_noise_a_healthy_canary_is_promoted(tmp_path: Path) -> N
     assert stages[-1]["analysis"]["method"]["compared_with_stable"] is False  # 100%: no stable
 
 
+@pytest.mark.under_load  # sequential analysis on live traffic
 def test_with_background_noise_a_faulty_canary_is_rolled_back_on_evidence(tmp_path: Path) -> None:
     code, output, report = drill(tmp_path, "--noise-errors", "0.02")
     assert code == 0, output

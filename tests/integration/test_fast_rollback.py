@@ -26,7 +26,7 @@ from tests.integration.sandbox_env import (
     wait_for_journal,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.under_load]
 
 ALL_PASSED = ["passed"] * 5
 BAKING = "Stage 1/3 Canary 10%: analysis"

@@ -26,7 +26,7 @@ from tests.integration.sandbox_env import (
     wait_for_journal,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.under_load]
 
 QUICK = str(ROOT / "tests" / "data" / "quick.yml")
 

@@ -78,6 +78,20 @@ def test_stable_dead_mid_release_keeps_traffic_on_the_serving_canary(
     weight, state, alive = servers(sandbox)["canary"]
     assert weight and state == "ready" and alive, "the serving canary was left as it was"
 
+    # Issue 14 item 11: `status` said idle (later: "stopped before finishing") after this
+    # exit 3; it names the run's incident and what is left to do.
+    shown = run_relrun(["status", "-i", str(INVENTORY)], sandbox, tmp_path)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert shown.stdout.startswith(f"needs a human: a release of {path} on {INVENTORY}"), (
+        shown.stdout)
+    assert f"ended with exit 3, {report['state']}" in shown.stdout
+    assert f"reports in {reports}" in shown.stdout and said in shown.stdout
+    assert f"finish its rollback with: relrun recover -i {INVENTORY}" in shown.stdout
+    assert "idle" not in shown.stdout and "stopped before finishing" not in shown.stdout
+    doc = json.loads(run_relrun(["status", "--json", "-i", str(INVENTORY)], sandbox,
+                                tmp_path).stdout)
+    assert doc["state"] == "incomplete" and doc["run"]["ended"]["exit_code"] == 3
+
     # The dead man's switch fires when the lease runs out, finds stable still dead and
     # keeps trying; once stable is back, traffic goes to it.
     wait_until("the switch fired and its revert failed", lambda: lease_of(sandbox).get(

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,64 @@ def test_importing_the_cli_leaves_the_programs_own_handlers() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+# The two ways relrun is started: the installed console script, and ``python -m relrun``
+# (what Ansible runs on managed hosts). Each runs the real entry point with runpy.
+# ``sys.argv[1]`` is the console script (``-c`` took argv[0]); the command line follows.
+ENTRIES = {
+    "console script": "import runpy, sys; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')",
+    "python -m relrun": "import runpy, sys; sys.argv = sys.argv[1:]; "
+    "runpy.run_module('relrun', run_name='__main__', alter_sys=True)",
+}
+
+# Sends the signal as relrun.cli starts importing: before its own recording of signals.
+BEFORE_THE_CLI = """
+import importlib.abc, os, signal, sys
+
+class SignalOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "relrun.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.{sig})
+        return None
+
+sys.meta_path.insert(0, SignalOnImport())
+"""
+
+# Sends the signal as the entry point calls main(): the CLI is imported (its own
+# recording is over), main's handlers are not installed yet.
+AS_MAIN_IS_CALLED = """
+import os, signal, sys
+
+def profile(frame, event, arg):
+    code = frame.f_code
+    if event == "call" and code.co_name == "main" and code.co_filename.endswith(
+            os.path.join("relrun", "cli", "__init__.py")):
+        sys.setprofile(None)
+        os.kill(os.getpid(), signal.{sig})
+
+sys.setprofile(profile)
+"""
+
+
+@pytest.mark.parametrize("moment", ["before the CLI", "as main is called"])
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_between_the_start_and_main_exits_130(
+    sig: signal.Signals, entry: str, moment: str
+) -> None:
+    hook = BEFORE_THE_CLI if moment == "before the CLI" else AS_MAIN_IS_CALLED
+    script = textwrap.dedent(hook).format(sig=sig.name) + ENTRIES[entry]
+    console_script = str(Path(sys.executable).parent / "relrun")
+    done = subprocess.run(
+        [sys.executable, "-c", script, console_script, "validate", str(FLAGSHIP)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == (
+        f"relrun: interrupted (signal {int(sig)} while starting): nothing was done\n"
+    )
+    assert done.stdout == "", "the command did not run"

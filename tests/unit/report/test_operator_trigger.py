@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from relrun.errors import EXIT_FAILED, EXIT_INTERRUPTED
+from relrun.report.drill import rto_seconds
 from relrun.report.facts import collect_facts
 from relrun.report.verdict import release_verdict
 from relrun.run.events import Event, TaskResult, TaskStarted
@@ -57,3 +58,15 @@ def test_relrun_rollback_taken_up_by_the_playbook_fails_the_release_safely() -> 
     verdict = release_verdict(facts, interrupted=False)
     assert (verdict.exit_code, verdict.state) == (EXIT_FAILED, "rolled_back")
     assert verdict.reasons[0].startswith("rollback triggered by manual at stage Canary 10%")
+
+
+def test_a_second_rollback_run_does_not_move_the_rto_past_the_first_switch() -> None:
+    """Issue 14 item 11: an interrupt during the in-playbook verify reported RTO 23.5 s
+    where traffic had been on stable after 5.7 s: the second run's switch replaced the
+    first's time."""
+    events = asked("signal", "SIGINT to relrun (pid 7)")
+    for step in ROLLBACK_STEPS:  # the standalone rollback after the playbook was stopped
+        events += ok(StepRef.rollback(step, "again").task, confirmed_at=123.5)
+    facts = collect_facts(events)
+    assert facts.switched_at == 103.5
+    assert rto_seconds(facts) == 3.5
