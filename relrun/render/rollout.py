@@ -27,6 +27,7 @@ from relrun.runbook.rollout_models import (
 )
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
+    APP_CLEANUP_PLAY,
     OUTCOME_IN_RESCUE,
     OUTCOME_STANDALONE,
     PROMOTE_REVERT_TASK,
@@ -76,13 +77,16 @@ def connection_arg(traffic: Traffic) -> dict[str, str]:
     }
 
 
-def step_task(name: str, step: Command, *, delegate_group: str | None = None) -> Task:
+def step_task(name: str, step: Command) -> Task:
     """A command step (deploy, cleanup, hook) through ``relrun.release.build``.
+
+    It runs on the play's host: the deploy and the cleanup are plays on the canary group,
+    so Ansible runs them on every canary host at once (up to ``forks``), never one host
+    after another.
 
     Args:
         name: the task name.
         step: the command.
-        delegate_group: run it on every host of this group instead of the play's host.
 
     Returns:
         The task.
@@ -96,19 +100,11 @@ def step_task(name: str, step: Command, *, delegate_group: str | None = None) ->
         args["chdir"] = step.chdir
     env: dict[str, Any] = unsafe_tree(dict(step.env))
     for env_name, var in (step.env_from_vars if isinstance(step, Step) else {}).items():
-        # Variable names are checked identifiers; with delegation the value must come
-        # from the delegated host, not from the play's host.
-        env[env_name] = (
-            "{{ hostvars[item]['" + var + "'] }}" if delegate_group else "{{ " + var + " }}"
-        )
+        env[env_name] = "{{ " + var + " }}"  # a checked identifier: the host's own variable
     if env:
         args["env"] = env
     args["timeout"] = step.timeout
-    task: Task = {"name": name, f"{C}.build": args}
-    if delegate_group:
-        task["delegate_to"] = "{{ item }}"
-        task["loop"] = "{{ groups['" + delegate_group + "'] }}"
-    return task
+    return {"name": name, f"{C}.build": args}
 
 
 PREFLIGHT_PASSED = "relrun_preflight_passed"
@@ -417,7 +413,13 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
     ]
 
 
-def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
+def _host_var(var: str, *, looped: bool, default: str | None = None) -> str:
+    """A host variable (a checked identifier) of the loop's host, or of the play's own host."""
+    value = "hostvars[item]['" + var + "']" if looped else var
+    return "{{ " + value + (f" | default({default})" if default is not None else "") + " }}"
+
+
+def _fault_steps(steps: list[Step], *, looped: bool = True) -> list[dict[str, Any]]:
     """A command fault's steps as the fault module's ``commands`` (literals, never templated)."""
     commands: list[dict[str, Any]] = []
     for step in steps:
@@ -430,14 +432,14 @@ def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
             command["chdir"] = step.chdir
         env: dict[str, Any] = unsafe_tree(dict(step.env))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = "{{ hostvars[item]['" + var + "'] }}"
+            env[env_name] = _host_var(var, looped=looped)
         if env:
             command["env"] = env
         commands.append(command)
     return commands
 
 
-def _deploy_env(runbook: Runbook) -> dict[str, Any]:
+def _deploy_env(runbook: Runbook, *, looped: bool = True) -> dict[str, Any]:
     """The deploy steps' environment, for the service control a ``crash`` fault calls.
 
     The service control is the deploy's (``relrun_service_ctl``), so it gets what the
@@ -447,25 +449,16 @@ def _deploy_env(runbook: Runbook) -> dict[str, Any]:
     for step in runbook.deploy.steps if runbook.deploy else []:
         env.update(unsafe_tree(dict(step.env)))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = "{{ hostvars[item]['" + var + "'] | default('') }}"
+            env[env_name] = _host_var(var, looped=looped, default="''")
     return env
 
 
-def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
-    """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
+ON_ROUTER = "(relrun_drill.on | default('canary')) == 'router'"
 
-    Traffic-layer faults run once, on the router host (the router in front of the canary
-    servers injects them); a crash, the demo API's own fault and a command fault run on
-    every canary host (a command fault on the router host when the runbook says so). The
-    kind comes from ``relrun_drill`` (``--fault`` may choose another); a command fault's
-    steps are the runbook's, rendered as literals.
-    """
+
+def _fault_args(runbook: Runbook, action: str, *, looped: bool) -> dict[str, Any]:
     assert runbook.traffic is not None
     fault = runbook.drill.fault
-    hosts = (
-        "{{ [inventory_hostname] if (relrun_drill.on | default('canary')) == 'router' "
-        "else groups['" + runbook.targets.canary + "'] }}"
-    )
     args: dict[str, Any] = {
         "action": action,
         "kind": "{{ relrun_drill.kind }}",
@@ -475,23 +468,55 @@ def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
         "servers": unsafe_tree(runbook.traffic.canary_servers),
         "driver": driver_arg(runbook.traffic),
         "connection": connection_arg(runbook.traffic),
-        "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] | default('') }}",
-        "service_ctl": "{{ hostvars[item]['relrun_service_ctl'] | default('') }}",
+        "state_dir": _host_var("relrun_sandbox_state_dir", looped=looped, default="''"),
+        "service_ctl": _host_var("relrun_service_ctl", looped=looped, default="''"),
         "service": unsafe(fault.service),
     }
     steps = fault.inject if action == "inject" else fault.revert
     if steps:
-        args["commands"] = _fault_steps(steps)
-    service_env = _deploy_env(runbook)
+        args["commands"] = _fault_steps(steps, looped=looped)
+    service_env = _deploy_env(runbook, looped=looped)
     if service_env and action == "inject":
         args["service_env"] = service_env
+    return args
+
+
+def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
+    """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
+
+    Traffic-layer faults run once, on the router host (the router in front of the canary
+    servers injects them into all of them at once); a crash, the demo API's own fault and
+    a command fault run on every canary host (a command fault on the router host when the
+    runbook says so). The kind comes from ``relrun_drill`` (``--fault`` may choose
+    another); a command fault's steps are the runbook's, rendered as literals.
+    """
+    hosts = (
+        "{{ [inventory_hostname] if " + ON_ROUTER + " "
+        "else groups['" + runbook.targets.canary + "'] }}"
+    )
     return {
         "name": name,
-        f"{C}.fault": args,
+        f"{C}.fault": _fault_args(runbook, action, looped=True),
         "delegate_to": "{{ item }}",
         "loop": hosts,
         "when": when,
     }
+
+
+def host_fault_task(runbook: Runbook, name: str, action: str, *, on_router: bool) -> Task:
+    """The drill's fault reverted on the play's own host: the router's share, or a canary's.
+
+    In the rollback's cleanup the canary hosts revert theirs in a play of their own, all at
+    once; the router host reverts a fault that ran there.
+    """
+    where = ON_ROUTER if on_router else "not (" + ON_ROUTER + ")"
+    return {
+        "name": name,
+        f"{C}.fault": _fault_args(runbook, action, looped=False),
+        "when": "relrun_drill is defined and " + where,
+    }
+
+
 STABLE_DOWN = "relrun_stable_down"
 SHIFTED = "relrun_shifted"
 # Steps that give stable traffic: each asks the stable servers' health first.
@@ -505,8 +530,11 @@ def _guarded(step: RollbackStep, tasks: list[Task], always: list[Task] | None = 
     canary serves users, the rollback stops there: every later step fails at once saying
     so (the cleanup must not stop the only version that answers).
     """
+    # The cleanup's router part runs in two places (before and after the canary hosts'):
+    # a step is listed once.
     record: dict[str, str] = {
-        "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['" + step + "'] }}"
+        "relrun_rollback_failed": "{{ (relrun_rollback_failed | default([]) + ['" + step
+        + "']) | unique }}"
     }
     if step in _MOVING_STEPS:
         record[STABLE_DOWN] = (
@@ -637,25 +665,14 @@ def rollback_tasks(
             },
             *verify_checks,
         ],
+        # The router's share of the cleanup, first: a fault left in force there (a traffic
+        # fault, a command fault run on the router) must not outlive the drill, whichever
+        # way it ends. The canary hosts then clean up in a play of their own, all at once
+        # (cleanup_plays).
         RollbackStep.CLEANUP: [
-            # First: a fault left in force (a command fault's revert steps, a traffic fault
-            # at the router) must not outlive the drill, whichever way it ends.
-            fault_task(
-                runbook,
-                name(RollbackStep.CLEANUP, REVERT_FAULT),
-                "revert",
-                "relrun_drill is defined",
+            host_fault_task(
+                runbook, name(RollbackStep.CLEANUP, REVERT_FAULT), "revert", on_router=True
             ),
-            *[
-                step_task(
-                    name(RollbackStep.CLEANUP, s.name), s, delegate_group=runbook.targets.canary
-                )
-                for s in options.cleanup.steps
-            ],
-            {
-                "name": name(RollbackStep.CLEANUP, "canary servers to maintenance"),
-                f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
-            },
         ],
     }
     tasks: list[Task] = []
@@ -665,13 +682,162 @@ def rollback_tasks(
             for h in hooks.get(f"before_{step}", [])  # type: ignore[call-overload]
         ]
         body += steps[step]
-        body += [
-            step_task(StepRef.rollback_hook(step, h.name).task, h)
-            for h in hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
-        ]
-        always = [_disarm_after_rollback(runbook)] if step is RollbackStep.CLEANUP else None
-        tasks.append(_guarded(step, body, always))
+        if step is not RollbackStep.CLEANUP:  # its after-hooks follow the canary hosts'
+            body += _after_hooks(runbook, step)
+        tasks.append(_guarded(step, body))
+    tasks += [
+        {
+            "name": name(RollbackStep.CLEANUP, "the canary hosts clean up next, all at once"),
+            "ansible.builtin.set_fact": {ROLLBACK_MODE: "rescue" if in_rescue else "standalone"},
+        },
+        # An app host lost in a delegated task marks this host unreachable too: the plays
+        # that finish the rollback must still run here (a task that cannot reach it fails
+        # on its own, and is recorded).
+        {
+            "name": "Rollback: go on to the cleanup plays",
+            "ansible.builtin.meta": "clear_host_errors",
+        },
+    ]
     return tasks
+
+
+def _after_hooks(runbook: Runbook, step: RollbackStep) -> list[Task]:
+    return [
+        step_task(StepRef.rollback_hook(step, h.name).task, h)
+        for h in runbook.rollback.hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
+    ]
+
+
+# Set on the router host by the rollback (``rescue`` in the rollout, ``standalone`` in
+# ``relrun rollback``): the cleanup plays after it run only then.
+ROLLBACK_MODE = "relrun_rollback_mode"
+CLEANED = "relrun_cleaned"
+
+
+def _router_fact(runbook: Runbook, fact: str, default: str) -> str:
+    """A fact of the (first) router host, read from another play: the rollback's state.
+
+    Only the one fact is extracted (see ``_preflight_passed``).
+    """
+    return (
+        'groups["' + runbook.targets.router + '"][:1] | map("extract", hostvars, "' + fact
+        + '") | map("default", ' + default + ") | first | default(" + default + ")"
+    )
+
+
+def _unless_rolling_back(runbook: Runbook, extra: str = "") -> Task:
+    mode = _router_fact(runbook, ROLLBACK_MODE, "''")
+    return {
+        "name": "Only after a rollback (nothing to clean up otherwise)",
+        "ansible.builtin.meta": "end_play",
+        "when": "(" + mode + ") == ''" + extra,
+    }
+
+
+def canary_cleanup_play(runbook: Runbook) -> Play | None:
+    """The rollback's cleanup on the canary hosts: one play, every host at once (``forks``).
+
+    It runs after the rollout (or ``relrun rollback``) once the router host rolled back,
+    unless no stable server was healthy (the canary then serves users: never stop it).
+    Each host reverts a drill fault of its own, runs the runbook's cleanup steps and says
+    it is done; a host that fails or cannot be reached is recorded, and the router's
+    cleanup then reports it.
+    """
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    step = RollbackStep.CLEANUP
+    stable_down = _router_fact(runbook, STABLE_DOWN, "false")
+    body: list[Task] = [
+        host_fault_task(runbook, StepRef.rollback(step, REVERT_FAULT).task, "revert",
+                        on_router=False),
+        *[
+            step_task(StepRef.rollback(step, s.name).task, s)
+            for s in runbook.rollback.cleanup.steps
+        ],
+        {
+            "name": StepRef.rollback(step, "cleaned up on this host").task,
+            "ansible.builtin.set_fact": {CLEANED: True},
+        },
+    ]
+    return {
+        "name": APP_CLEANUP_PLAY,
+        "hosts": runbook.targets.canary,
+        "gather_facts": False,
+        "tags": ["rollback"],
+        "tasks": [
+            _unless_rolling_back(runbook, " or (" + stable_down + ")"),
+            {
+                "name": StepRef.rollback(step).task,
+                "block": body,
+                "rescue": [
+                    {
+                        "name": StepRef.rollback_failure(step).task,
+                        "ansible.builtin.set_fact": {CLEANED: False},
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def _every_canary_cleaned(runbook: Runbook) -> Task:
+    # A checked group name; double quotes inside, so the YAML needs no escaping.
+    hosts = 'groups["' + runbook.targets.canary + '"]'
+    return {
+        "name": StepRef.rollback(RollbackStep.CLEANUP, "every canary host cleaned up").task,
+        "ansible.builtin.assert": {
+            "that": ["relrun_not_cleaned | length == 0"],
+            "fail_msg": "cleanup incomplete on {{ relrun_not_cleaned | join(', ') }}: "
+            "the new version may still run there",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_cleaned_hosts": "{{ " + hosts + ' | map("extract", hostvars, "' + CLEANED
+            + '") | map("default", false) | list }}',
+            "relrun_not_cleaned": "{{ " + hosts + " | zip(relrun_cleaned_hosts)"
+            " | rejectattr(1) | map(attribute=0) | list }}",
+        },
+    }
+
+
+def rollback_outcome_play(runbook: Runbook) -> Play | None:
+    """After the canary hosts' cleanup: the router's end of it, then the rollback's outcome."""
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    step = RollbackStep.CLEANUP
+    body = [
+        _every_canary_cleaned(runbook),
+        {
+            "name": StepRef.rollback(step, "canary servers to maintenance").task,
+            f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
+        },
+        *_after_hooks(runbook, step),
+    ]
+    mode = ROLLBACK_MODE + " | default('')"
+    return {
+        "name": "Rollback outcome",
+        "hosts": runbook.targets.router,
+        "gather_facts": False,
+        "tags": ["rollback"],
+        "tasks": [
+            {
+                "name": "Only after a rollback (nothing to clean up otherwise)",
+                "ansible.builtin.meta": "end_play",
+                "when": "(" + mode + ") == ''",
+            },
+            _guarded(step, body, [_disarm_after_rollback(runbook)]),
+            {
+                "name": OUTCOME_IN_RESCUE,
+                "ansible.builtin.fail": {"msg": OUTCOME},
+                "when": "(" + mode + ") == 'rescue'",
+            },
+            {
+                "name": OUTCOME_STANDALONE,
+                "ansible.builtin.fail": {"msg": OUTCOME},
+                "when": "(" + mode + ") == 'standalone' and relrun_rollback_failed is defined",
+            },
+        ],
+    }
 
 
 OUTCOME = (
@@ -730,11 +896,8 @@ def rollout_play(
     )
     block.append(reachable_task(runbook, "Promote: app hosts reachable"))
     block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
-    rescue = [
-        _held_stop(),
-        *rollback_tasks(runbook, verify_checks, in_rescue=True),
-        {"name": OUTCOME_IN_RESCUE, "ansible.builtin.fail": {"msg": OUTCOME}},
-    ]
+    # The rollback's outcome task follows the canary hosts' cleanup (rollback_outcome_play).
+    rescue = [_held_stop(), *rollback_tasks(runbook, verify_checks, in_rescue=True)]
     return {
         "name": "Rollout",
         "hosts": runbook.targets.router,
@@ -767,13 +930,5 @@ def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
         "hosts": runbook.targets.router,
         "gather_facts": False,
         "tags": ["never", "rollback"],
-        "tasks": [
-            _guard_check(runbook),
-            *rollback_tasks(runbook, verify_checks),
-            {
-                "name": OUTCOME_STANDALONE,
-                "ansible.builtin.fail": {"msg": OUTCOME},
-                "when": "relrun_rollback_failed is defined",
-            },
-        ],
+        "tasks": [_guard_check(runbook), *rollback_tasks(runbook, verify_checks)],
     }

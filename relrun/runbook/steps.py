@@ -75,6 +75,9 @@ READINESS_TASK = "Readiness: canary servers answer their health check"
 # release did not go through) and its message is the rollback's outcome.
 OUTCOME_IN_RESCUE = "Rollback: release failed"
 OUTCOME_STANDALONE = "Rollback: outcome"
+# The play in which every canary host cleans up at once: its tasks run on the app hosts
+# themselves (a host lost there is an app host, not the router).
+APP_CLEANUP_PLAY = "Rollback cleanup on the canary hosts"
 ROLLED_BACK = "rolled back"
 # A drill's fault is reverted first in the rollback's cleanup, and after the last stage
 # when the release promotes.

@@ -43,17 +43,46 @@ def test_faults_and_their_reverts_are_rendered_on_every_way_out(tmp_path: Path) 
     assert args["commands"][0]["argv"][:3] == ["tc", "qdisc", "add"]
     assert args["driver"] == "{{ relrun_traffic_driver | default('sandbox') }}"
     # Reverted when promoted, in the rollback's cleanup, and in the standalone rollback
-    # (interrupts): the rescue and the rollback play each have their cleanup step.
+    # (interrupts): the router's share in the rescue and in the rollback play, the canary
+    # hosts' share in the cleanup play that both share (each canary host reverts its own).
     reverts = [
-        t for p in plays for t in walk(p["tasks"])
+        (p, t) for p in plays for t in walk(p["tasks"])
         if t.get("name", "").endswith("revert the drill fault")
     ]
-    assert len(reverts) == 3
-    for task in reverts:
+    assert [(p["name"], "loop" in t) for p, t in reverts] == [
+        ("Rollout", True), ("Rollout", False), ("Rollback", False),
+        ("Rollback cleanup on the canary hosts", False),
+    ]
+    for _, task in reverts:
         assert module_args(task)["action"] == "revert"
         assert module_args(task)["commands"][0]["argv"] == ["tc", "qdisc", "del", "dev", "lo",
                                                            "root"]
-        assert task["when"] == "relrun_drill is defined"
+    whens = [t["when"] for _, t in reverts]
+    assert whens[0] == "relrun_drill is defined"
+    on_router = "(relrun_drill.on | default('canary')) == 'router'"
+    assert whens[1:3] == [f"relrun_drill is defined and {on_router}"] * 2
+    assert whens[3] == f"relrun_drill is defined and not ({on_router})"
+
+
+def test_cleanup_runs_on_every_canary_host_at_once() -> None:
+    """A play on the canary group (Ansible forks its hosts in parallel), not a loop on the
+    router host delegated to one canary host after another."""
+    plays = {p["name"]: p for p in plays_of(SHOP)}
+    play = plays["Rollback cleanup on the canary hosts"]
+    assert play["hosts"] == "canary"
+    assert play["tags"] == ["rollback"]
+    tasks = list(walk(play["tasks"]))
+    assert not [t for t in tasks if "loop" in t or "delegate_to" in t]
+    names = [t.get("name") for t in tasks]
+    assert "Rollback 5/5 cleanup: stop-canary" in names
+    assert "Rollback 5/5 cleanup: cleaned up on this host" in names
+    # Then the router: every canary host reported, canary to maintenance, the outcome.
+    outcome = [t.get("name") for t in walk(plays["Rollback outcome"]["tasks"])]
+    assert outcome.index("Rollback 5/5 cleanup: every canary host cleaned up") < outcome.index(
+        "Rollback 5/5 cleanup: canary servers to maintenance") < outcome.index(
+        "Rollback: release failed")
+    assert not [t for p in plays.values() for t in walk(p["tasks"])
+                if t.get("name", "").startswith("Rollback 5/5") and "loop" in t]
 
 
 def test_analysis_probes_the_readiness_path() -> None:
