@@ -17,8 +17,8 @@ from relrun.render.rollout import (
     preflight_play,
     rollback_outcome_play,
     rollback_play,
-    rollout_play,
 )
+from relrun.render.rollout_plays import rollout_plays
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
@@ -168,7 +168,7 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
         preflight_play(runbook),
         deploy_play(runbook),
         checks_play(runbook, gate_checks) if runbook.rollout is None else None,
-        rollout_play(runbook, gate_checks, verify_checks),
+        *rollout_plays(runbook, gate_checks, verify_checks),
         rollback_play(runbook, verify_checks),
         canary_cleanup_play(runbook),
         rollback_outcome_play(runbook),

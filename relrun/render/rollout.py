@@ -30,7 +30,6 @@ from relrun.runbook.steps import (
     APP_CLEANUP_PLAY,
     OUTCOME_IN_RESCUE,
     OUTCOME_STANDALONE,
-    PROMOTE_REVERT_TASK,
     REVERT_FAULT,
     ROLLBACK_STEPS,
     RollbackStep,
@@ -337,25 +336,13 @@ def health_path(runbook: Runbook, analysis: Analysis) -> str:
     return runbook.deploy.readiness.path if runbook.deploy else "/health"
 
 
-def reachable_task(runbook: Runbook, name: str) -> Task:
-    """Every app host (stable and canary) still answers over its connection.
+def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> tuple[list[Task], list[Task]]:
+    """One stage on the router host, in two parts around the canary hosts' drill fault.
 
-    A host the release can no longer reach cannot be cleaned up or rolled back, so losing
-    one mid-stage must stop the release, also when nothing else would contact it before
-    promotion. Hosts on a ``local`` connection are skipped without a round trip.
+    Before: every app host answered its ping, stable is healthy, shift the weight, (drill:
+    inject a fault that runs on the router). After: (drill: the fault is on every canary
+    host), then watch the canary for the bake.
     """
-    groups = "groups['" + runbook.targets.stable + "'] + groups['" + runbook.targets.canary + "']"
-    return {
-        "name": name,
-        "ansible.builtin.ping": {},
-        "delegate_to": "{{ item }}",
-        "loop": "{{ (" + groups + ") | unique }}",
-        "when": "hostvars[item].ansible_connection | default('ssh') != 'local'",
-    }
-
-
-def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
-    """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
     assert runbook.traffic is not None
     count = len(runbook.rollout.stages) if runbook.rollout else 0
 
@@ -374,8 +361,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         consecutive_breaches=1,  # one sample: it must be able to fail on its own
         **_lease_args(runbook),
     )
-    return [
-        reachable_task(runbook, name(StageAction.REACHABLE)),
+    drill_here = f"relrun_drill is defined and relrun_drill.stage == {index + 1}"
+    before = [
+        reached_task(runbook, name(StageAction.REACHED), f"stage-{index + 1}"),
         {
             "name": name(StageAction.STABLE_CHECK),
             f"{C}.analysis": stable_check,
@@ -389,12 +377,13 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             # moved, so the rollback's verify runs its API checks.
             "register": SHIFTED,
         },
-        fault_task(
-            runbook,
-            name(StageAction.FAULT),
-            "inject",
-            f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
+        host_fault_task(
+            runbook, name(StageAction.FAULT), "inject", on_router=True,
+            when=f"relrun_drill.stage == {index + 1}",
         ),
+    ]
+    after = [
+        faulted_task(runbook, name(StageAction.FAULTED), drill_here),
         {
             "name": name(StageAction.ANALYSIS, bake=stage.bake),
             f"{C}.analysis": _analysis_args(
@@ -411,15 +400,93 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             ),
         },
     ]
+    return before, after
 
 
-def _host_var(var: str, *, looped: bool, default: str | None = None) -> str:
-    """A host variable (a checked identifier) of the loop's host, or of the play's own host."""
-    value = "hostvars[item]['" + var + "']" if looped else var
-    return "{{ " + value + (f" | default({default})" if default is not None else "") + " }}"
+REACH = "relrun_reach"
+FAULT_RESULT = "relrun_fault"
 
 
-def _fault_steps(steps: list[Step], *, looped: bool = True) -> list[dict[str, Any]]:
+def app_groups(runbook: Runbook) -> str:
+    """Every app host: the stable and canary groups (checked names), once each."""
+    return (
+        "(groups['" + runbook.targets.stable + "'] + groups['" + runbook.targets.canary
+        + "']) | unique"
+    )
+
+
+def ping_task(name: str, token: str) -> Task:
+    """On each app host (a play on the app groups, so all hosts at once): it answers.
+
+    The answer carries ``token`` (the stage), so the router tells this round's answers from
+    an earlier one's. Hosts on a ``local`` connection are skipped without a round trip.
+    """
+    return {
+        "name": name,
+        "ansible.builtin.ping": {"data": token},
+        "register": REACH,
+        "when": "ansible_connection | default('ssh') != 'local'",
+    }
+
+
+def reached_task(runbook: Runbook, name: str, token: str) -> Task:
+    """On the router host: every app host answered this round's ping.
+
+    A host the release can no longer reach cannot be cleaned up or rolled back, so losing
+    one mid-stage must stop the release before more traffic moves, also when nothing else
+    would contact it before promotion. Only the few facts are extracted (see
+    ``_preflight_passed``).
+    """
+    hosts = "(" + app_groups(runbook) + ")"
+    return {
+        "name": name,
+        "ansible.builtin.assert": {
+            "that": ["relrun_unanswered | length == 0"],
+            "fail_msg": "app host(s) {{ relrun_unanswered | join(', ') }} did not answer "
+            "(unreachable): the release stops before more traffic moves",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_app_hosts": "{{ " + hosts + " }}",
+            "relrun_app_connections": "{{ relrun_app_hosts | map('extract', hostvars, "
+            "'ansible_connection') | map('default', 'ssh') | list }}",
+            "relrun_app_replies": "{{ relrun_app_hosts | map('extract', hostvars, '" + REACH
+            + "') | map('default', {}) | list }}",
+            "relrun_app_answers": "{{ relrun_app_replies | map(attribute='ping', default='') "
+            "| list }}",
+            "relrun_unanswered": "{{ relrun_app_hosts | zip(relrun_app_connections, "
+            "relrun_app_answers) | rejectattr(1, 'eq', 'local') | rejectattr(2, 'eq', '"
+            + token + "') | map(attribute=0) | list }}",
+        },
+    }
+
+
+def faulted_task(runbook: Runbook, name: str, when: str) -> Task:
+    """On the router host, after the canary hosts' play: the fault is on every one of them."""
+    hosts = "groups['" + runbook.targets.canary + "']"
+    return {
+        "name": name,
+        "ansible.builtin.assert": {
+            "that": ["relrun_unfaulted | length == 0"],
+            "fail_msg": "the drill fault is not in force on {{ relrun_unfaulted | join(', ') }}",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_faulted_at": "{{ " + hosts + " | map('extract', hostvars, '" + FAULT_RESULT
+            + "') | map('default', {}) | map(attribute='injected_at', default='') | list }}",
+            "relrun_unfaulted": "{{ " + hosts + " | zip(relrun_faulted_at) | rejectattr(1) "
+            "| map(attribute=0) | list }}",
+        },
+        "when": when + " and not (" + ON_ROUTER + ")",
+    }
+
+
+def _host_var(var: str, default: str | None = None) -> str:
+    """A variable (a checked identifier) of the play's own host."""
+    return "{{ " + var + (f" | default({default})" if default is not None else "") + " }}"
+
+
+def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
     """A command fault's steps as the fault module's ``commands`` (literals, never templated)."""
     commands: list[dict[str, Any]] = []
     for step in steps:
@@ -432,14 +499,14 @@ def _fault_steps(steps: list[Step], *, looped: bool = True) -> list[dict[str, An
             command["chdir"] = step.chdir
         env: dict[str, Any] = unsafe_tree(dict(step.env))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = _host_var(var, looped=looped)
+            env[env_name] = _host_var(var)
         if env:
             command["env"] = env
         commands.append(command)
     return commands
 
 
-def _deploy_env(runbook: Runbook, *, looped: bool = True) -> dict[str, Any]:
+def _deploy_env(runbook: Runbook) -> dict[str, Any]:
     """The deploy steps' environment, for the service control a ``crash`` fault calls.
 
     The service control is the deploy's (``relrun_service_ctl``), so it gets what the
@@ -449,14 +516,14 @@ def _deploy_env(runbook: Runbook, *, looped: bool = True) -> dict[str, Any]:
     for step in runbook.deploy.steps if runbook.deploy else []:
         env.update(unsafe_tree(dict(step.env)))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = _host_var(var, looped=looped, default="''")
+            env[env_name] = _host_var(var, default="''")
     return env
 
 
 ON_ROUTER = "(relrun_drill.on | default('canary')) == 'router'"
 
 
-def _fault_args(runbook: Runbook, action: str, *, looped: bool) -> dict[str, Any]:
+def _fault_args(runbook: Runbook, action: str) -> dict[str, Any]:
     assert runbook.traffic is not None
     fault = runbook.drill.fault
     args: dict[str, Any] = {
@@ -468,52 +535,32 @@ def _fault_args(runbook: Runbook, action: str, *, looped: bool) -> dict[str, Any
         "servers": unsafe_tree(runbook.traffic.canary_servers),
         "driver": driver_arg(runbook.traffic),
         "connection": connection_arg(runbook.traffic),
-        "state_dir": _host_var("relrun_sandbox_state_dir", looped=looped, default="''"),
-        "service_ctl": _host_var("relrun_service_ctl", looped=looped, default="''"),
+        "state_dir": _host_var("relrun_sandbox_state_dir", default="''"),
+        "service_ctl": _host_var("relrun_service_ctl", default="''"),
         "service": unsafe(fault.service),
     }
     steps = fault.inject if action == "inject" else fault.revert
     if steps:
-        args["commands"] = _fault_steps(steps, looped=looped)
-    service_env = _deploy_env(runbook, looped=looped)
+        args["commands"] = _fault_steps(steps)
+    service_env = _deploy_env(runbook)
     if service_env and action == "inject":
         args["service_env"] = service_env
     return args
 
 
-def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
-    """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
+def host_fault_task(
+    runbook: Runbook, name: str, action: str, *, on_router: bool, when: str = ""
+) -> Task:
+    """The drill's fault on the play's own host: the router's share, or a canary host's.
 
-    Traffic-layer faults run once, on the router host (the router in front of the canary
-    servers injects them into all of them at once); a crash, the demo API's own fault and
-    a command fault run on every canary host (a command fault on the router host when the
-    runbook says so). The kind comes from ``relrun_drill`` (``--fault`` may choose
-    another); a command fault's steps are the runbook's, rendered as literals.
-    """
-    hosts = (
-        "{{ [inventory_hostname] if " + ON_ROUTER + " "
-        "else groups['" + runbook.targets.canary + "'] }}"
-    )
-    return {
-        "name": name,
-        f"{C}.fault": _fault_args(runbook, action, looped=True),
-        "delegate_to": "{{ item }}",
-        "loop": hosts,
-        "when": when,
-    }
-
-
-def host_fault_task(runbook: Runbook, name: str, action: str, *, on_router: bool) -> Task:
-    """The drill's fault reverted on the play's own host: the router's share, or a canary's.
-
-    In the rollback's cleanup the canary hosts revert theirs in a play of their own, all at
-    once; the router host reverts a fault that ran there.
+    The canary hosts inject and revert theirs in plays of their own, all at once (up to
+    ``forks``); the router host injects and reverts a fault that runs there.
     """
     where = ON_ROUTER if on_router else "not (" + ON_ROUTER + ")"
     return {
         "name": name,
-        f"{C}.fault": _fault_args(runbook, action, looped=False),
-        "when": "relrun_drill is defined and " + where,
+        f"{C}.fault": _fault_args(runbook, action),
+        "when": "relrun_drill is defined and " + where + (" and " + when if when else ""),
     }
 
 
@@ -725,13 +772,17 @@ def _router_fact(runbook: Runbook, fact: str, default: str) -> str:
     )
 
 
-def _unless_rolling_back(runbook: Runbook, extra: str = "") -> Task:
-    mode = _router_fact(runbook, ROLLBACK_MODE, "''")
-    return {
-        "name": "Only after a rollback (nothing to clean up otherwise)",
-        "ansible.builtin.meta": "end_play",
-        "when": "(" + mode + ") == ''" + extra,
-    }
+def hosts_if(condition: str, hosts: str) -> str:
+    """A play's hosts: ``hosts`` when ``condition`` holds, else none at all.
+
+    A play without hosts costs Ansible nothing per host, however large the fleet: the
+    plays that have nothing to do are passed over at once.
+    """
+    return "{{ " + hosts + " if (" + condition + ") else [] }}"
+
+
+def _after_rollback(runbook: Runbook) -> str:
+    return "(" + _router_fact(runbook, ROLLBACK_MODE, "''") + ") != ''"
 
 
 def canary_cleanup_play(runbook: Runbook) -> Play | None:
@@ -761,11 +812,19 @@ def canary_cleanup_play(runbook: Runbook) -> Play | None:
     ]
     return {
         "name": APP_CLEANUP_PLAY,
-        "hosts": runbook.targets.canary,
+        "hosts": hosts_if(
+            _after_rollback(runbook) + " and not (" + stable_down + ")",
+            "groups['" + runbook.targets.canary + "']",
+        ),
         "gather_facts": False,
         "tags": ["rollback"],
         "tasks": [
-            _unless_rolling_back(runbook, " or (" + stable_down + ")"),
+            # A canary host lost earlier (a ping that found it unreachable) is tried too:
+            # its cleanup then fails there, naming it.
+            {
+                "name": "Rollback: every canary host cleans up, also one lost earlier",
+                "ansible.builtin.meta": "clear_host_errors",
+            },
             {
                 "name": StepRef.rollback(step).task,
                 "block": body,
@@ -816,15 +875,10 @@ def rollback_outcome_play(runbook: Runbook) -> Play | None:
     mode = ROLLBACK_MODE + " | default('')"
     return {
         "name": "Rollback outcome",
-        "hosts": runbook.targets.router,
+        "hosts": hosts_if(_after_rollback(runbook), "groups['" + runbook.targets.router + "']"),
         "gather_facts": False,
         "tags": ["rollback"],
         "tasks": [
-            {
-                "name": "Only after a rollback (nothing to clean up otherwise)",
-                "ansible.builtin.meta": "end_play",
-                "when": "(" + mode + ") == ''",
-            },
             _guarded(step, body, [_disarm_after_rollback(runbook)]),
             {
                 "name": OUTCOME_IN_RESCUE,
@@ -862,47 +916,6 @@ def _held_stop() -> Task:
             "msg": "another run holds this router backend; its traffic is left untouched"
         },
         "when": LEASE_HELD,
-    }
-
-
-def rollout_play(
-    runbook: Runbook, gate_checks: list[Task], verify_checks: list[Task]
-) -> Play | None:
-    """The rollout: readiness, checks, stages in a block; the rollback as its rescue."""
-    if runbook.rollout is None or runbook.traffic is None:
-        return None
-    readiness = runbook.deploy.readiness if runbook.deploy else None
-    block: list[Task] = []
-    if readiness is not None:
-        block.append(
-            {
-                "name": StepRef.readiness().task,
-                f"{C}.traffic": _traffic_args(
-                    runbook,
-                    "ready",
-                    timeout=readiness.timeout,
-                    health_path=unsafe(readiness.path),
-                    health_status=readiness.status,
-                ),
-            }
-        )
-    block += gate_checks
-    lease = f"{runbook.rollback.lease:g}s"
-    block.append(deadman_task(runbook, f"Dead man's switch: arm (lease {lease})", "arm"))
-    for index, stage in enumerate(runbook.rollout.stages):
-        block += stage_tasks(runbook, index, stage)
-    block.append(
-        fault_task(runbook, PROMOTE_REVERT_TASK, "revert", "relrun_drill is defined")
-    )
-    block.append(reachable_task(runbook, "Promote: app hosts reachable"))
-    block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
-    # The rollback's outcome task follows the canary hosts' cleanup (rollback_outcome_play).
-    rescue = [_held_stop(), *rollback_tasks(runbook, verify_checks, in_rescue=True)]
-    return {
-        "name": "Rollout",
-        "hosts": runbook.targets.router,
-        "gather_facts": False,
-        "tasks": [{"name": "Rollout stages", "block": block, "rescue": rescue}],
     }
 
 

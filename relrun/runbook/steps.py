@@ -61,10 +61,12 @@ class StepKind(StrEnum):
 class StageAction(StrEnum):
     """The tasks of one stage, in the order they run."""
 
-    REACHABLE = "reachable"
+    REACHABLE = "reachable"  # on every app host at once
+    REACHED = "reached"  # on the router: every app host answered
     STABLE_CHECK = "stable_check"
     SHIFT = "shift"
-    FAULT = "fault"
+    FAULT = "fault"  # on the router, or on every canary host at once
+    FAULTED = "faulted"  # on the router: the fault is on every canary host
     ANALYSIS = "analysis"
 
 
@@ -86,6 +88,8 @@ PROMOTE_REVERT_TASK = "Promote: revert the drill fault"
 
 _STAGE_TEXT = {
     StageAction.REACHABLE: "app hosts reachable",
+    StageAction.REACHED: "every app host answered",
+    StageAction.FAULTED: "drill fault on every canary host",
     StageAction.STABLE_CHECK: "stable is healthy",
     StageAction.FAULT: "drill fault",
 }
