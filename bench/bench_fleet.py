@@ -68,6 +68,7 @@ def one_drill(size: int, config: str, workdir: Path) -> dict[str, Any]:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         print(f"{size} hosts: no drill.json (exit {proc.returncode}):\n{tail}", flush=True)
         return {"hosts": size, "config": config, "exit": proc.returncode, "wall": round(wall, 2)}
+    report = json.loads((reports / "drill.json").read_text())
     steps = {s["name"]: s["seconds"] for s in report["rollback"]["steps"]}
     return {
         "hosts": size,
