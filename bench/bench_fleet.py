@@ -1,6 +1,6 @@
-"""Benchmark drills over real SSH as the fleet grows: 2, 4 and 8 app hosts.
+"""Benchmark drills over real SSH as the fleet grows: 2, 4, 8, 16 and 32 app hosts.
 
-Run as root: ``uv run python bench/bench_fleet.py [--sizes 2,4,8] [--repeat 1]
+Run as root: ``uv run python bench/bench_fleet.py [--sizes 2,4,8,16,32] [--repeat 1]
 [--configs default,no-pipelining,no-controlpersist]``. Each drill builds its own fleet
 (relrun.testenv: namespaces, sshd, HAProxy, 20 req/s of load; see docs/fleet.md), runs
 ``relrun drill`` with tests/data/fleet.yml rewritten for N hosts, and tears it down.
@@ -11,8 +11,11 @@ vary only SSH: ``default`` = pipelining on + ControlPersist 60 s (what the fleet
 inventory sets), ``no-pipelining``, ``no-controlpersist`` (a new SSH connection per task).
 
 Prints per drill: wall time, the deploy play (the slowest host's ``Deploy`` task), every
-rollback step, detection, RTO and lost requests; then medians per size and config.
-``switch_traffic`` runs on the load balancer alone, so it must not grow with N.
+rollback step, detection (from the moment the fault was in force on its last host), RTO
+and lost requests; then medians per size and config, and each median as a ratio to the
+smallest size's (how it grows: 1.00 is flat, N/2 would be linear from 2 hosts).
+``switch_traffic`` runs on the load balancer alone, so it must not grow with N. The load
+average is printed before and after: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ def one_drill(size: int, config: str, workdir: Path) -> dict[str, Any]:
             cwd=workdir, capture_output=True, text=True, check=False, timeout=900,
         )
         wall = time.monotonic() - started
+    if not (reports / "drill.json").exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        print(f"{size} hosts: no drill.json (exit {proc.returncode}):\n{tail}", flush=True)
+        return {"hosts": size, "config": config, "exit": proc.returncode, "wall": round(wall, 2)}
     report = json.loads((reports / "drill.json").read_text())
     steps = {s["name"]: s["seconds"] for s in report["rollback"]["steps"]}
     return {
@@ -73,13 +80,21 @@ def one_drill(size: int, config: str, workdir: Path) -> dict[str, Any]:
         "rollback": report["rollback"].get("total_seconds"),
         **{name: steps.get(name) for name in STEPS},
         "detection": report["detection_seconds"],
+        "fault_spread": _spread(report),
         "rto": report["rto_seconds"],
         "lost": (report.get("traffic") or {}).get("lost"),
     }
 
 
+def _spread(report: dict[str, Any]) -> float | None:
+    """First host faulted → last host faulted (0 for a fault injected once, at the router)."""
+    first, last = report.get("fault_first_injected_at"), report.get("fault_injected_at")
+    return round(last - first, 3) if first is not None and last is not None else None
+
+
 COLUMNS = ("hosts", "config", "exit", "wall", "deploy", "rollback", *STEPS,
-           "detection", "rto", "lost")
+           "detection", "fault_spread", "rto", "lost")
+GROWTH = ("deploy", "rollback", *STEPS, "detection", "rto")
 
 
 def show(row: dict[str, Any]) -> str:
@@ -97,7 +112,7 @@ def median(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="2,4,8")
+    parser.add_argument("--sizes", default="2,4,8,16,32")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--configs", default="default,no-pipelining,no-controlpersist")
     args = parser.parse_args()
@@ -106,6 +121,7 @@ def main() -> None:
         sys.exit("bench_fleet needs " + ", ".join(missing))
     sizes = [int(s) for s in args.sizes.split(",")]
     configs = args.configs.split(",")
+    print("load average: " + Path("/proc/loadavg").read_text().strip())
     print("Ansible: forks 10 (relrun's RunSpec default), strategy linear; "
           "SSH configs: " + ", ".join(f"{c}={CONFIGS[c]}" for c in configs))
     print(" | ".join(COLUMNS))
@@ -117,6 +133,7 @@ def main() -> None:
                     row = one_drill(size, config, Path(tmp))
                 rows.append(row)
                 print(show(row), flush=True)
+    print("load average: " + Path("/proc/loadavg").read_text().strip())
     print("\nmedians")
     print(" | ".join(COLUMNS))
     for config in configs:
@@ -126,6 +143,18 @@ def main() -> None:
                        "exit": ",".join(str(r["exit"]) for r in group)}
             summary.update({k: median(group, k) for k in COLUMNS[3:]})
             print(show(summary))
+    print("\ngrowth: each median / the same median at " + str(sizes[0]) + " hosts")
+    print(" | ".join(("hosts", "config", *GROWTH)))
+    for config in configs:
+        base = {k: median([r for r in rows if r["hosts"] == sizes[0] and r["config"] == config], k)
+                for k in GROWTH}
+        for size in sizes:
+            group = [r for r in rows if r["hosts"] == size and r["config"] == config]
+            cells = [str(size), config]
+            for key in GROWTH:
+                value, ref = median(group, key), base[key]
+                cells.append(f"{value / ref:.2f}" if value is not None and ref else "-")
+            print(" | ".join(cells))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from typing import Any
 
 from relrun import __version__
 from relrun.render.check_tasks import render_check_tasks
-from relrun.render.rollout import deploy_play, preflight_play, rollback_play, rollout_play
+from relrun.render.rollout import (
+    canary_cleanup_play,
+    deploy_play,
+    preflight_play,
+    rollback_outcome_play,
+    rollback_play,
+)
+from relrun.render.rollout_plays import rollout_plays
 from relrun.render.scan_tasks import render_scan_tasks
 from relrun.render.yamlout import dump_yaml, unsafe, unsafe_tree
 from relrun.runbook.loader import LoadedRunbook
@@ -161,8 +168,10 @@ def render_playbook_data(runbook: Runbook, sha256: str) -> list[Play]:
         preflight_play(runbook),
         deploy_play(runbook),
         checks_play(runbook, gate_checks) if runbook.rollout is None else None,
-        rollout_play(runbook, gate_checks, verify_checks),
+        *rollout_plays(runbook, gate_checks, verify_checks),
         rollback_play(runbook, verify_checks),
+        canary_cleanup_play(runbook),
+        rollback_outcome_play(runbook),
     )
     plays: list[Play] = []
     for play in candidates:

@@ -29,9 +29,9 @@ from relrun.runbook.rollout_models import (
 )
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
+    APP_CLEANUP_PLAY,
     OUTCOME_IN_RESCUE,
     OUTCOME_STANDALONE,
-    PROMOTE_REVERT_TASK,
     REVERT_FAULT,
     ROLLBACK_STEPS,
     RollbackStep,
@@ -78,13 +78,16 @@ def connection_arg(traffic: Traffic) -> dict[str, str]:
     }
 
 
-def step_task(name: str, step: Command, *, delegate_group: str | None = None) -> Task:
+def step_task(name: str, step: Command) -> Task:
     """A command step (deploy, cleanup, hook) through ``relrun.release.build``.
+
+    It runs on the play's host: the deploy and the cleanup are plays on the canary group,
+    so Ansible runs them on every canary host at once (up to ``forks``), never one host
+    after another.
 
     Args:
         name: the task name.
         step: the command.
-        delegate_group: run it on every host of this group instead of the play's host.
 
     Returns:
         The task.
@@ -98,19 +101,11 @@ def step_task(name: str, step: Command, *, delegate_group: str | None = None) ->
         args["chdir"] = step.chdir
     env: dict[str, Any] = unsafe_tree(dict(step.env))
     for env_name, var in (step.env_from_vars if isinstance(step, Step) else {}).items():
-        # Variable names are checked identifiers; with delegation the value must come
-        # from the delegated host, not from the play's host.
-        env[env_name] = (
-            "{{ hostvars[item]['" + var + "'] }}" if delegate_group else "{{ " + var + " }}"
-        )
+        env[env_name] = "{{ " + var + " }}"  # a checked identifier: the host's own variable
     if env:
         args["env"] = env
     args["timeout"] = step.timeout
-    task: Task = {"name": name, f"{C}.build": args}
-    if delegate_group:
-        task["delegate_to"] = "{{ item }}"
-        task["loop"] = "{{ groups['" + delegate_group + "'] }}"
-    return task
+    return {"name": name, f"{C}.build": args}
 
 
 PREFLIGHT_PASSED = "relrun_preflight_passed"
@@ -383,25 +378,13 @@ def health_path(runbook: Runbook, analysis: Analysis) -> str:
     return runbook.deploy.readiness.path if runbook.deploy else "/health"
 
 
-def reachable_task(runbook: Runbook, name: str) -> Task:
-    """Every app host (stable and canary) still answers over its connection.
+def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> tuple[list[Task], list[Task]]:
+    """One stage on the router host, in two parts around the canary hosts' drill fault.
 
-    A host the release can no longer reach cannot be cleaned up or rolled back, so losing
-    one mid-stage must stop the release, also when nothing else would contact it before
-    promotion. Hosts on a ``local`` connection are skipped without a round trip.
+    Before: every app host answered its ping, stable is healthy, shift the weight, (drill:
+    inject a fault that runs on the router). After: (drill: the fault is on every canary
+    host), then watch the canary for the bake.
     """
-    groups = "groups['" + runbook.targets.stable + "'] + groups['" + runbook.targets.canary + "']"
-    return {
-        "name": name,
-        "ansible.builtin.ping": {},
-        "delegate_to": "{{ item }}",
-        "loop": "{{ (" + groups + ") | unique }}",
-        "when": "hostvars[item].ansible_connection | default('ssh') != 'local'",
-    }
-
-
-def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
-    """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
     assert runbook.traffic is not None
     count = len(runbook.rollout.stages) if runbook.rollout else 0
 
@@ -420,8 +403,9 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
         consecutive_breaches=1,  # one sample: it must be able to fail on its own
         **_lease_args(runbook),
     )
-    return [
-        reachable_task(runbook, name(StageAction.REACHABLE)),
+    drill_here = f"relrun_drill is defined and relrun_drill.stage == {index + 1}"
+    before = [
+        reached_task(runbook, name(StageAction.REACHED), f"stage-{index + 1}"),
         {
             "name": name(StageAction.STABLE_CHECK),
             f"{C}.analysis": stable_check,
@@ -435,12 +419,13 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             # moved, so the rollback's verify runs its API checks.
             "register": SHIFTED,
         },
-        fault_task(
-            runbook,
-            name(StageAction.FAULT),
-            "inject",
-            f"relrun_drill is defined and relrun_drill.stage == {index + 1}",
+        host_fault_task(
+            runbook, name(StageAction.FAULT), "inject", on_router=True,
+            when=f"relrun_drill.stage == {index + 1}",
         ),
+    ]
+    after = [
+        faulted_task(runbook, name(StageAction.FAULTED), drill_here),
         {
             "name": name(StageAction.ANALYSIS, bake=stage.bake),
             f"{C}.analysis": _analysis_args(
@@ -458,6 +443,90 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
             ),
         },
     ]
+    return before, after
+
+
+REACH = "relrun_reach"
+FAULT_RESULT = "relrun_fault"
+
+
+def app_groups(runbook: Runbook) -> str:
+    """Every app host: the stable and canary groups (checked names), once each."""
+    return (
+        "(groups['" + runbook.targets.stable + "'] + groups['" + runbook.targets.canary
+        + "']) | unique"
+    )
+
+
+def ping_task(name: str, token: str) -> Task:
+    """On each app host (a play on the app groups, so all hosts at once): it answers.
+
+    The answer carries ``token`` (the stage), so the router tells this round's answers from
+    an earlier one's. Hosts on a ``local`` connection are skipped without a round trip.
+    """
+    return {
+        "name": name,
+        "ansible.builtin.ping": {"data": token},
+        "register": REACH,
+        "when": "ansible_connection | default('ssh') != 'local'",
+    }
+
+
+def reached_task(runbook: Runbook, name: str, token: str) -> Task:
+    """On the router host: every app host answered this round's ping.
+
+    A host the release can no longer reach cannot be cleaned up or rolled back, so losing
+    one mid-stage must stop the release before more traffic moves, also when nothing else
+    would contact it before promotion. Only the few facts are extracted (see
+    ``_preflight_passed``).
+    """
+    hosts = "(" + app_groups(runbook) + ")"
+    return {
+        "name": name,
+        "ansible.builtin.assert": {
+            "that": ["relrun_unanswered | length == 0"],
+            "fail_msg": "app host(s) {{ relrun_unanswered | join(', ') }} did not answer "
+            "(unreachable): the release stops before more traffic moves",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_app_hosts": "{{ " + hosts + " }}",
+            "relrun_app_connections": "{{ relrun_app_hosts | map('extract', hostvars, "
+            "'ansible_connection') | map('default', 'ssh') | list }}",
+            "relrun_app_replies": "{{ relrun_app_hosts | map('extract', hostvars, '" + REACH
+            + "') | map('default', {}) | list }}",
+            "relrun_app_answers": "{{ relrun_app_replies | map(attribute='ping', default='') "
+            "| list }}",
+            "relrun_unanswered": "{{ relrun_app_hosts | zip(relrun_app_connections, "
+            "relrun_app_answers) | rejectattr(1, 'eq', 'local') | rejectattr(2, 'eq', '"
+            + token + "') | map(attribute=0) | list }}",
+        },
+    }
+
+
+def faulted_task(runbook: Runbook, name: str, when: str) -> Task:
+    """On the router host, after the canary hosts' play: the fault is on every one of them."""
+    hosts = "groups['" + runbook.targets.canary + "']"
+    return {
+        "name": name,
+        "ansible.builtin.assert": {
+            "that": ["relrun_unfaulted | length == 0"],
+            "fail_msg": "the drill fault is not in force on {{ relrun_unfaulted | join(', ') }}",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_faulted_at": "{{ " + hosts + " | map('extract', hostvars, '" + FAULT_RESULT
+            + "') | map('default', {}) | map(attribute='injected_at', default='') | list }}",
+            "relrun_unfaulted": "{{ " + hosts + " | zip(relrun_faulted_at) | rejectattr(1) "
+            "| map(attribute=0) | list }}",
+        },
+        "when": when + " and not (" + ON_ROUTER + ")",
+    }
+
+
+def _host_var(var: str, default: str | None = None) -> str:
+    """A variable (a checked identifier) of the play's own host."""
+    return "{{ " + var + (f" | default({default})" if default is not None else "") + " }}"
 
 
 def _guards_args(runbook: Runbook) -> dict[str, Any]:
@@ -482,7 +551,7 @@ def _fault_steps(steps: list[Step]) -> list[dict[str, Any]]:
             command["chdir"] = step.chdir
         env: dict[str, Any] = unsafe_tree(dict(step.env))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = "{{ hostvars[item]['" + var + "'] }}"
+            env[env_name] = _host_var(var)
         if env:
             command["env"] = env
         commands.append(command)
@@ -499,25 +568,16 @@ def _deploy_env(runbook: Runbook) -> dict[str, Any]:
     for step in runbook.deploy.steps if runbook.deploy else []:
         env.update(unsafe_tree(dict(step.env)))
         for env_name, var in step.env_from_vars.items():
-            env[env_name] = "{{ hostvars[item]['" + var + "'] | default('') }}"
+            env[env_name] = _host_var(var, default="''")
     return env
 
 
-def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
-    """Inject (or revert) the drill's fault, where ``relrun_drill.on`` says.
+ON_ROUTER = "(relrun_drill.on | default('canary')) == 'router'"
 
-    Traffic-layer faults run once, on the router host (the router in front of the canary
-    servers injects them); a crash, the demo API's own fault and a command fault run on
-    every canary host (a command fault on the router host when the runbook says so). The
-    kind comes from ``relrun_drill`` (``--fault`` may choose another); a command fault's
-    steps are the runbook's, rendered as literals.
-    """
+
+def _fault_args(runbook: Runbook, action: str) -> dict[str, Any]:
     assert runbook.traffic is not None
     fault = runbook.drill.fault
-    hosts = (
-        "{{ [inventory_hostname] if (relrun_drill.on | default('canary')) == 'router' "
-        "else groups['" + runbook.targets.canary + "'] }}"
-    )
     args: dict[str, Any] = {
         "action": action,
         "kind": "{{ relrun_drill.kind }}",
@@ -527,8 +587,8 @@ def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
         "servers": unsafe_tree(runbook.traffic.canary_servers),
         "driver": driver_arg(runbook.traffic),
         "connection": connection_arg(runbook.traffic),
-        "state_dir": "{{ hostvars[item]['relrun_sandbox_state_dir'] | default('') }}",
-        "service_ctl": "{{ hostvars[item]['relrun_service_ctl'] | default('') }}",
+        "state_dir": _host_var("relrun_sandbox_state_dir", default="''"),
+        "service_ctl": _host_var("relrun_service_ctl", default="''"),
         "service": unsafe(fault.service),
     }
     steps = fault.inject if action == "inject" else fault.revert
@@ -537,13 +597,25 @@ def fault_task(runbook: Runbook, name: str, action: str, when: str) -> Task:
     service_env = _deploy_env(runbook)
     if service_env and action == "inject":
         args["service_env"] = service_env
+    return args
+
+
+def host_fault_task(
+    runbook: Runbook, name: str, action: str, *, on_router: bool, when: str = ""
+) -> Task:
+    """The drill's fault on the play's own host: the router's share, or a canary host's.
+
+    The canary hosts inject and revert theirs in plays of their own, all at once (up to
+    ``forks``); the router host injects and reverts a fault that runs there.
+    """
+    where = ON_ROUTER if on_router else "not (" + ON_ROUTER + ")"
     return {
         "name": name,
-        f"{C}.fault": args,
-        "delegate_to": "{{ item }}",
-        "loop": hosts,
-        "when": when,
+        f"{C}.fault": _fault_args(runbook, action),
+        "when": "relrun_drill is defined and " + where + (" and " + when if when else ""),
     }
+
+
 STABLE_DOWN = "relrun_stable_down"
 SHIFTED = "relrun_shifted"
 # Steps that give stable traffic: each asks the stable servers' health first.
@@ -557,8 +629,11 @@ def _guarded(step: RollbackStep, tasks: list[Task], always: list[Task] | None = 
     canary serves users, the rollback stops there: every later step fails at once saying
     so (the cleanup must not stop the only version that answers).
     """
+    # The cleanup's router part runs in two places (before and after the canary hosts'):
+    # a step is listed once.
     record: dict[str, str] = {
-        "relrun_rollback_failed": "{{ relrun_rollback_failed | default([]) + ['" + step + "'] }}"
+        "relrun_rollback_failed": "{{ (relrun_rollback_failed | default([]) + ['" + step
+        + "']) | unique }}"
     }
     if step in _MOVING_STEPS:
         record[STABLE_DOWN] = (
@@ -689,25 +764,14 @@ def rollback_tasks(
             },
             *verify_checks,
         ],
+        # The router's share of the cleanup, first: a fault left in force there (a traffic
+        # fault, a command fault run on the router) must not outlive the drill, whichever
+        # way it ends. The canary hosts then clean up in a play of their own, all at once
+        # (cleanup_plays).
         RollbackStep.CLEANUP: [
-            # First: a fault left in force (a command fault's revert steps, a traffic fault
-            # at the router) must not outlive the drill, whichever way it ends.
-            fault_task(
-                runbook,
-                name(RollbackStep.CLEANUP, REVERT_FAULT),
-                "revert",
-                "relrun_drill is defined",
+            host_fault_task(
+                runbook, name(RollbackStep.CLEANUP, REVERT_FAULT), "revert", on_router=True
             ),
-            *[
-                step_task(
-                    name(RollbackStep.CLEANUP, s.name), s, delegate_group=runbook.targets.canary
-                )
-                for s in options.cleanup.steps
-            ],
-            {
-                "name": name(RollbackStep.CLEANUP, "canary servers to maintenance"),
-                f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
-            },
         ],
     }
     tasks: list[Task] = []
@@ -717,13 +781,169 @@ def rollback_tasks(
             for h in hooks.get(f"before_{step}", [])  # type: ignore[call-overload]
         ]
         body += steps[step]
-        body += [
-            step_task(StepRef.rollback_hook(step, h.name).task, h)
-            for h in hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
-        ]
-        always = [_disarm_after_rollback(runbook)] if step is RollbackStep.CLEANUP else None
-        tasks.append(_guarded(step, body, always))
+        if step is not RollbackStep.CLEANUP:  # its after-hooks follow the canary hosts'
+            body += _after_hooks(runbook, step)
+        tasks.append(_guarded(step, body))
+    tasks += [
+        {
+            "name": name(RollbackStep.CLEANUP, "the canary hosts clean up next, all at once"),
+            "ansible.builtin.set_fact": {ROLLBACK_MODE: "rescue" if in_rescue else "standalone"},
+        },
+        # An app host lost in a delegated task marks this host unreachable too: the plays
+        # that finish the rollback must still run here (a task that cannot reach it fails
+        # on its own, and is recorded).
+        {
+            "name": "Rollback: go on to the cleanup plays",
+            "ansible.builtin.meta": "clear_host_errors",
+        },
+    ]
     return tasks
+
+
+def _after_hooks(runbook: Runbook, step: RollbackStep) -> list[Task]:
+    return [
+        step_task(StepRef.rollback_hook(step, h.name).task, h)
+        for h in runbook.rollback.hooks.get(f"after_{step}", [])  # type: ignore[call-overload]
+    ]
+
+
+# Set on the router host by the rollback (``rescue`` in the rollout, ``standalone`` in
+# ``relrun rollback``): the cleanup plays after it run only then.
+ROLLBACK_MODE = "relrun_rollback_mode"
+CLEANED = "relrun_cleaned"
+
+
+def _router_fact(runbook: Runbook, fact: str, default: str) -> str:
+    """A fact of the (first) router host, read from another play: the rollback's state.
+
+    Only the one fact is extracted (see ``_preflight_passed``).
+    """
+    return (
+        'groups["' + runbook.targets.router + '"][:1] | map("extract", hostvars, "' + fact
+        + '") | map("default", ' + default + ") | first | default(" + default + ")"
+    )
+
+
+def hosts_if(condition: str, hosts: str) -> str:
+    """A play's hosts: ``hosts`` when ``condition`` holds, else none at all.
+
+    A play without hosts costs Ansible nothing per host, however large the fleet: the
+    plays that have nothing to do are passed over at once.
+    """
+    return "{{ " + hosts + " if (" + condition + ") else [] }}"
+
+
+def _after_rollback(runbook: Runbook) -> str:
+    return "(" + _router_fact(runbook, ROLLBACK_MODE, "''") + ") != ''"
+
+
+def canary_cleanup_play(runbook: Runbook) -> Play | None:
+    """The rollback's cleanup on the canary hosts: one play, every host at once (``forks``).
+
+    It runs after the rollout (or ``relrun rollback``) once the router host rolled back,
+    unless no stable server was healthy (the canary then serves users: never stop it).
+    Each host reverts a drill fault of its own, runs the runbook's cleanup steps and says
+    it is done; a host that fails or cannot be reached is recorded, and the router's
+    cleanup then reports it.
+    """
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    step = RollbackStep.CLEANUP
+    stable_down = _router_fact(runbook, STABLE_DOWN, "false")
+    body: list[Task] = [
+        host_fault_task(runbook, StepRef.rollback(step, REVERT_FAULT).task, "revert",
+                        on_router=False),
+        *[
+            step_task(StepRef.rollback(step, s.name).task, s)
+            for s in runbook.rollback.cleanup.steps
+        ],
+        {
+            "name": StepRef.rollback(step, "cleaned up on this host").task,
+            "ansible.builtin.set_fact": {CLEANED: True},
+        },
+    ]
+    return {
+        "name": APP_CLEANUP_PLAY,
+        "hosts": hosts_if(
+            _after_rollback(runbook) + " and not (" + stable_down + ")",
+            "groups['" + runbook.targets.canary + "']",
+        ),
+        "gather_facts": False,
+        "tags": ["rollback"],
+        "tasks": [
+            # A canary host lost earlier (a ping that found it unreachable) is tried too:
+            # its cleanup then fails there, naming it.
+            {
+                "name": "Rollback: every canary host cleans up, also one lost earlier",
+                "ansible.builtin.meta": "clear_host_errors",
+            },
+            {
+                "name": StepRef.rollback(step).task,
+                "block": body,
+                "rescue": [
+                    {
+                        "name": StepRef.rollback_failure(step).task,
+                        "ansible.builtin.set_fact": {CLEANED: False},
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def _every_canary_cleaned(runbook: Runbook) -> Task:
+    # A checked group name; double quotes inside, so the YAML needs no escaping.
+    hosts = 'groups["' + runbook.targets.canary + '"]'
+    return {
+        "name": StepRef.rollback(RollbackStep.CLEANUP, "every canary host cleaned up").task,
+        "ansible.builtin.assert": {
+            "that": ["relrun_not_cleaned | length == 0"],
+            "fail_msg": "cleanup incomplete on {{ relrun_not_cleaned | join(', ') }}: "
+            "the new version may still run there",
+            "quiet": True,
+        },
+        "vars": {
+            "relrun_cleaned_hosts": "{{ " + hosts + ' | map("extract", hostvars, "' + CLEANED
+            + '") | map("default", false) | list }}',
+            "relrun_not_cleaned": "{{ " + hosts + " | zip(relrun_cleaned_hosts)"
+            " | rejectattr(1) | map(attribute=0) | list }}",
+        },
+    }
+
+
+def rollback_outcome_play(runbook: Runbook) -> Play | None:
+    """After the canary hosts' cleanup: the router's end of it, then the rollback's outcome."""
+    if runbook.rollout is None or runbook.traffic is None:
+        return None
+    step = RollbackStep.CLEANUP
+    body = [
+        _every_canary_cleaned(runbook),
+        {
+            "name": StepRef.rollback(step, "canary servers to maintenance").task,
+            f"{C}.traffic": _traffic_args(runbook, "maint", **_lease_args(runbook)),
+        },
+        *_after_hooks(runbook, step),
+    ]
+    mode = ROLLBACK_MODE + " | default('')"
+    return {
+        "name": "Rollback outcome",
+        "hosts": hosts_if(_after_rollback(runbook), "groups['" + runbook.targets.router + "']"),
+        "gather_facts": False,
+        "tags": ["rollback"],
+        "tasks": [
+            _guarded(step, body, [_disarm_after_rollback(runbook)]),
+            {
+                "name": OUTCOME_IN_RESCUE,
+                "ansible.builtin.fail": {"msg": OUTCOME},
+                "when": "(" + mode + ") == 'rescue'",
+            },
+            {
+                "name": OUTCOME_STANDALONE,
+                "ansible.builtin.fail": {"msg": OUTCOME},
+                "when": "(" + mode + ") == 'standalone' and relrun_rollback_failed is defined",
+            },
+        ],
+    }
 
 
 OUTCOME = (
@@ -751,50 +971,6 @@ def _held_stop() -> Task:
     }
 
 
-def rollout_play(
-    runbook: Runbook, gate_checks: list[Task], verify_checks: list[Task]
-) -> Play | None:
-    """The rollout: readiness, checks, stages in a block; the rollback as its rescue."""
-    if runbook.rollout is None or runbook.traffic is None:
-        return None
-    readiness = runbook.deploy.readiness if runbook.deploy else None
-    block: list[Task] = []
-    if readiness is not None:
-        block.append(
-            {
-                "name": StepRef.readiness().task,
-                f"{C}.traffic": _traffic_args(
-                    runbook,
-                    "ready",
-                    timeout=readiness.timeout,
-                    health_path=unsafe(readiness.path),
-                    health_status=readiness.status,
-                ),
-            }
-        )
-    block += gate_checks
-    lease = f"{runbook.rollback.lease:g}s"
-    block.append(deadman_task(runbook, f"Dead man's switch: arm (lease {lease})", "arm"))
-    for index, stage in enumerate(runbook.rollout.stages):
-        block += stage_tasks(runbook, index, stage)
-    block.append(
-        fault_task(runbook, PROMOTE_REVERT_TASK, "revert", "relrun_drill is defined")
-    )
-    block.append(reachable_task(runbook, "Promote: app hosts reachable"))
-    block.append(deadman_task(runbook, "Dead man's switch: disarm (promoted)", "disarm"))
-    rescue = [
-        _held_stop(),
-        *rollback_tasks(runbook, verify_checks, in_rescue=True),
-        {"name": OUTCOME_IN_RESCUE, "ansible.builtin.fail": {"msg": OUTCOME}},
-    ]
-    return {
-        "name": "Rollout",
-        "hosts": runbook.targets.router,
-        "gather_facts": False,
-        "tasks": [{"name": "Rollout stages", "block": block, "rescue": rescue}],
-    }
-
-
 def _guard_check(runbook: Runbook) -> Task:
     """Before a run's own rollback: no other run holds the backend (its traffic is theirs).
 
@@ -819,13 +995,5 @@ def rollback_play(runbook: Runbook, verify_checks: list[Task]) -> Play | None:
         "hosts": runbook.targets.router,
         "gather_facts": False,
         "tags": ["never", "rollback"],
-        "tasks": [
-            _guard_check(runbook),
-            *rollback_tasks(runbook, verify_checks),
-            {
-                "name": OUTCOME_STANDALONE,
-                "ansible.builtin.fail": {"msg": OUTCOME},
-                "when": "relrun_rollback_failed is defined",
-            },
-        ],
+        "tasks": [_guard_check(runbook), *rollback_tasks(runbook, verify_checks)],
     }

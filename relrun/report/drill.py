@@ -31,7 +31,7 @@ from relrun.runbook.schema import Runbook
 
 
 def detection_seconds(facts: Facts) -> float | None:
-    """Fault injected → breach detected."""
+    """Fault in force (injected on its last host) → breach detected."""
     at = (facts.trigger or {}).get("at")
     if facts.fault_injected_at is None or at is None:
         return None
@@ -145,6 +145,7 @@ def build_record(
         "trigger": Trigger.model_validate(facts.trigger) if facts.trigger else None,
         "fault": fault,
         "fault_injected_at": facts.fault_injected_at,
+        "fault_first_injected_at": facts.fault_first_injected_at,
         "detection_seconds": detection_seconds(facts),
         "canary_out_at": facts.canary_out_at,
         "detection_to_canary_out_seconds": canary_out_seconds(facts),

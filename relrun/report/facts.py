@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from relrun.run.events import Event, Note, RunFinished, RunStarted, TaskResult, TaskStarted
 from relrun.run.samples import Sample, parse_samples
 from relrun.runbook.steps import (
+    APP_CLEANUP_PLAY,
     ROLLBACK_STEPS,
     RollbackStep,
     StageAction,
@@ -58,7 +59,10 @@ class Facts(BaseModel):
 
     stages: list[StageFacts] = Field(default_factory=list)
     trigger: dict[str, Any] | None = None
+    # The fault is in force once the LAST host has it (detection and RTO count from there);
+    # the first host's moment is kept too: the two differ by how long the injection took.
     fault_injected_at: float | None = None
+    fault_first_injected_at: float | None = None
     fault_hit: list[str] = Field(default_factory=list)
     fault_error: str | None = None  # why the drill's fault could not be injected
     rollback_ran: bool = False
@@ -252,7 +256,13 @@ def collect_facts(events: Iterable[Event]) -> Facts:
             if ref.action is StageAction.FAULT and event.status == "ok":
                 for item in event.result.get("results", [event.result]):
                     if item.get("injected_at") and item.get("changed"):
-                        facts.fault_injected_at = facts.fault_injected_at or item["injected_at"]
+                        at = float(item["injected_at"])
+                        earliest = facts.fault_first_injected_at
+                        facts.fault_first_injected_at = (
+                            at if earliest is None else min(earliest, at)
+                        )
+                        latest = facts.fault_injected_at
+                        facts.fault_injected_at = at if latest is None else max(latest, at)
                         facts.fault_hit += item.get("hit", [])
             if ref.action is StageAction.ANALYSIS:
                 stage.samples = parse_samples(event.result.get("samples"))
@@ -298,7 +308,9 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                     # Delegated items name app hosts; otherwise the step's own host (the
                     # router) is the one lost, and the steps after it cannot run at all.
                     step.details["unreachable_hosts"] = [host for host, _ in lost]
-                    step.details["router_unreachable"] = event.host in dict(lost)
+                    step.details["router_unreachable"] = (
+                        event.host in dict(lost) and event.play != APP_CLEANUP_PLAY
+                    )
             elif step.status != "failed":
                 step.status = "passed"
             if (

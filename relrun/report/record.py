@@ -345,7 +345,10 @@ class RunRecord(_Record):
     stages: list[StageRecord] = Field(default_factory=list)
     trigger: Trigger | None = None
     fault: Fault | None = None
+    # When the fault was in force on every host it targets (the last one faulted): detection
+    # and RTO are measured from here. The first host's moment, when it reached several.
     fault_injected_at: float | None = None
+    fault_first_injected_at: float | None = None
     detection_seconds: float | None = None
     canary_out_at: float | None = None
     detection_to_canary_out_seconds: float | None = None

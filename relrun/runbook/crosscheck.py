@@ -38,10 +38,12 @@ _MISSING = object()
 
 # How far apart two renewals of the dead man's switch lease can be, beyond the analysis
 # interval (relrun.release.analysis renews before each sample, then samples, then sleeps
-# the interval). A sample probes each canary server's health path in turn, each probe
+# the interval). A sample probes the canary servers' health paths side by side, up to
+# PROBES_AT_ONCE at a time (module_utils/analysis/core.py _PROBE_THREADS), each probe
 # bounded by max_p95_ms but at least 0.5s; reading the router and writing the lease get a
 # fixed second on top.
 PROBE_FLOOR_S = 0.5
+PROBES_AT_ONCE = 16
 RENEWAL_SLACK_S = 1.0
 
 
@@ -200,8 +202,13 @@ class _Renewals:
     guards: float = 0.0  # the business-metric guards' bounds on one reading each, summed
 
     @property
+    def rounds(self) -> int:
+        """Rounds of health probes in one sample (the servers, PROBES_AT_ONCE at a time)."""
+        return -(-self.servers // PROBES_AT_ONCE)
+
+    @property
     def gap(self) -> float:
-        return (self.interval + self.servers * self.probe + RENEWAL_SLACK_S + self.metrics
+        return (self.interval + self.rounds * self.probe + RENEWAL_SLACK_S + self.metrics
                 + self.guards)
 
 
@@ -272,8 +279,9 @@ def _lease_rule(data: Mapping[str, Any]) -> list[CrossProblem]:
     message = (
         f"the dead man's switch lease ({lease:g}s) can run out while relrun is alive: it is "
         f"renewed once per analysis sample, and at {worst.stage} two renewals can be "
-        f"{worst.gap:g}s apart: interval {worst.interval:g}s + {worst.servers} canary health "
-        f"probe(s) of up to {worst.probe:g}s each (max_p95_ms, at least {PROBE_FLOOR_S:g}s) + "
+        f"{worst.gap:g}s apart: interval {worst.interval:g}s + {worst.rounds} round(s) of "
+        f"canary health probes ({worst.servers} server(s), up to {PROBES_AT_ONCE} at once) of "
+        f"up to {worst.probe:g}s each (max_p95_ms, at least {PROBE_FLOOR_S:g}s) + "
         + (f"2 metrics readings of up to {worst.metrics / 2:g}s (analysis.metrics.timeout) + "
            if worst.metrics else "")
         + (f"{worst.guards:g}s for the guards' readings (analysis.guards[].timeout) + "

@@ -490,11 +490,11 @@ class Rollback(StrictModel):
         "for this long (it was killed, or lost the host), the router host itself drains the "
         "canary and puts all traffic back on stable. relrun renews it once per analysis "
         "sample, so it must be longer than the longest gap between two samples of any stage: "
-        "the stage's `interval`, plus one health probe per canary server of up to "
-        "`max_p95_ms` each (at least 0.5s), plus a 1s margin to read the router and write "
-        "the lease. A shorter lease is an error: it would revert traffic while relrun is alive. "
-        "Between stages, relrun also pings every app host over SSH (one after another), "
-        "which this check cannot know: on a large fleet, leave room for it.",
+        "the stage's `interval`, plus the canary servers' health probes (up to 16 at once, "
+        "each of up to `max_p95_ms`, at least 0.5s: one round per 16 servers), plus a 1s "
+        "margin to read the router and write the lease. A shorter lease is an error: it would "
+        "revert traffic while relrun is alive. Between stages, relrun also pings every app "
+        "host over SSH, which this check cannot know: on a large fleet, leave room for it.",
     )
     drain: DrainOptions = Field(default_factory=DrainOptions)
     verify: VerifyOptions = Field(default_factory=VerifyOptions)

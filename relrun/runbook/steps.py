@@ -61,10 +61,12 @@ class StepKind(StrEnum):
 class StageAction(StrEnum):
     """The tasks of one stage, in the order they run."""
 
-    REACHABLE = "reachable"
+    REACHABLE = "reachable"  # on every app host at once
+    REACHED = "reached"  # on the router: every app host answered
     STABLE_CHECK = "stable_check"
     SHIFT = "shift"
-    FAULT = "fault"
+    FAULT = "fault"  # on the router, or on every canary host at once
+    FAULTED = "faulted"  # on the router: the fault is on every canary host
     ANALYSIS = "analysis"
 
 
@@ -75,6 +77,9 @@ READINESS_TASK = "Readiness: canary servers answer their health check"
 # release did not go through) and its message is the rollback's outcome.
 OUTCOME_IN_RESCUE = "Rollback: release failed"
 OUTCOME_STANDALONE = "Rollback: outcome"
+# The play in which every canary host cleans up at once: its tasks run on the app hosts
+# themselves (a host lost there is an app host, not the router).
+APP_CLEANUP_PLAY = "Rollback cleanup on the canary hosts"
 ROLLED_BACK = "rolled back"
 # A drill's fault is reverted first in the rollback's cleanup, and after the last stage
 # when the release promotes.
@@ -83,6 +88,8 @@ PROMOTE_REVERT_TASK = "Promote: revert the drill fault"
 
 _STAGE_TEXT = {
     StageAction.REACHABLE: "app hosts reachable",
+    StageAction.REACHED: "every app host answered",
+    StageAction.FAULTED: "drill fault on every canary host",
     StageAction.STABLE_CHECK: "stable is healthy",
     StageAction.FAULT: "drill fault",
 }

@@ -45,6 +45,7 @@ def drill(
     when: str | None = None,
     fault: Callable[[], None] | None = None,
     command: str = "drill",
+    extra: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, object], str]:
     """Run ``relrun drill`` (or ``release``) over SSH; call ``fault`` once task ``when`` has a
     result."""
@@ -59,6 +60,7 @@ def drill(
         *(["--traffic-log", str(env.traffic_log)] if command == "drill" else []),
         "--report-dir",
         str(reports),
+        *extra,
     ]
     with subprocess.Popen(
         args, cwd=env.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -118,6 +120,31 @@ def test_drill_over_ssh_rolls_back_every_host(env: Fleet, tmp_path: Path) -> Non
         assert not state.server_file(f"canary-{i}").exists()
         assert state.server_file(f"stable-{i}").exists()
     assert summarize(env.traffic_log).lost == 0
+
+
+def test_a_crash_hits_every_canary_host_at_once_and_detection_counts_from_the_last(
+    env: Fleet, tmp_path: Path
+) -> None:
+    """The crash runs on each canary host (its service control), in one play on the canary
+    group: both hosts are hit, and both moments are recorded, first and last."""
+    code, report, out = drill(env, tmp_path / "reports", extra=("--fault", "crash"))
+    assert code == 0, out
+    assert steps(report) == dict.fromkeys(STEPS, "passed"), out
+    first, last = report["fault_first_injected_at"], report["fault_injected_at"]
+    assert isinstance(first, float) and isinstance(last, float), out
+    assert first <= last
+    trigger = report["trigger"]
+    assert isinstance(trigger, dict)
+    assert report["detection_seconds"] == pytest.approx(trigger["at"] - last, abs=0.002)
+    journal = (tmp_path / "reports" / "journal.jsonl").read_text().splitlines()
+    crashed = {
+        json.loads(line)["host"] for line in journal
+        if '"task": "Stage 2/3 Blue-Green 50%: drill fault"' in line
+        and '"kind": "task_result"' in line and '"status": "ok"' in line
+    }
+    assert crashed == {"app-1", "app-2"}, out
+    for i in (1, 2):  # cleaned up on both hosts after the crash
+        assert not Layout.at(env.hosts[f"app-{i}"].state_dir).server_file(f"canary-{i}").exists()
 
 
 @pytest.mark.parametrize("how", ["link", "sshd"])

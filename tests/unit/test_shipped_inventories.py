@@ -125,8 +125,16 @@ def required_variables(playbook: Path) -> set[tuple[str, str]]:
                         assert loop, f"hostvars[...]['{name}'] outside a loop over a group"
                         needed.add((loop.group(1), name))
                     else:
-                        needed.add((play["hosts"], name))
+                        needed.add((_play_group(play["hosts"]), name))
     return needed
+
+
+def _play_group(hosts: str) -> str:
+    """The group pattern of a play's hosts; a template (``{{ groups['a'] + groups['b'] if
+    … else [] }}``, a play that runs only in some phase of the rollout) names its groups."""
+    if "{{" not in hosts:
+        return hosts
+    return ":".join(re.findall(r"groups\['([^']+)'\]", hosts.split(" if ")[0]))
 
 
 def missing_variables(inventory: Path, needed: set[tuple[str, str]]) -> list[str]:

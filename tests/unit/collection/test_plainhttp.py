@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -59,3 +60,22 @@ def test_the_probe_reads_the_status_through_it(server: str) -> None:
 def test_only_plain_http_is_opened() -> None:
     with pytest.raises(ValueError, match="plain HTTP only"):
         plainhttp.open_plain("https://127.0.0.1:1/health")
+
+
+def test_health_probes_of_many_servers_answer_each_one(server: str) -> None:
+    """The analysis probes a fleet's servers side by side: every server gets its own answer."""
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.analysis import (
+        core,
+    )
+
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{closed.getsockname()[1]}"
+    servers = {f"canary-{i}": server for i in range(1, 21)}
+    servers |= {"canary-21": dead, "canary-22": None}
+    answers = core.probe_all(servers, "/healthz", 2.0)
+    assert list(answers) == list(servers)
+    assert [answers[f"canary-{i}"] for i in range(1, 21)] == [None] * 20
+    assert answers["canary-21"] is not None and "refused" in answers["canary-21"].lower()
+    assert answers["canary-22"] == "no address"
+    assert core.probe_all({"canary-1": server}, "/missing", 2.0) == {"canary-1": "HTTP 404"}

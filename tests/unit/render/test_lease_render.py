@@ -65,15 +65,27 @@ def test_the_backend_is_claimed_in_preflight_before_anything_is_deployed() -> No
 
 
 def test_a_held_lease_stops_the_rollout_before_its_rollback() -> None:
-    rollout = next(p for p in plays_of(SLOW) if p["name"] == "Rollout")
+    plays = plays_of(SLOW)
+    names = [p["name"] for p in plays]
+    rollout = plays[names.index("Rollout")]
     block = rollout["tasks"][0]["block"]
-    arm = next(i for i, t in enumerate(block) if "Dead man's switch: arm" in t["name"])
-    shift = next(i for i, t in enumerate(block) if "shift" in t["name"])
-    assert arm < shift
-    assert module_args(block[arm])["owner"] == RUN_ID
-    first = rollout["tasks"][0]["rescue"][0]
-    assert first["when"] == "ansible_failed_result.lease_held | default(false)"
-    assert "ansible.builtin.fail" in first
+    arm = next(t for t in block if "Dead man's switch: arm" in t["name"])
+    assert module_args(arm)["owner"] == RUN_ID
+    first_shift = next(i for i, p in enumerate(plays) for t in walk(p["tasks"])
+                       if ": shift " in t.get("name", ""))
+    assert names.index("Rollout") < first_shift
+    # Every router play of the rollout: a held lease is no rollback (phase ``held``, and
+    # the run stops); anything else makes the rollback due.
+    for play in plays[names.index("Rollout"):names.index("Rollback (the rollout failed)")]:
+        if "rescue" not in play["tasks"][0]:
+            continue  # an app hosts' play
+        mark, stop = play["tasks"][0]["rescue"][:2]
+        phase = mark["ansible.builtin.set_fact"]["relrun_phase"]
+        assert phase == ("{{ 'held' if (ansible_failed_result.lease_held | default(false)) "
+                         "else 'rollback' }}")
+        assert stop["when"] == "ansible_failed_result.lease_held | default(false)"
+        assert "ansible.builtin.fail" in stop
+    assert "'rollback'" in plays[names.index("Rollback (the rollout failed)")]["hosts"]
 
 
 def test_renewals_carry_the_run_id_and_the_rollback_disarms_whoever_owns_it() -> None:
@@ -92,7 +104,7 @@ def test_renewals_carry_the_run_id_and_the_rollback_disarms_whoever_owns_it() ->
             elif "lease_file" in args:
                 renewing += 1
                 assert args["owner"] == RUN_ID, task["name"]
-    assert disarms == 3  # promoted; the rescue's rollback; the standalone rollback
+    assert disarms == 2  # promoted; the rollback (rescue and standalone share its last play)
     assert renewing > 0
 
 

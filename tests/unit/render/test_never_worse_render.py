@@ -36,8 +36,14 @@ def runbook(tmp_path: Path, **changes: Any) -> Path:
 
 
 def by_name(plays: list[dict[str, Any]], play: str) -> dict[str, dict[str, Any]]:
-    (found,) = [p for p in plays if p["name"] == play]
-    return {task["name"]: task for task in walk(found["tasks"])}
+    """The tasks of one play; ``Rollout``: of all the rollout's plays and its rollback."""
+    if play == "Rollout":
+        found = [p for p in plays if p["name"].startswith(("Rollout", "Promote"))
+                 or p["name"] == "Rollback (the rollout failed)"]
+    else:
+        found = [p for p in plays if p["name"] == play]
+        assert len(found) == 1
+    return {task["name"]: task for p in found for task in walk(p["tasks"])}
 
 
 def checked_names(task: dict[str, Any]) -> list[str]:

@@ -56,9 +56,9 @@ drill:
 LEASE_12 = (
     "the dead man's switch lease (12s) can run out while relrun is alive: it is renewed once "
     "per analysis sample, and at stage 'Canary 50%' two renewals can be 26s apart: interval "
-    "20s + 1 canary health probe(s) of up to 5s each (max_p95_ms, at least 0.5s) + 1s margin "
-    "to read the router and write the lease; make rollback.lease longer than 26s or the "
-    "interval shorter"
+    "20s + 1 round(s) of canary health probes (1 server(s), up to 16 at once) of up to 5s each "
+    "(max_p95_ms, at least 0.5s) + 1s margin to read the router and write the lease; make "
+    "rollback.lease longer than 26s or the interval shorter"
 )
 
 
@@ -162,34 +162,47 @@ def lease_message(lease: str, stage: str, gap: str, interval: str) -> str:
     return (
         f"the dead man's switch lease ({lease}s) can run out while relrun is alive: it is "
         f"renewed once per analysis sample, and at stage {stage!r} two renewals can be {gap}s "
-        f"apart: interval {interval}s + 2 canary health probe(s) of up to 1s each (max_p95_ms, "
-        "at least 0.5s) + 1s margin to read the router and write the lease; make "
+        f"apart: interval {interval}s + 1 round(s) of canary health probes (2 server(s), up to 16 "
+        "at once) of up to 1s each (max_p95_ms, at least 0.5s) + 1s margin to read the router "
+        "and write the lease; make "
         f"rollback.lease longer than {gap}s or the interval shorter"
     )
 
 
 def test_lease_must_outlast_the_longest_gap_between_renewals(tmp_path: Path) -> None:
-    # second: 9s interval + 2 probes x 1s + 1s = 12s; a lease of 12s is not enough.
-    path = write(tmp_path, ROLLOUT + "rollback: {lease: 12s}\n")
+    # second: 9s interval + 1 round of 2 probes x 1s + 1s = 11s; a lease of 11s is not enough.
+    path = write(tmp_path, ROLLOUT + "rollback: {lease: 11s}\n")
     assert problems(path) == [
-        f"{path}:10:12: error: {lease_message('12', 'second', '12', '9')} (at rollback.lease)"
+        f"{path}:10:12: error: {lease_message('11', 'second', '11', '9')} (at rollback.lease)"
     ]
-    assert load_runbook(write(tmp_path, ROLLOUT + "rollback: {lease: 12.5s}\n")).runbook
+    assert load_runbook(write(tmp_path, ROLLOUT + "rollback: {lease: 11.5s}\n")).runbook
+
+
+def test_the_lease_gap_counts_rounds_of_probes_not_every_server(tmp_path: Path) -> None:
+    # 17 canary servers: two rounds of parallel probes (16 at once), not 17 in a row.
+    servers = ", ".join(f"c{i}" for i in range(1, 18))
+    body = ROLLOUT.replace("[c1, c2]", f"[{servers}]") + "rollback: {lease: 13s}\n"
+    path = write(tmp_path, body)  # second: 9s + 2 x 1s + 1s = 12s < 13s
+    assert load_runbook(path).runbook.rollback.lease == 13
+    path = write(tmp_path, body.replace("lease: 13s", "lease: 12s"))
+    assert "2 round(s) of canary health probes (17 server(s), up to 16 at once)" in "".join(
+        problems(path)
+    )
 
 
 def test_lease_problem_points_at_the_interval_when_the_lease_is_the_default(
     tmp_path: Path,
 ) -> None:
-    # The default lease is 15s; a stage's own interval of 13s makes renewals 16s apart.
+    # The default lease is 15s; a stage's own interval of 13s makes renewals 15s apart.
     path = write(tmp_path, ROLLOUT.replace("interval: 9s", "interval: 13s"))
     assert problems(path) == [
-        f"{path}:9:56: error: {lease_message('15', 'second', '16', '13')} "
+        f"{path}:9:56: error: {lease_message('15', 'second', '15', '13')} "
         "(at rollout.stages[1].analysis.interval)"
     ]
     # Every stage inherits the default interval: the problem is there.
     path = write(tmp_path, ROLLOUT.replace("interval: 9s", "min_requests: 1").replace("2s", "20s"))
     assert problems(path) == [
-        f"{path}:5:12: error: {lease_message('15', 'first', '23', '20')} (at analysis.interval)"
+        f"{path}:5:12: error: {lease_message('15', 'first', '22', '20')} (at analysis.interval)"
     ]
 
 

@@ -13,6 +13,7 @@ import math
 import time
 import urllib.error
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,24 @@ def probe(address: str | None, path: str, timeout: float) -> str | None:
         return TIMED_OUT if isinstance(reason, TimeoutError) else str(reason)
 
 
+# Health probes of one sample run side by side, so a sample takes one probe's time however
+# many servers are judged (a fleet of 32 canaries is not 32 probes one after another).
+# relrun.runbook.crosscheck (PROBES_AT_ONCE) bounds the lease renewals with it.
+_PROBE_THREADS = 16
+
+
+def probe_all(
+    targets: dict[str, str | None], path: str, timeout: float
+) -> dict[str, str | None]:
+    """Probe every server (name -> address) at once; the same answers as :func:`probe`."""
+    if len(targets) <= 1:
+        return {name: probe(address, path, timeout) for name, address in targets.items()}
+    with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, len(targets))) as pool:
+        futures = {name: pool.submit(probe, address, path, timeout)
+                   for name, address in targets.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def sample(
     driver: Driver, names: list[str], window: float, health_path: str, timeout: float
 ) -> dict[str, Any]:
@@ -66,11 +85,12 @@ def sample(
     requests = sum(s["requests"] for s in chosen)
     errors = sum(s["errors"] for s in chosen)
     p95s = [s["p95_ms"] for s in chosen if s.get("p95_ms") is not None]
-    health = {}
+    health: dict[str, str | None] = {}
     if health_path:
-        for server in chosen:
-            if server["state"] != "maint":
-                health[server["name"]] = probe(server.get("address"), health_path, timeout)
+        health = probe_all(
+            {s["name"]: s.get("address") for s in chosen if s["state"] != "maint"},
+            health_path, timeout,
+        )
     # A probe that got an answer is one more request: an error status counts in the error
     # rate like any user request would, so one 500 does not outweigh the window's figures.
     answered = [why for why in health.values() if why is None or why.startswith("HTTP ")]
@@ -512,14 +532,14 @@ def health(
     servers: dict[str, ServerInfo], names: list[str], path: str, timeout: float
 ) -> dict[str, str | None]:
     """Probe each judged server's health path (servers in maintenance are skipped)."""
-    result: dict[str, str | None] = {}
     if not path:
-        return result
-    for name in names:
-        info = servers.get(name)
-        if info is not None and info["state"] != "maint":
-            result[name] = probe(info.get("address"), path, timeout)
-    return result
+        return {}
+    targets = {
+        name: info.get("address")
+        for name, info in ((n, servers.get(n)) for n in names)
+        if info is not None and info["state"] != "maint"
+    }
+    return probe_all(targets, path, timeout)
 
 
 def health_breach(

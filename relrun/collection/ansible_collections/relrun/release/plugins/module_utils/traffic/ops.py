@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .base import DriverError, ServerInfo
@@ -138,8 +139,20 @@ def probe(address: str | None, health: Health, timeout: float = 2.0) -> str | No
     return None if got == status else f"HTTP {got} (want {status})"
 
 
+# Servers asked side by side: a switch or drain waits for one probe however many stable
+# servers the fleet has (not 32 probes one after another).
+_PROBE_THREADS = 16
+
+
 def _problems(servers: dict[str, ServerInfo], names: list[str], health: Health) -> dict[str, str]:
-    found = {name: probe(servers.get(name, {}).get("address"), health) for name in names}
+    addresses = {name: servers.get(name, {}).get("address") for name in names}
+    if len(addresses) <= 1:
+        found = {name: probe(address, health) for name, address in addresses.items()}
+    else:
+        with ThreadPoolExecutor(max_workers=min(_PROBE_THREADS, len(addresses))) as pool:
+            futures = {name: pool.submit(probe, address, health)
+                       for name, address in addresses.items()}
+            found = {name: future.result() for name, future in futures.items()}
     return {name: why for name, why in found.items() if why is not None}
 
 
