@@ -24,6 +24,7 @@ from relrun.runbook.rollout_models import (
     Step,
     Traffic,
     merged_analysis,
+    stage_pause,
 )
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
@@ -358,10 +359,45 @@ def reachable_task(runbook: Runbook, name: str) -> Task:
     }
 
 
+# Set by the analysis when an operator took ``relrun promote --full``: the stages left are
+# skipped, but the last one's shift, which gives the canary its final weight.
+NOT_FULL = "not (relrun_promoted_full | default(false))"
+
+
+def _unless_full(task: Task) -> Task:
+    when = task.get("when")
+    conditions = [] if when is None else [when] if isinstance(when, str) else list(when)
+    return {**task, "when": [*conditions, NOT_FULL]}
+
+
+def _pause_arg(runbook: Runbook, index: int) -> dict[str, Any]:
+    """The stage's manual gate for the analysis module (none: only operators' requests)."""
+    assert runbook.rollout is not None
+    pause, why = stage_pause(runbook.rollout, index)
+    if pause is None:
+        return {}
+    return {"pause": {"timeout": pause.timeout, "default": pause.default, "why": why}}
+
+
 def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
-    """Check stable, shift the weight, (drill: inject), then watch the canary for the bake."""
+    """Check stable, shift the weight, (drill: inject), then watch the canary for the bake.
+
+    The bake obeys the operators' gate requests (``relrun pause``, ``resume``, ``promote``)
+    and holds at the stage's own pause. After a ``promote --full``, every task of the
+    stages left is skipped but the last stage's checks and shift to its final weight.
+    """
     assert runbook.traffic is not None
     count = len(runbook.rollout.stages) if runbook.rollout else 0
+    tasks = _stage_tasks(runbook, index, stage, count)
+    if index == 0:
+        return tasks
+    if index < count - 1:
+        return [_unless_full(task) for task in tasks]
+    return [*tasks[:3], *(_unless_full(task) for task in tasks[3:])]
+
+
+def _stage_tasks(runbook: Runbook, index: int, stage: Stage, count: int) -> list[Task]:
+    assert runbook.traffic is not None
 
     def name(action: StageAction, **extra: Any) -> str:
         return StepRef.stage(index + 1, count, stage.name, action, **extra).task
@@ -411,6 +447,8 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> list[Task]:
                 since="{{ " + SHIFTED + ".confirmed_at | default(0) }}",
                 stage=unsafe(stage.name),
                 duration=stage.bake,
+                gate=True,
+                **_pause_arg(runbook, index),
                 **_lease_args(runbook),
             ),
         },

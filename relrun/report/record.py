@@ -44,9 +44,12 @@ class TriggerReason(StrEnum):
     SIGNAL = "signal"
     MANUAL = "manual"
     CONTROLLER_LOST = "controller_lost"
+    PAUSE_TIMEOUT = "pause_timeout"
 
 
-StageStatus = Literal["passed", "breached", "failed", "interrupted", "running", "not_started"]
+StageStatus = Literal[
+    "passed", "breached", "failed", "interrupted", "running", "not_started", "skipped"
+]
 StepStatus = Literal["passed", "failed", "not_run"]
 
 
@@ -263,12 +266,27 @@ class CiSummary(_Record):
     api_checks_failed: int = 0
 
 
+class GateAction(_Record):
+    """A gate request a bake took (pause, resume, promote), or a pause's timeout."""
+
+    action: Literal["pause", "resume", "promote", "timeout"]
+    stage: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    at: float | None = None
+    taken_at: float | None = None
+    scope: Literal["stage", "full"] | None = None
+    default: Literal["promote", "rollback"] | None = None
+
+
 class CiRecord(_Record):
     """The gates' results: ``ci.json``."""
 
     runbook: RunbookId = Field(default_factory=RunbookId)
     builds: list[BuildRecord] = Field(default_factory=list)
     api_checks: list[CheckRun] = Field(default_factory=list)
+    # The operators' gate requests (pause, resume, promote) and pause timeouts of the run.
+    gates: list[GateAction] = Field(default_factory=list)
     summary: CiSummary = Field(default_factory=CiSummary)
     scan: ScanSummary | None = None
 
@@ -322,6 +340,7 @@ class RunRecord(_Record):
     started: float | None = None
     ended: float | None = None
     stages: list[StageRecord] = Field(default_factory=list)
+    gates: list[GateAction] = Field(default_factory=list)
     trigger: Trigger | None = None
     fault: Fault | None = None
     fault_injected_at: float | None = None

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.lease.gate import (
+    read_gate,
+)
 from relrun.report.live import LiveView, age, live_view
 from relrun.report.rundocs import read_object
 from relrun.run.active import all_runs
+from relrun.run.leases import run_leases
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class RunStatus:
     record: dict[str, Any]
     private: bool
     live: LiveView | None
+    # The manual gates of a running run (see relrun.workflows.gates): an operator's pause
+    # in force, a promotion not yet taken, and what its bake waits for, if it holds.
+    gate: dict[str, Any] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -81,6 +88,7 @@ class RunStatus:
             "private_sandbox": self.sandbox,
             "recover": None if self.state == "running" else self.recover_command(),
             "live": self.live.to_json() if self.live else None,
+            "gate": self.gate,
         }
 
 
@@ -94,8 +102,58 @@ def _is_private(record: dict[str, Any]) -> bool:
     )
 
 
-def find_runs() -> list[RunStatus]:
+def gate_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A running run's gate state, from beside its leases on local router hosts."""
+    run_id = str(record.get("run_id") or "")
+    if not run_id or not record.get("inventory"):
+        return None
+    try:
+        leases = run_leases(Path(str(record["inventory"])), run_id, record.get("envvars") or {})
+    except Exception:  # any: an inventory that no longer reads shows no gate
+        return None
+    for path, _ in leases:
+        state = read_gate(str(path), run_id)
+        if state:
+            return {k: state.get(k) for k in ("paused", "waiting", "promote", "resumed")}
+    return None
+
+
+def gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    """What a run's gate says, for people."""
+    if not gate:
+        return []
+    lines: list[str] = []
+    waiting = gate.get("waiting") or {}
+    paused = gate.get("paused") or {}
+    if waiting.get("kind") == "operator" or paused:
+        lines.append(
+            f"paused by {paused.get('by') or waiting.get('by')}: "
+            f"{paused.get('reason') or waiting.get('reason') or ''}"
+            + (f"; stage {waiting['stage']} holds (relrun resume or promote)" if waiting else
+               "; its stage holds at the end of its bake")
+        )
+    elif waiting:
+        timeout = waiting.get("timeout_at")
+        until = f" until {age_at(timeout)} (then {waiting.get('default')})" if timeout else ""
+        lines.append(f"stage {waiting.get('stage')} waits for its {waiting.get('kind')}{until}:"
+                     " relrun promote")
+    promote = gate.get("promote") or {}
+    if promote and not promote.get("taken_at"):
+        lines.append(f"promotion ({promote.get('scope')}) asked by {promote.get('by')}, "
+                     "not taken yet")
+    return lines
+
+
+def age_at(stamp: float) -> str:
+    """An epoch time as UTC clock time."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(float(stamp)))
+
+
+def find_runs(with_gate: bool = True) -> list[RunStatus]:
     """Every run with a marker in this project's state directory.
+
+    Args:
+        with_gate: read the gate state of running runs (from their router hosts' leases).
 
     Returns:
         Running ones first, then dead ones, each oldest first.
@@ -105,7 +163,8 @@ def find_runs() -> list[RunStatus]:
         run_dir = record.get("run_dir")
         live = live_view(Path(str(run_dir)), alive) if run_dir else None
         state = "running" if alive else "incomplete"
-        found.append(RunStatus(state, record, _is_private(record), live))
+        gate = gate_of(record) if alive and with_gate else None
+        found.append(RunStatus(state, record, _is_private(record), live, gate))
     found.sort(key=lambda r: (r.state != "running", _started(r.record)))
     return found
 

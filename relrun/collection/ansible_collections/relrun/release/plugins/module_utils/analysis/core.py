@@ -613,6 +613,7 @@ def watch(
     since: float | None = None,
     metrics: MetricProvider | None = None,
     max_outage: float = 30.0,
+    hold: Callable[[bool], str | dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Judge ``names`` (against ``baseline``, when given) every ``interval`` for ``duration``.
 
@@ -624,7 +625,9 @@ def watch(
     before the shift is.
 
     ``keepalive`` runs before every sample (the dead man's switch renewal); what it raises
-    ends the watch.
+    ends the watch. ``hold`` (a manual gate) runs after every sample that found no breach,
+    told whether the bake's duration has elapsed: ``"end"`` ends the bake now (passed),
+    ``"hold"`` keeps judging past it, a dict is a breach (a pause that timed out).
 
     With ``metrics`` (a provider that is not the router, e.g. Prometheus), the counts,
     errors and latencies come from it; states, weights, addresses and the reaction stay
@@ -735,13 +738,19 @@ def watch(
         # A bake judged from a metric provider ends on a reading that judged an interval,
         # never on a bare baseline (one taken after an outage that outlasted the bake).
         bare = metrics is not None and duration > 0 and bool(point.get("baseline"))
-        if found is not None or (elapsed >= duration and not bare):
+        decision = hold(elapsed >= duration and not bare) if hold and found is None else None
+        if isinstance(decision, dict):
+            found = decision
+            point["breach"] = found["reason"]
+        held = decision == "hold"
+        if found is not None or decision == "end" or (elapsed >= duration and not bare
+                                                      and not held):
             result = _outcome(judge_, samples, found, now, compare_note, driver, baseline,
                               names, health_path, timeout, react)
             if metrics is not None:
                 result["method"]["metrics"] = getattr(metrics, "source", type(metrics).__name__)
             return result
-        time.sleep(min(interval, max(0.0, duration - elapsed)))
+        time.sleep(interval if held else min(interval, max(0.0, duration - elapsed)))
 
 
 def read_servers(
