@@ -19,6 +19,7 @@ A request is taken once (``taken_at``); every one taken is returned in the modul
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from typing import Any
@@ -119,15 +120,18 @@ class Gate:
         if not os.path.exists(target) and not (done and self.pause):
             return None  # the common case: no operator spoke, no gate here
         with _locked(target):
-            state = read_lease(target)
-            if state.get("owner") != self.owner:
-                state = {"owner": self.owner}
+            found = read_lease(target)
+            # Another run's requests (a run that held the backend before) are not ours.
+            state: dict[str, Any] = (
+                copy.deepcopy(found) if found.get("owner") == self.owner else {"owner": self.owner}
+            )
             decision = self._decide(state, done)
             if decision == "hold":
                 state["waiting"] = self._waiting
             else:
                 state.pop("waiting", None)
-            write_lease(target, state)
+            if state != found and (found.get("owner") == self.owner or len(state) > 1):
+                write_lease(target, state)
         return decision
 
     def _note(self, action: str, request: dict[str, Any], **more: Any) -> None:
