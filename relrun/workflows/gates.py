@@ -32,6 +32,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.l
 )
 from relrun.errors import EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, InputError
 from relrun.report.rundocs import read_object
+from relrun.run.active import all_runs
 from relrun.run.leases import lease_dirs, run_leases
 from relrun.run.lock import environment_id, holder
 from relrun.workflows.status import RunStatus, find_runs
@@ -254,9 +255,10 @@ def abort(
 def _wait_for_end(target: Target, wait: float, say: Say) -> int:
     deadline = time.monotonic() + wait
     if target.marker is not None:
+        # The markers alone, not the journals: this wait must not take CPU from the
+        # rollback it waits for (a 2-core controller under load).
         while any(
-            r.record.get("run_id") == target.run_id and r.state == "running"
-            for r in find_runs(with_gate=False)
+            record.get("run_id") == target.run_id and alive for record, alive in all_runs()
         ):
             if time.monotonic() > deadline:
                 say(f"{target.describe()} has not finished within {wait:g}s")

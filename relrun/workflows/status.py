@@ -220,7 +220,10 @@ def watch(
         now = {str(r.run_dir): r for r in runs if r.state == "running"}
         gone = [r for key, r in seen.items() if key not in now]
         seen = {**{k: v for k, v in seen.items() if k in now}, **now}
-        state = [(r.state, str(r.run_dir), r.live.lines() if r.live else None) for r in runs]
+        state = [
+            (r.state, str(r.run_dir), r.live.lines() if r.live else None, gate_lines(r.gate))
+            for r in runs
+        ]
         if state != last or gone:
             show(runs, gone)
             last = state
