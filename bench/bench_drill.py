@@ -3,11 +3,12 @@
 With ``--paths``: the rollback's speed by what asked for it, N rounds (default 3; runbook
 default: tests/data/slow.yml with 20 s bakes) of three drills on one shared sandbox
 (``-i inventories/sandbox.yml``): ``analysis`` (the runbook's fault, caught by the
-analysis), ``signal`` (SIGINT to relrun during stage 1's bake) and ``rollback`` (``relrun
-rollback`` from a second process during stage 1's bake). Each prints trigger → all
-traffic on stable (the same clock for all three: the breach, the signal or the request →
+analysis), ``signal`` (SIGINT to relrun during stage 1's bake), ``rollback`` (``relrun
+rollback`` from a second process during stage 1's bake) and ``abort`` (``relrun abort``
+from a second process, likewise). Each prints trigger → all
+traffic on stable (the same clock for all four: the breach, the signal or the request →
 the confirmed switch), the path the rollback took (in the playbook, or a standalone second
-run), lost requests, and the medians per path; target (issue 17): the three medians within
+run), lost requests, and the medians per path; target (issue 17): the medians within
 0.5 s of each other.
 
 Run: ``uv run python bench/bench_drill.py [N] [RUNBOOK] [--hog] [--haproxy]`` (default 5
@@ -166,7 +167,7 @@ def main() -> None:
         report(count, runbook, rows, hog, where)
 
 
-PATHS = ("analysis", "signal", "rollback")
+PATHS = ("analysis", "signal", "rollback", "abort")
 
 
 def bench_runbook() -> Path:
@@ -234,6 +235,9 @@ def one_path(
         _wait_for(reports / "journal.jsonl", ": analysis for", proc)
         if path == "signal":
             proc.send_signal(signal.SIGINT)
+        elif path == "abort":
+            aborted = _relrun(["abort", "--reason", "bench_drill --paths"], env)
+            aborted.communicate(timeout=600)
         else:
             manual = _relrun(
                 [

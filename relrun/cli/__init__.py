@@ -23,6 +23,7 @@ try:
     from relrun.cli import sandbox as _sandbox  # noqa: F401  # isort: skip
     from relrun.cli import scan as _scan  # noqa: F401  # isort: skip
     from relrun.cli import history as _history  # noqa: F401  # isort: skip
+    from relrun.cli import gates as _gates  # noqa: F401  # isort: skip
 finally:
     _signals.restore_signals(_STARTUP)
 

@@ -33,9 +33,10 @@ from relrun.runbook.check_models import (
     SseCheck,
 )
 from relrun.runbook.loader import LoadedRunbook
-from relrun.runbook.rollout_models import Fault, merged_analysis
+from relrun.runbook.rollout_models import Fault, merged_analysis, stage_pause
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import ROLLBACK_STEPS
+from relrun.runbook.types import format_seconds
 
 _KIND_WORDS = {
     "health": "health check",
@@ -80,6 +81,7 @@ def plan_context(loaded: LoadedRunbook) -> dict[str, Any]:
             "analysis": merged_analysis(rb.analysis, stage),
             "health_path": health_path(rb, merged_analysis(rb.analysis, stage)),
             "drill": stage.name == drill_stage,
+            "gate": _gate_text(rb, index),
         }
         for index, stage in enumerate(rb.rollout.stages if rb.rollout else [])
     ]
@@ -234,6 +236,26 @@ def plan_data(loaded: LoadedRunbook) -> dict[str, Any]:
             },
         },
     }
+
+
+def _gate_text(runbook: Runbook, index: int) -> str:
+    """The manual gate after stage ``index``, in words (empty: none)."""
+    if runbook.rollout is None:
+        return ""
+    pause, why = stage_pause(runbook.rollout, index)
+    if pause is None:
+        return ""
+    what = "the runbook's approval (rollout.approval: required)" if why == "approval" else (
+        "an operator (pause)"
+    )
+    until = (
+        f"; after {format_seconds(pause.timeout)} without one: {pause.default}"
+        if pause.timeout is not None else ", indefinitely"
+    )
+    return (
+        f"then hold this weight for {what} until `relrun promote`{until}; the analysis "
+        "keeps judging the canary (a breach rolls back) and the dead man's switch is renewed"
+    )
 
 
 def drill_stage_name(runbook: Runbook) -> str | None:

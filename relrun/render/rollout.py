@@ -26,6 +26,7 @@ from relrun.runbook.rollout_models import (
     Step,
     Traffic,
     merged_analysis,
+    stage_pause,
 )
 from relrun.runbook.schema import Runbook
 from relrun.runbook.steps import (
@@ -378,15 +379,53 @@ def health_path(runbook: Runbook, analysis: Analysis) -> str:
     return runbook.deploy.readiness.path if runbook.deploy else "/health"
 
 
+# Set by the analysis when an operator took ``relrun promote --full``: the stages left are
+# skipped, but the last one's shift, which gives the canary its final weight.
+NOT_FULL = "not (relrun_promoted_full | default(false))"
+
+
+def _unless_full(task: Task) -> Task:
+    when = task.get("when")
+    conditions = [] if when is None else [when] if isinstance(when, str) else list(when)
+    return {**task, "when": [*conditions, NOT_FULL]}
+
+
+def _pause_arg(runbook: Runbook, index: int) -> dict[str, Any]:
+    """The stage's manual gate for the analysis module (none: only operators' requests)."""
+    assert runbook.rollout is not None
+    pause, why = stage_pause(runbook.rollout, index)
+    if pause is None:
+        return {}
+    return {"pause": {"timeout": pause.timeout, "default": pause.default, "why": why}}
+
+
 def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> tuple[list[Task], list[Task]]:
     """One stage on the router host, in two parts around the canary hosts' drill fault.
 
     Before: every app host answered its ping, stable is healthy, shift the weight, (drill:
     inject a fault that runs on the router). After: (drill: the fault is on every canary
     host), then watch the canary for the bake.
+
+    The bake obeys the operators' gate requests (``relrun pause``, ``resume``, ``promote``)
+    and holds at the stage's own pause. After a ``promote --full``, every task of the
+    stages left is skipped but the last stage's checks and shift to its final weight.
     """
     assert runbook.traffic is not None
     count = len(runbook.rollout.stages) if runbook.rollout else 0
+    before, after = _stage_tasks(runbook, index, stage, count)
+    if index == 0:
+        return before, after
+    skipped_after = [_unless_full(task) for task in after]
+    if index < count - 1:
+        return [_unless_full(task) for task in before], skipped_after
+    # The last stage keeps its ping, stable check and shift: the canary's final weight.
+    return [*before[:3], *(_unless_full(task) for task in before[3:])], skipped_after
+
+
+def _stage_tasks(
+    runbook: Runbook, index: int, stage: Stage, count: int
+) -> tuple[list[Task], list[Task]]:
+    assert runbook.traffic is not None
 
     def name(action: StageAction, **extra: Any) -> str:
         return StepRef.stage(index + 1, count, stage.name, action, **extra).task
@@ -439,6 +478,8 @@ def stage_tasks(runbook: Runbook, index: int, stage: Stage) -> tuple[list[Task],
                 stage=unsafe(stage.name),
                 duration=stage.bake,
                 **_guards_args(runbook),
+                gate=True,
+                **_pause_arg(runbook, index),
                 **_lease_args(runbook),
             ),
         },

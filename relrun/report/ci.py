@@ -8,11 +8,13 @@ from typing import Any
 
 from relrun.fsutil import write_json
 from relrun.report.checks import latency_summary, parse_check_results
+from relrun.report.facts import collect_facts
 from relrun.report.record import (
     BuildRecord,
     CheckRun,
     CiRecord,
     CiSummary,
+    GateAction,
     GuardRun,
     RunbookId,
     ScanSummary,
@@ -150,6 +152,7 @@ def ci_report(header: dict[str, Any], events: list[Event]) -> CiRecord:
         builds=builds,
         api_checks=checks,
         guards=guards,
+        gates=[GateAction.model_validate(g) for g in collect_facts(events).gates],
         summary=CiSummary(
             builds=len(builds),
             builds_failed=len([b for b in builds if not b.passed]),

@@ -15,6 +15,7 @@ from relrun.report.facts import Facts
 from relrun.report.record import (
     AnalysisRecord,
     Fault,
+    GateAction,
     InventoryId,
     Limits,
     RollbackRecord,
@@ -142,6 +143,7 @@ def build_record(
         "started": header.get("started"),
         "ended": header.get("ended"),
         "stages": _stages(facts, stage_limits(runbook)),
+        "gates": [GateAction.model_validate(g) for g in facts.gates],
         "trigger": Trigger.model_validate(facts.trigger) if facts.trigger else None,
         "fault": fault,
         "fault_injected_at": facts.fault_injected_at,

@@ -24,8 +24,11 @@ from relrun.runbook.steps import (
     parse_task,
 )
 
-# Rollbacks an operator asked for: an interrupt (SIGINT/SIGTERM) or ``relrun rollback``.
-OPERATOR_REASONS = frozenset({"signal", "manual"})
+# Rollbacks that ended a bake without judging it: an operator asked (an interrupt,
+# ``relrun rollback`` or ``abort``), or a stage's pause timed out with default rollback.
+OPERATOR_REASONS = frozenset({"signal", "manual", "pause_timeout"})
+# A stage that ran as it should: judged and passed, or skipped by ``relrun promote --full``.
+PROMOTABLE = frozenset({"passed", "skipped"})
 
 
 class StageFacts(BaseModel):
@@ -78,6 +81,9 @@ class Facts(BaseModel):
     canary_servers: dict[str, list[str]] = Field(default_factory=dict)
     weighted: list[str] = Field(default_factory=list)
     canary_out_at: float | None = None  # the analysis drained the canary at a breach
+    # The operators' gate requests the bakes took (pause, resume, promote) and pauses that
+    # timed out: action, stage, by, reason, at, taken_at (and scope, default).
+    gates: list[dict[str, Any]] = Field(default_factory=list)
 
     def carried_no_traffic(self, host: str) -> bool:
         """Whether ``host`` runs canary servers and none of them was ever given weight."""
@@ -246,6 +252,14 @@ def collect_facts(events: Iterable[Event]) -> Facts:
         if in_stage:
             assert ref.index is not None
             stage = _stage(facts, ref.index, ref.name)
+            if event.status == "skipped" and ref.action in {
+                StageAction.SHIFT, StageAction.ANALYSIS
+            }:
+                # ``relrun promote --full``: the stage is skipped (the last one's shift
+                # still gives the canary its final weight; then its bake is skipped).
+                stage.status = "skipped"
+                stage.ended = event.time
+                continue
             if ref.action is StageAction.SHIFT and event.status == "ok":
                 for server, weight in (event.result.get("weights") or {}).items():
                     if weight and server not in facts.weighted:
@@ -265,6 +279,7 @@ def collect_facts(events: Iterable[Event]) -> Facts:
                         facts.fault_injected_at = at if latest is None else max(latest, at)
                         facts.fault_hit += item.get("hit", [])
             if ref.action is StageAction.ANALYSIS:
+                facts.gates += [g for g in event.result.get("gates") or [] if isinstance(g, dict)]
                 stage.samples = parse_samples(event.result.get("samples"))
                 out = event.result.get("canary_out") or {}
                 stage.analysis = {
@@ -338,5 +353,7 @@ def collect_facts(events: Iterable[Event]) -> Facts:
         facts.rollback = list(steps.values())
     if facts.stages and not facts.rollback_ran:
         last = facts.stages[-1]
-        facts.promoted = last.status == "passed" and all(s.status == "passed" for s in facts.stages)
+        facts.promoted = last.status in PROMOTABLE and all(
+            s.status in PROMOTABLE for s in facts.stages
+        )
     return facts

@@ -45,9 +45,12 @@ class TriggerReason(StrEnum):
     MANUAL = "manual"
     GUARD = "guard"
     CONTROLLER_LOST = "controller_lost"
+    PAUSE_TIMEOUT = "pause_timeout"
 
 
-StageStatus = Literal["passed", "breached", "failed", "interrupted", "running", "not_started"]
+StageStatus = Literal[
+    "passed", "breached", "failed", "interrupted", "running", "not_started", "skipped"
+]
 StepStatus = Literal["passed", "failed", "not_run"]
 
 
@@ -281,6 +284,19 @@ class GuardRun(_Record):
     message: str | None = None
 
 
+class GateAction(_Record):
+    """A gate request a bake took (pause, resume, promote), or a pause's timeout."""
+
+    action: Literal["pause", "resume", "promote", "timeout"]
+    stage: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    at: float | None = None
+    taken_at: float | None = None
+    scope: Literal["stage", "full"] | None = None
+    default: Literal["promote", "rollback"] | None = None
+
+
 class CiRecord(_Record):
     """The gates' results: ``ci.json``."""
 
@@ -290,6 +306,8 @@ class CiRecord(_Record):
     guards: list[GuardRun] = Field(
         default_factory=list, description="business-metric guards, per stage they watched"
     )
+    # The operators' gate requests (pause, resume, promote) and pause timeouts of the run.
+    gates: list[GateAction] = Field(default_factory=list)
     summary: CiSummary = Field(default_factory=CiSummary)
     scan: ScanSummary | None = None
 
@@ -343,6 +361,7 @@ class RunRecord(_Record):
     started: float | None = None
     ended: float | None = None
     stages: list[StageRecord] = Field(default_factory=list)
+    gates: list[GateAction] = Field(default_factory=list)
     trigger: Trigger | None = None
     fault: Fault | None = None
     # When the fault was in force on every host it targets (the last one faulted): detection

@@ -86,13 +86,17 @@ def release_verdict(facts: Facts, interrupted: bool, has_rollout: bool = False) 
             "fail", EXIT_INTERRUPTED, ["interrupted before anything moved"], "interrupted"
         )
     if facts.promoted:
+        skipped = [s.name for s in facts.stages if s.status == "skipped"]
+        passed = "every stage passed" if not skipped else (
+            f"promoted by an operator (relrun promote --full): skipped {', '.join(skipped)}"
+        )
         return Verdict(
             "pass",
             EXIT_OK,
             [
-                "every stage passed; the canary has 100% of traffic"
+                f"{passed}; the canary has 100% of traffic"
                 if facts.stages and facts.stages[-1].weight == 100
-                else "every stage passed"
+                else passed
             ],
             "promoted",
         )

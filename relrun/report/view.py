@@ -166,6 +166,7 @@ class RunView:
     run_id: str = ""
     controller: str = ""  # the host relrun ran on
     started_iso: str = ""  # ISO 8601, UTC, to the second (JUnit's timestamp)
+    gates: list[str] = field(default_factory=list)  # the manual gates, one line each
 
     @property
     def checks_only(self) -> bool:
@@ -362,6 +363,21 @@ def fault_text(run: RunRecord) -> str:
     return f"{fault.kind}={fault.value:g} at stage {fault.stage}"
 
 
+def gate_texts(run: RunRecord) -> list[str]:
+    """Each operator's gate request the run took (and each pause that timed out), in words."""
+    texts = []
+    for gate in run.gates:
+        what = {
+            "pause": "paused", "resume": "resumed",
+            "promote": "promoted (--full)" if gate.scope == "full" else "promoted",
+            "timeout": f"pause timed out, default {gate.default}",
+        }[gate.action]
+        stage = f" at stage {gate.stage}" if gate.stage else ""
+        why = f": {gate.reason}" if gate.reason else ""
+        texts.append(f"{what}{stage} by {gate.by or '?'} at {timestamp(gate.at)}{why}")
+    return texts
+
+
 def trigger_text(run: RunRecord) -> str:
     """What triggered the rollback, in words (``none`` if nothing did)."""
     trigger = run.trigger
@@ -411,4 +427,5 @@ def run_view(docs: RunDocuments) -> RunView:
         run_id=run.run_id or "",
         controller=run.controller or "",
         started_iso=iso_time(run.started),
+        gates=gate_texts(run),
     )

@@ -148,6 +148,7 @@ def _rollout_rules(data: Mapping[str, Any]) -> list[CrossProblem]:
             message = f"weights must not decrease: {weight}% after {previous}%"
             problems.append((("rollout", "stages", index, "weight"), message))
         previous = weight
+    problems += _approval_rules(data, stages)
     if data.get("rollout") is not None and data.get("traffic") is None:
         problems.append((("rollout",), "a rollout needs a `traffic` section naming the router"))
     drill = data.get("drill")
@@ -160,6 +161,24 @@ def _rollout_rules(data: Mapping[str, Any]) -> list[CrossProblem]:
             (("drill", "fault", "stage"), f"no stage named {wanted!r} (stages: {known})")
         )
     return problems
+
+
+def _approval_rules(data: Mapping[str, Any], stages: list[Any] | None) -> list[CrossProblem]:
+    """``approval: required`` holds before the last stage, so it needs a stage before it."""
+    rollout = data.get("rollout")
+    if not isinstance(rollout, Mapping) or rollout.get("approval") != "required":
+        return []
+    if stages is not None and len(stages) < 2:
+        return [(("rollout", "approval"), "approval: required holds the release at the "
+                 "stage before the last one: it needs at least two stages")]
+    held = stages[-2] if stages else None
+    pause = held.get("pause") if isinstance(held, Mapping) else None
+    if isinstance(pause, Mapping) and pause.get("timeout") is not None:
+        assert stages is not None
+        return [(("rollout", "stages", len(stages) - 2, "pause", "timeout"),
+                 "this stage holds for the runbook's approval (rollout.approval: required), "
+                 "which waits for `relrun promote`: its pause takes no timeout")]
+    return []
 
 
 TRAFFIC_FAULTS = ("error_rate", "latency", "abort")

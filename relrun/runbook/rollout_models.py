@@ -433,6 +433,34 @@ class AnalysisOverride(StrictModel):
     latency_tolerance: float | None = Field(default=None, ge=0, le=100)
 
 
+class Pause(StrictModel):
+    """A manual gate: after its bake the stage holds its weight until an operator promotes.
+
+    While it holds, the analysis keeps judging the canary (a breach still rolls back) and
+    the dead man's switch keeps being renewed. `relrun promote` ends it (`--full` skips the
+    remaining stages); `relrun abort` rolls back. With a `timeout`, its `default` action is
+    taken when the timeout expires.
+    """
+
+    timeout: WatchSeconds | None = Field(
+        default=None,
+        description="How long to wait for an operator; unset waits indefinitely.",
+    )
+    default: Literal["promote", "rollback"] | None = Field(
+        default=None,
+        description="What happens when the `timeout` expires: `promote` goes on with the "
+        "next stage, `rollback` rolls back (exit 1). Required with a `timeout`.",
+    )
+
+    @model_validator(mode="after")
+    def _default_with_timeout(self) -> Pause:
+        if self.timeout is not None and self.default is None:
+            raise ValueError("a pause with a `timeout` needs its `default` (promote or rollback)")
+        if self.timeout is None and self.default is not None:
+            raise ValueError("a pause's `default` is taken when its `timeout` expires: set one")
+        return self
+
+
 class Stage(StrictModel):
     """One step of the traffic shift."""
 
@@ -446,12 +474,34 @@ class Stage(StrictModel):
         "nobody watched is no evidence).",
     )
     analysis: AnalysisOverride | None = Field(default=None, description="Per-stage thresholds.")
+    pause: Pause | None = Field(
+        default=None,
+        description="Hold after the bake for an operator (`pause: {}` waits indefinitely; "
+        "`{timeout: 10m, default: promote}`).",
+    )
 
 
 class Rollout(StrictModel):
     """The staged traffic shift."""
 
     stages: list[Stage] = Field(min_length=1, description="In order; weights must not decrease.")
+    approval: Literal["required", "none"] = Field(
+        default="none",
+        description="`required`: before the last stage's shift (the final promotion) the "
+        "release holds at the stage before it, judged as ever, until `relrun promote`; "
+        "needs at least two stages, and that stage's own pause (if any) takes no timeout.",
+    )
+
+
+def stage_pause(rollout: Rollout, index: int) -> tuple[Pause | None, str]:
+    """The gate after stage ``index`` (0-based): its pause, and why (``pause``, ``approval``).
+
+    ``approval: required`` holds, indefinitely, after the stage before the last.
+    """
+    stage = rollout.stages[index]
+    if rollout.approval == "required" and index == len(rollout.stages) - 2:
+        return Pause(), "approval"
+    return stage.pause, "pause"
 
 
 class DrainOptions(StrictModel):

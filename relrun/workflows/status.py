@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.lease.gate import (
+    read_gate,
+)
 from relrun.errors import EXIT_ROLLBACK_FAILED
 from relrun.report.live import LiveView, age, live_view
 from relrun.report.rundocs import read_object
 from relrun.run.active import all_runs
+from relrun.run.leases import run_leases
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class RunStatus:
     private: bool
     live: LiveView | None
     ended: dict[str, Any] | None = None
+    # The manual gates of a running run (see relrun.workflows.gates): an operator's pause
+    # in force, a promotion not yet taken, and what its bake waits for, if it holds.
+    gate: dict[str, Any] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -99,6 +106,7 @@ class RunStatus:
             "ended": None if self.ended is None else {
                 k: self.ended.get(k) for k in ("exit_code", "state", "verdict", "reasons")
             },
+            "gate": self.gate,
         }
 
 
@@ -112,8 +120,58 @@ def _is_private(record: dict[str, Any]) -> bool:
     )
 
 
-def find_runs() -> list[RunStatus]:
+def gate_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A running run's gate state, from beside its leases on local router hosts."""
+    run_id = str(record.get("run_id") or "")
+    if not run_id or not record.get("inventory"):
+        return None
+    try:
+        leases = run_leases(Path(str(record["inventory"])), run_id, record.get("envvars") or {})
+    except Exception:  # any: an inventory that no longer reads shows no gate
+        return None
+    for path, _ in leases:
+        state = read_gate(str(path), run_id)
+        if state:
+            return {k: state.get(k) for k in ("paused", "waiting", "promote", "resumed")}
+    return None
+
+
+def gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    """What a run's gate says, for people."""
+    if not gate:
+        return []
+    lines: list[str] = []
+    waiting = gate.get("waiting") or {}
+    paused = gate.get("paused") or {}
+    if waiting.get("kind") == "operator" or paused:
+        lines.append(
+            f"paused by {paused.get('by') or waiting.get('by')}: "
+            f"{paused.get('reason') or waiting.get('reason') or ''}"
+            + (f"; stage {waiting['stage']} holds (relrun resume or promote)" if waiting else
+               "; its stage holds at the end of its bake")
+        )
+    elif waiting:
+        timeout = waiting.get("timeout_at")
+        until = f" until {age_at(timeout)} (then {waiting.get('default')})" if timeout else ""
+        lines.append(f"stage {waiting.get('stage')} waits for its {waiting.get('kind')}{until}:"
+                     " relrun promote")
+    promote = gate.get("promote") or {}
+    if promote and not promote.get("taken_at"):
+        lines.append(f"promotion ({promote.get('scope')}) asked by {promote.get('by')}, "
+                     "not taken yet")
+    return lines
+
+
+def age_at(stamp: float) -> str:
+    """An epoch time as UTC clock time."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(float(stamp)))
+
+
+def find_runs(with_gate: bool = True) -> list[RunStatus]:
     """Every run with a marker in this project's state directory.
+
+    Args:
+        with_gate: read the gate state of running runs (from their router hosts' leases).
 
     Returns:
         Running ones first, then dead ones, each oldest first.
@@ -124,7 +182,8 @@ def find_runs() -> list[RunStatus]:
         live = live_view(Path(str(run_dir)), alive) if run_dir else None
         state = "running" if alive else "incomplete"
         ended = None if alive else ended_with_exit_3(record)
-        found.append(RunStatus(state, record, _is_private(record), live, ended))
+        gate = gate_of(record) if alive and with_gate else None
+        found.append(RunStatus(state, record, _is_private(record), live, ended, gate))
     found.sort(key=lambda r: (r.state != "running", _started(r.record)))
     return found
 
@@ -201,7 +260,10 @@ def watch(
         now = {str(r.run_dir): r for r in runs if r.state == "running"}
         gone = [r for key, r in seen.items() if key not in now]
         seen = {**{k: v for k, v in seen.items() if k in now}, **now}
-        state = [(r.state, str(r.run_dir), r.live.lines() if r.live else None) for r in runs]
+        state = [
+            (r.state, str(r.run_dir), r.live.lines() if r.live else None, gate_lines(r.gate))
+            for r in runs
+        ]
         if state != last or gone:
             show(runs, gone)
             last = state

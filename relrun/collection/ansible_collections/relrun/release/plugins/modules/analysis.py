@@ -57,6 +57,17 @@ options:
         traffic (with I(react)); the rollout's rescue then rolls back in the same run.
     type: path
   owner: {description: The run renewing the lease; a lease another run owns is never extended., type: str, default: ''}
+  gate:
+    description:
+      - Obey the operators' gate requests beside I(lease_file) (C(LEASE.gate), see C(relrun pause), C(resume), C(promote))
+        and hold the bake past its end while paused; the canary is judged and the lease renewed all along.
+    type: bool
+    default: false
+  pause:
+    description:
+      - "A manual gate after the bake (with I(gate)): C(timeout) (seconds; none waits indefinitely), C(default)
+        (C(promote) or C(rollback), taken when the timeout expires) and C(why) (C(pause) or C(approval))."
+    type: dict
   metrics:
     description:
       - "Read the counts, errors and latencies from a metric provider that is not the router (see docs/metrics.md):
@@ -107,6 +118,10 @@ canary_out:
   description: With react, whether and when the canary was taken out of new traffic.
   returned: on a breach with react
   type: dict
+gates:
+  description: The operators' requests taken during the bake, and a pause's timeout (action, stage, by, reason, at).
+  returned: with gate
+  type: list
 """
 
 import os
@@ -130,6 +145,7 @@ from ansible_collections.relrun.release.plugins.module_utils.lease.deadman impor
     parent_attached,
     renew,
 )
+from ansible_collections.relrun.release.plugins.module_utils.lease.gate import Gate
 from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
@@ -158,11 +174,16 @@ def _keepalive(lease_file: str | None, owner: str) -> Callable[[], None] | None:
     return renew_lease
 
 
-def _obey(module: AnsibleModule, driver: Any, servers: list[str], request: RollbackRequested) -> None:
+def _obey(
+    module: AnsibleModule, driver: Any, servers: list[str], request: RollbackRequested,
+    gates: list[dict[str, Any]] | None,
+) -> None:
     """An operator's rollback: end the bake as a breach would, the canary out first."""
     p = module.params
     breach = request.breach()
     result: dict[str, Any] = {"samples": [], "breach": breach, "decision": "breach"}
+    if gates is not None:
+        result["gates"] = gates
     if p["react"] and p["baseline"]:
         timeout = max(0.5, p["max_p95_ms"] / 1000)
         result["canary_out"] = take_canary_out(driver, p["baseline"], servers, p["health_path"], timeout)
@@ -201,6 +222,8 @@ def main() -> None:
             "carrying_only": {"type": "bool", "default": False},
             "lease_file": {"type": "path"},
             "owner": {"type": "str", "default": ""},
+            "gate": {"type": "bool", "default": False},
+            "pause": {"type": "dict"},
             "metrics": {"type": "dict"},
             "guards": {"type": "list", "elements": "dict", "default": []},
         },
@@ -220,6 +243,10 @@ def main() -> None:
         min_requests=p["min_requests"],
         no_data=p["no_data"],
         consecutive=p["consecutive_breaches"],
+    )
+    gate = (
+        Gate(p["lease_file"], p["owner"], p["stage"], p["pause"])
+        if p["gate"] and p["lease_file"] and p["owner"] else None
     )
     try:
         driver = make_driver(p["driver"], p["connection"])
@@ -275,9 +302,10 @@ def main() -> None:
                 metrics=metrics,
                 max_outage=float(settings.get("max_outage") or 30),
                 guards=guards,
+                hold=gate,
             )
         except RollbackRequested as request:
-            _obey(module, driver, servers, request)
+            _obey(module, driver, servers, request, gate.events if gate else None)
     except LeaseTaken as err:  # another run holds the backend: stop, touch nothing
         module.fail_json(msg=str(err), samples=[], lease_held=True)
     except LeaseFired as err:
@@ -294,6 +322,10 @@ def main() -> None:
             breach={"reason": "router_unreachable", "observed": None, "threshold": None},
         )
     breach = outcome.pop("breach")
+    if gate is not None:
+        outcome["gates"] = gate.events
+        if gate.full:
+            outcome["ansible_facts"] = {"relrun_promoted_full": True}
     if breach is not None:
         where = f" at stage {p['stage']}" if p["stage"] else ""
         failed = dict(outcome)

@@ -635,6 +635,7 @@ def watch(
     metrics: MetricProvider | None = None,
     max_outage: float = 30.0,
     guards: GuardWatch | None = None,
+    hold: Callable[[bool], str | dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Judge ``names`` (against ``baseline``, when given) every ``interval`` for ``duration``.
 
@@ -646,7 +647,9 @@ def watch(
     before the shift is.
 
     ``keepalive`` runs before every sample (the dead man's switch renewal); what it raises
-    ends the watch.
+    ends the watch. ``hold`` (a manual gate) runs after every sample that found no breach,
+    told whether the bake's duration has elapsed: ``"end"`` ends the bake now (passed),
+    ``"hold"`` keeps judging past it, a dict is a breach (a pause that timed out).
 
     With ``metrics`` (a provider that is not the router, e.g. Prometheus), the counts,
     errors and latencies come from it; states, weights, addresses and the reaction stay
@@ -766,8 +769,15 @@ def watch(
         # never on a bare baseline (one taken after an outage that outlasted the bake),
         # nor while a guard has no reading.
         bare = metrics is not None and duration > 0 and bool(point.get("baseline"))
-        held = guards is not None and duration > 0 and guards.holding()
-        if found is not None or (elapsed >= duration and not bare and not held):
+        guard_held = guards is not None and duration > 0 and guards.holding()
+        decision = (hold(elapsed >= duration and not bare and not guard_held)
+                    if hold and found is None else None)
+        if isinstance(decision, dict):
+            found = decision
+            point["breach"] = found["reason"]
+        held = decision == "hold" or guard_held
+        if found is not None or decision == "end" or (elapsed >= duration and not bare
+                                                      and not held):
             result = _outcome(judge_, samples, found, now, compare_note, driver, baseline,
                               names, health_path, timeout, react)
             if metrics is not None:
@@ -775,7 +785,7 @@ def watch(
             if guards is not None and duration > 0:
                 result["method"]["guards"] = guards.summary()
             return result
-        time.sleep(min(interval, duration - elapsed) if elapsed < duration else interval)
+        time.sleep(interval if held or elapsed >= duration else min(interval, duration - elapsed))
 
 
 def read_servers(
