@@ -54,8 +54,11 @@ def test_faults_and_their_reverts_are_rendered_on_every_way_out(tmp_path: Path) 
         assert args["action"] == "inject"
         assert args["commands"][0]["argv"][:3] == ["tc", "qdisc", "add"]
         assert args["driver"] == "{{ relrun_traffic_driver | default('sandbox') }}"
-    assert injects[0][1]["when"] == f"relrun_drill is defined and {on_router} and " \
-        "relrun_drill.stage == 2"
+    # After stage 1, a stage's router tasks are skipped once an operator promoted --full.
+    assert injects[0][1]["when"] == [
+        f"relrun_drill is defined and {on_router} and relrun_drill.stage == 2",
+        "not (relrun_promoted_full | default(false))",
+    ]
     # Reverted when promoted, in the rollback's cleanup, and in the standalone rollback
     # (interrupts): the router's share on the router host, the canary hosts' in their own
     # play (each canary host reverts its own).
