@@ -3,7 +3,9 @@
 Run as ``python -m relrun.sandbox.api --version 2.0 --state-dir DIR --name canary``. It
 binds 127.0.0.1 on an OS-chosen port and announces it in ``DIR/servers/NAME.json`` once
 listening. Fault injection (``/admin/fault``) applies to every non-admin endpoint,
-``/health`` included, so a faulty canary looks faulty to health checks too.
+``/health`` included, so a faulty canary looks faulty to health checks too; not to
+``GET /metrics``, the app's own counters and latency histogram (``appmetrics``), which
+count the faulty answers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import jwt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from relrun.sandbox.appmetrics import METRICS, METRICS_PATH, AppMetrics, metrics, metrics_middleware
 from relrun.sandbox.layout import Layout
 from relrun.sandbox.ratelimit import RateLimiter
 from relrun.sandbox.serve import announce, run_program, start_site, wait_for_stop
@@ -172,7 +175,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     noise to the requests of ``noise_users`` (see :class:`SandboxConfig`). The two add up:
     a request fails when either says so.
     """
-    if request.path.startswith("/admin/"):
+    if request.path.startswith("/admin/") or request.path == METRICS_PATH:
         return await handler(request)
     state = request.app[STATE]
     fault = state.fault
@@ -369,8 +372,12 @@ def build_app(state: ApiState) -> web.Application:
     Returns:
         The aiohttp application.
     """
-    app = web.Application(middlewares=[fault_middleware], client_max_size=MAX_BODY_BYTES)
+    # The metrics middleware is outermost: it times and counts the faults' answers too.
+    app = web.Application(
+        middlewares=[metrics_middleware, fault_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[STATE] = state
+    app[METRICS] = AppMetrics(state.version)
     app.on_response_prepare.append(_served_by)
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/health", health)
@@ -378,6 +385,7 @@ def build_app(state: ApiState) -> web.Application:
     app.router.add_post("/messages", create_message)
     app.router.add_get("/messages", list_messages)
     app.router.add_get("/events", events)
+    app.router.add_get(METRICS_PATH, metrics)
     app.router.add_get("/admin/fault", get_fault)
     app.router.add_post("/admin/fault", set_fault)
     app.router.add_delete("/admin/fault", clear_fault)

@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's package) on a free loopback port, scraping the sandbox router."""
+"""A real Prometheus (Debian's package) on a free loopback port, scraping the sandbox."""
 
 from __future__ import annotations
 
@@ -24,21 +24,47 @@ def free_port() -> int:
 class Prometheus:
     """One Prometheus process with its own config and storage under ``root``."""
 
-    def __init__(self, root: Path, targets: list[str], job: str = "relrun-router") -> None:
+    def __init__(
+        self,
+        root: Path,
+        targets: list[str],
+        job: str = "relrun-router",
+        labels: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """With ``labels`` (target -> its labels), the targets are file-discovered.
+
+        Then :meth:`set_targets` changes them while it runs (a canary started by the
+        release), as an inventory-driven service discovery would.
+        """
         self.root = root
         self.job = job
         root.mkdir(parents=True, exist_ok=True)
         self.config = root / "prometheus.yml"
-        listed = ", ".join(json.dumps(t) for t in targets)
+        self.targets_file = root / "targets.json"
+        if labels is None:
+            listed = ", ".join(json.dumps(t) for t in targets)
+            discovery = f"    static_configs: [{{targets: [{listed}]}}]\n"
+        else:
+            self.set_targets({t: labels.get(t, {}) for t in targets})
+            discovery = (
+                f"    file_sd_configs: [{{files: [{json.dumps(str(self.targets_file))}],"
+                " refresh_interval: 1s}]\n"
+            )
         self.config.write_text(
             "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
             "scrape_configs:\n"
-            f"  - job_name: {job}\n"
-            f"    static_configs: [{{targets: [{listed}]}}]\n",
+            f"  - job_name: {job}\n{discovery}",
             encoding="utf-8",
         )
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def set_targets(self, labelled: dict[str, dict[str, str]]) -> None:
+        """Replace the file-discovered targets (target -> labels), atomically."""
+        groups = [{"targets": [t], "labels": labels} for t, labels in labelled.items()]
+        temporary = self.targets_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(groups), encoding="utf-8")
+        temporary.replace(self.targets_file)
 
     @property
     def url(self) -> str:
