@@ -208,7 +208,12 @@ def rollback_verdict(facts: Facts) -> Verdict:
     return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons, "rollback_incomplete")
 
 
-def recover_verdict(facts: Facts, kind: str, incident: Incident | None = None) -> Verdict:
+def recover_verdict(
+    facts: Facts,
+    kind: str,
+    incident: Incident | None = None,
+    ended: dict[str, Any] | None = None,
+) -> Verdict:
     """Verdict of ``relrun recover``: the dead run's rollback finished (0), else exit 3.
 
     The recovery is what the command did, and it succeeded when every step passed: the
@@ -216,29 +221,56 @@ def recover_verdict(facts: Facts, kind: str, incident: Incident | None = None) -
     the run itself was cut short; the reasons tell the incident as it happened: the
     controller's last sign of life, what the dead man's switch did, when traffic was back
     on stable.
+
+    Args:
+        facts: the run's and its recovery's events.
+        kind: release, drill or rollback.
+        incident: what the journal and the dead man's switch say about its end.
+        ended: the run's own report when relrun ended it itself with exit 3 (its
+            rollback could not restore traffic, or relrun crashed): the controller was
+            not lost, so the story is the run's own reasons instead.
     """
-    story = _incident_story(incident)
+    story = _incident_story(incident, lost=ended is None)
+    how = ended_itself(kind, ended) if ended is not None else None
     if facts.rollback_complete:
-        return Verdict(
-            "pass",
-            EXIT_OK,
-            [f"recovered: the {kind} was cut short and is now rolled back", *story],
-            "recovered",
-        )
+        if how:
+            headline = f"recovered: the {kind}'s rollback is now finished, traffic on stable"
+            return Verdict("pass", EXIT_OK, [headline, how, *story], "recovered")
+        headline = f"recovered: the {kind} was cut short and is now rolled back"
+        return Verdict("pass", EXIT_OK, [headline, *story], "recovered")
     reasons = ["recovery incomplete"] + [
         f"rollback step {s.name} did not pass" for s in facts.rollback if s.status != "passed"
     ]
-    return Verdict("fail", EXIT_ROLLBACK_FAILED, reasons + story, "rollback_incomplete")
+    return Verdict(
+        "fail", EXIT_ROLLBACK_FAILED, reasons + ([how] if how else []) + story,
+        "rollback_incomplete",
+    )
+
+
+def ended_itself(kind: str, ended: dict[str, Any]) -> str:
+    """One line for a run relrun ended with exit 3: its state, what that means, its reasons."""
+    state = str(ended.get("state") or "?")
+    what = {
+        "rollback_incomplete": "its rollback could not restore traffic to stable",
+        "crashed": "relrun could not finish it",
+    }.get(state, "the environment may be half-moved")
+    reasons = ended.get("reasons")
+    why = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else ""
+    return (
+        f"the {kind} ended itself with exit 3 ({state}): {what}, a human was needed"
+        + (f"; its reasons: {why}" if why else "")
+    )
 
 
 def _clock(stamp: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 10)} UTC"
 
 
-def _incident_story(incident: Incident | None) -> list[str]:
+def _incident_story(incident: Incident | None, lost: bool = True) -> list[str]:
     if incident is None:
         return []
-    seen = incident.controller_last_seen
+    # A run that ended itself was not lost: its last sign of life tells nothing.
+    seen = incident.controller_last_seen if lost else None
     lines = []
     if seen is not None:
         lines.append(

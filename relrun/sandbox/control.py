@@ -25,6 +25,7 @@ from relrun.sandbox.layout import Layout, read_json, write_json
 from relrun.sandbox.models import ServerUpdate, ServerView
 from relrun.sandbox.reaper import REAPER_PROCESS
 from relrun.sandbox.settings import SandboxConfig, load_config, load_secrets, write_settings
+from relrun.sandbox.watchers import end_watchers
 
 STABLE, CANARY = "stable", "canary"
 ROUTER_PROCESS, LOADGEN_PROCESS = "router", "loadgen"
@@ -535,6 +536,9 @@ def _server_status(layout: Layout, name: str, entries: dict[str, ServerView]) ->
 def down(state_dir: Path | str | None = None, *, timeout: float = 10.0) -> list[str]:
     """Stop every process of the sandbox and remove their pid and announcement files.
 
+    The dead man's switch watchers bound to its router stop too, and their leases go
+    (``relrun.sandbox.watchers``): there is no traffic left to put back.
+
     Works from the pid records alone, so it also cleans up after a crashed ``up``.
     Secrets, config, logs and the traffic log are kept (a drill reads them afterwards).
 
@@ -552,6 +556,8 @@ def down(state_dir: Path | str | None = None, *, timeout: float = 10.0) -> list[
     order = {REAPER_PROCESS: -1, LOADGEN_PROCESS: 0, ROUTER_PROCESS: 1}
     records.sort(key=lambda r: order.get(r.process, 2))
     stopped = [r.process for r in records if procs.terminate(r, timeout)]
+    # The router is gone: a switch watcher still retrying a revert would do so for ever.
+    stopped += end_watchers(layout.root)
     for record in records:
         layout.pid_file(record.process).unlink(missing_ok=True)
     for path in (layout.router_file, layout.loadgen_file):

@@ -62,12 +62,8 @@ def reap(state_dir: Path) -> list[str]:
 
     layout = Layout.at(state_dir)
     layout.pid_file(REAPER_PROCESS).unlink(missing_ok=True)
-    stopped = control.down(layout.root)
-    # The sandbox is its own dead man's switch directory (its inventory says so): with
-    # its router gone there is no traffic left to put back.
-    for lease in layout.root.glob("relrun-deadman-*.json"):
-        lease.unlink(missing_ok=True)
-    return stopped
+    # ``down`` also ends the sandbox's switch watchers and removes their leases.
+    return control.down(layout.root)
 
 
 def main(argv: list[str] | None = None) -> None:

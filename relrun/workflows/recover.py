@@ -19,7 +19,7 @@ from relrun.errors import InputError, RelrunError
 from relrun.report.facts import Facts, collect_facts
 from relrun.report.journal import JournalWriter, read_journal
 from relrun.report.record import Incident
-from relrun.report.verdict import recover_verdict
+from relrun.report.verdict import ended_itself, recover_verdict
 from relrun.run.active import clear_active, dead_runs, incomplete_run
 from relrun.run.events import Event, EventBus, Handler, Note
 from relrun.run.inventory import load_inventory
@@ -125,8 +125,16 @@ def recover_private_drills(progress: Handler | None, tell: Say) -> ReleaseResult
 def _recover_run(
     inventory_path: Path, key: str, dead: dict[str, Any], progress: Handler | None, tell: Say
 ) -> ReleaseResult:
-    """Recover one dead run of the environment ``key``, whose marker is ``dead``."""
+    """Recover one dead run of the environment ``key``, whose marker is ``dead``.
+
+    A run that relrun ended itself with exit 3 (its rollback could not restore traffic,
+    or it crashed) is recovered the same way, but told as what it was: not a lost
+    controller, a run that asked for a human, with its own reasons.
+    """
+    from relrun.workflows.status import ended_with_exit_3
+
     run_dir = Path(str(dead["run_dir"]))
+    ended = ended_with_exit_3(dead)
     tell(f"recovering the {dead.get('kind')} of {dead.get('runbook')} in {run_dir}")
     env = Environment(
         inventory=inventory_path, lock_key=key, envvars=dict(dead.get("envvars") or {})
@@ -141,7 +149,7 @@ def _recover_run(
     started_recovery = time.time()
     # Read before the rollback disarms it: when the switch fired and whether it reverted.
     incident = _incident(inventory_path, dead, header, earlier, started_recovery)
-    _tell_incident(incident, tell)
+    _tell_incident(incident, tell, _ended_message(dead, ended))
     runbook = _runbook_now(Path(str(dead["runbook"])), inventory_path, tell)
     playbook_text = _playbook_of_the_run(run_dir, header, runbook, tell)
     name = str((header.get("runbook") or {}).get("name") or dead.get("runbook"))
@@ -163,20 +171,7 @@ def _recover_run(
             tell(f"no journal for the recovery ({err}); the rollback runs anyway")
         bus = EventBus(handlers + ([progress] if progress else []))
         try:
-            bus.emit(
-                Note(
-                    message="recovering: the controller of this run stopped",
-                    data={
-                        "trigger": {
-                            "reason": "controller_lost",
-                            "message": _lost_message(incident),
-                            # The incident began when the controller was last alive.
-                            "at": incident.controller_last_seen or started_recovery,
-                        },
-                        "incident": incident.model_dump(mode="json"),
-                    },
-                )
-            )
+            bus.emit(_recovery_note(incident, started_recovery, _ended_message(dead, ended)))
             spec = RunSpec(
                 label="recover",
                 playbook_text=playbook_text,
@@ -202,12 +197,14 @@ def _recover_run(
         header.setdefault("run_kind", kind)
         traffic = _recovered_traffic(dead, header, facts)
         incident = _on_stable(incident, facts.switched_at)
-        verdict = recover_verdict(facts, kind, incident)
+        verdict = recover_verdict(facts, kind, incident, ended)
+        # A run that ended itself detected its own trouble: its RTO runs from its trigger.
+        timings = _incident_timings(facts, incident) if ended is None else {}
         try:
             run_record, ci, _ = conclude(
                 where, header, events, facts, verdict,
                 runbook=runbook.loaded.runbook if runbook else None, traffic=traffic,
-                recovered=True, incident=incident, **_incident_timings(facts, incident),
+                recovered=True, incident=incident, **timings,
             )
         except OSError as err:  # the rollback's outcome matters more than its report
             tell(f"could not write the recovery's reports in {where}: {err}")
@@ -283,9 +280,31 @@ def _lost_message(incident: Incident) -> str:
     return f"the controller (pid {incident.controller_pid}) stopped before finishing; {seen}"
 
 
-def _tell_incident(incident: Incident, tell: Say) -> None:
+def _ended_message(dead: dict[str, Any], ended: dict[str, Any] | None) -> str | None:
+    """For a run relrun ended itself with exit 3: how it ended, with its reasons."""
+    if ended is None:
+        return None
+    return ended_itself(str(dead.get("kind") or "release"), ended)
+
+
+def _recovery_note(incident: Incident, started: float, ended: str | None) -> Note:
+    """The journal's first recovery event: why a recovery runs at all."""
+    data: dict[str, Any] = {"incident": incident.model_dump(mode="json")}
+    if ended is not None:
+        # The run's own trigger (its breach, its signal) stays the trigger of the record.
+        return Note(message=f"recovering: {ended}", data=data)
+    data["trigger"] = {
+        "reason": "controller_lost",
+        "message": _lost_message(incident),
+        # The incident began when the controller was last alive.
+        "at": incident.controller_last_seen or started,
+    }
+    return Note(message="recovering: the controller of this run stopped", data=data)
+
+
+def _tell_incident(incident: Incident, tell: Say, ended: str | None = None) -> None:
     """Say how the dead run ended before the rollback starts."""
-    tell(_lost_message(incident))
+    tell(ended or _lost_message(incident))
     if incident.deadman_reverted_at is not None:
         tell(
             f"the dead man's switch fired at {_at(incident.deadman_fired_at)} and put traffic "

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from relrun.sandbox import control
-from relrun.sandbox.reaper import reap
 from tests.integration.sandbox_env import reap_started
 
 
@@ -28,6 +27,4 @@ def sandbox(tmp_path: Path) -> Iterator[Path]:
         yield state
     finally:
         reap_started()  # before the sandbox goes: a rollback still running needs it
-        # Its leases go too: a switch that fired and cannot revert (stable dead, exit 3)
-        # would otherwise retry against the stopped router for ever.
-        reap(state)
+        control.down(state)  # its switch watchers and their leases too

@@ -112,3 +112,42 @@ def _fire(path: str) -> float:
     fired_at = time.time()
     write_lease(path, {**read_lease(path), "state": "fired", "fired_at": fired_at})
     return fired_at
+
+
+def test_a_switch_whose_router_was_stopped_is_abandoned_and_its_retries_end(
+    lease: str,
+) -> None:
+    fired_at = _fire(lease)
+    calls: list[int] = []
+
+    def revert() -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 3:  # meanwhile `relrun sandbox down` stopped the router
+            deadman.abandon(lease, "the sandbox was stopped")
+        raise ConnectionRefusedError("router: connection refused")
+
+    final = deadman._revert_until_done(
+        lease, {**read_lease(lease), "fired_at": fired_at}, revert, sleep=lambda _: None
+    )
+    assert len(calls) == 3
+    assert final["state"] == "abandoned"
+    assert final["abandoned_from"] == "fired"
+    assert final["abandoned_reason"] == "the sandbox was stopped"
+    logged = [json.loads(line) for line in Path(lease + ".attempts.jsonl").read_text().splitlines()]
+    assert [entry.get("abandoned", False) for entry in logged] == [False, False, True]
+
+
+def test_an_armed_watcher_leaves_an_abandoned_lease_without_reverting(lease: str) -> None:
+    write_lease(lease, {**read_lease(lease), "expires": time.time() + 600})
+    deadman.abandon(lease, "the sandbox was stopped")
+    reverts: list[int] = []
+    deadman._watch(lease, lambda: reverts.append(1) or {})
+    assert reverts == []
+    assert read_lease(lease)["state"] == "abandoned"
+
+
+def test_a_reverted_or_disarmed_switch_is_not_abandoned(lease: str) -> None:
+    disarm(lease, "run-a")
+    deadman.abandon(lease, "the sandbox was stopped")
+    assert read_lease(lease)["state"] == "disarmed"
+    assert not Path(lease + ".attempts.jsonl").exists()

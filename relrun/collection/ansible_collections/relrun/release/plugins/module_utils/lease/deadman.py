@@ -75,6 +75,16 @@ def write_lease(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            stat = handle.read()
+        return int(stat[stat.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -424,6 +434,7 @@ def arm(
             "expires": now + lease,
             # Another run's watcher, if any, sees the pid change and leaves.
             "pid": current.get("pid") if ours else None,
+            "pid_ticks": current.get("pid_ticks") if ours else None,
         }
         write_lease(path, state)
     if not _alive(state["pid"]):
@@ -472,6 +483,28 @@ def disarm(path: str, owner: str = "", force: bool = False) -> dict[str, Any]:
     return lease
 
 
+def abandon(path: str, reason: str) -> dict[str, Any]:
+    """End the switch because its router is gone for good (its sandbox was stopped).
+
+    Not for a router that does not answer: that one may come back, and the watcher keeps
+    trying (see :func:`_revert_until_done`). Whoever stopped the router calls this: the
+    lease becomes ``abandoned`` (``abandoned_at``, ``abandoned_reason``), the attempt log
+    records it, and the watcher, armed or retrying, leaves at its next look.
+
+    Returns:
+        The lease as it was before (its ``pid`` and ``pid_ticks`` name the watcher).
+    """
+    with _locked(path):
+        lease = read_lease(path)
+        state = lease.get("state")
+        if state in HELD or (state == "fired" and not lease.get("reverted_at")):
+            now = time.time()
+            write_lease(path, {**lease, "state": "abandoned", "abandoned_at": now,
+                               "abandoned_reason": reason, "abandoned_from": state})
+            _log_attempt(path, {"at": now, "ok": False, "abandoned": True, "error": reason})
+    return lease
+
+
 def _spawn_watcher(path: str, revert: Callable[[], dict[str, Any]]) -> int:
     """Double-fork a detached watcher; it outlives the module process that armed it."""
     read_end, write_end = os.pipe()
@@ -496,7 +529,9 @@ def _spawn_watcher(path: str, revert: Callable[[], dict[str, Any]]) -> int:
     with _locked(path):
         lease = read_lease(path)
         if lease.get("state") == "armed" and not lease.get("pid"):
-            lease["pid"] = pid
+            # With its start time, whoever ends the watcher (the sandbox's teardown)
+            # can tell it from a later process that got the same pid.
+            lease.update(pid=pid, pid_ticks=start_ticks(pid))
             write_lease(path, lease)
     return pid
 
@@ -520,7 +555,7 @@ def _watch(path: str, revert: Callable[[], dict[str, Any]]) -> None:
                 return  # disarmed, fired already, or another watcher owns it
             if time.time() <= float(lease.get("expires", 0)):
                 continue
-            lease.update(state="fired", fired_at=time.time(), pid=me)
+            lease.update(state="fired", fired_at=time.time(), pid=me, pid_ticks=start_ticks(me))
             write_lease(path, lease)
         _revert_until_done(path, lease, revert)
         return
