@@ -137,3 +137,17 @@ class Prometheus:
             self.proc.kill()
             self.proc.wait(timeout=30)
         self.proc = None
+
+
+def docs_queries(example: int) -> str:
+    """The ``queries:`` block of docs/metrics.md's worked example ``example``, as written.
+
+    The drills read the docs' queries word for word, so a worked example that stops
+    working fails its test.
+    """
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(
+        encoding="utf-8"
+    )
+    section = text[text.index(f"## Worked example {example}") :]
+    block = section[section.index("```yaml\nqueries:") + len("```yaml\n") :]
+    return block[: block.index("```")]

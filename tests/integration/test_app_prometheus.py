@@ -21,7 +21,7 @@ import pytest
 
 from relrun.sandbox.layout import Layout
 from tests.helpers import ROOT
-from tests.integration.prometheus_env import PROMETHEUS, Prometheus
+from tests.integration.prometheus_env import PROMETHEUS, Prometheus, docs_queries
 from tests.integration.sandbox_env import INVENTORY, start_relrun
 
 pytestmark = [
@@ -30,7 +30,6 @@ pytestmark = [
 ]
 
 QUICK = ROOT / "tests" / "data" / "quick.yml"
-DOCS = ROOT / "docs" / "metrics.md"
 JOB = "api"  # the job name worked example 3's queries select
 
 
@@ -51,18 +50,10 @@ def prometheus(sandbox: Path, tmp_path: Path) -> Iterator[Prometheus]:
         server.stop()
 
 
-def docs_queries() -> str:
-    """The queries of docs/metrics.md's worked example 3, as the docs give them."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("## Worked example 3") :]
-    block = section[section.index("```yaml\nqueries:") + len("```yaml\n") :]
-    return block[: block.index("```")]
-
-
 def runbook(tmp_path: Path, url: str) -> Path:
     """quick.yml judged from the app's metrics, its fault injected by the app."""
     text = QUICK.read_text(encoding="utf-8")
-    queries = "".join(f"    {line}\n" for line in docs_queries().splitlines())
+    queries = "".join(f"    {line}\n" for line in docs_queries(3).splitlines())
     # no_data: wait: the canary's first readings come before its first scrape (no series).
     block = (
         "  no_data: wait\n  metrics:\n    provider: prometheus\n"

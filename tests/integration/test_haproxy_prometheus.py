@@ -20,7 +20,7 @@ import yaml
 
 from relrun.sandbox import control, haproxy
 from tests.helpers import ROOT, relrun
-from tests.integration.prometheus_env import PROMETHEUS, Prometheus
+from tests.integration.prometheus_env import PROMETHEUS, Prometheus, docs_queries
 from tests.integration.sandbox_env import reap_started
 
 pytestmark = [
@@ -30,7 +30,6 @@ pytestmark = [
 ]
 
 QUICK = ROOT / "tests" / "data" / "quick.yml"
-DOCS = ROOT / "docs" / "metrics.md"
 
 
 @dataclass
@@ -65,17 +64,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
         control.down(state)
 
 
-def docs_queries() -> str:
-    """The HAProxy queries of docs/metrics.md's worked example 2, as the docs give them."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("## Worked example 2") :]
-    block = section[section.index("```yaml\nqueries:") + len("```yaml\n") :]
-    return block[: block.index("```")]
-
-
 def runbook(tmp_path: Path, url: str) -> Path:
     text = QUICK.read_text(encoding="utf-8")
-    queries = "".join(f"    {line}\n" for line in docs_queries().splitlines())
+    queries = "".join(f"    {line}\n" for line in docs_queries(2).splitlines())
     block = (
         "  metrics:\n    provider: prometheus\n"
         f"    url: {url}\n    timeout: 2s\n{queries}"
