@@ -77,7 +77,7 @@ def test_pause_then_promote_full_over_ssh_from_another_process(
                 assert proc.poll() is None, "the release ended before it could be paused"
             assert paused.returncode == 0, paused.stderr
             assert "gate state now" in paused.stderr and "db team first" in paused.stderr
-            again = verb(env, "pause")
+            again = verb(env, "pause", "--reason", "twice")
             assert again.returncode == 2 and "already paused" in again.stderr, again.stderr
             gate = status_until(env, proc, "operator")
             assert gate["paused"]["reason"] == "db team first"
