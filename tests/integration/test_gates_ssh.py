@@ -1,10 +1,10 @@
 """Manual gates on a release whose router host is reached over SSH (issue 17, item 1).
 
 A real fleet (relrun.testenv.netns: app hosts and an HAProxy host in network namespaces,
-real sshd): ``relrun release`` runs in one process; ``relrun pause`` and ``relrun promote
---full`` run in others with the same inventory, and reach the release through its lease on
-the router host, which they can reach only as Ansible does (one play of relrun.release.gate
-over SSH). Root only.
+real sshd): ``relrun release`` runs in one process; ``relrun pause`` then ``relrun promote
+--full`` or ``relrun abort`` run in others with the same inventory. They reach the release
+through its lease on the router host, which they reach only as Ansible does (one play of
+relrun.release.gate over SSH). Root only.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ def status_until(env: Fleet, proc: subprocess.Popen[str], kind: str) -> dict[str
     raise AssertionError(f"the release never waited for {kind}")
 
 
-def test_pause_then_promote_full_over_ssh_from_another_process(
-    env: Fleet, tmp_path: Path
+@pytest.mark.parametrize("ending", ["promote", "abort"])
+def test_pause_then_promote_full_or_abort_over_ssh_from_another_process(
+    env: Fleet, tmp_path: Path, ending: str
 ) -> None:
     reports = tmp_path / "reports"
     args = [*RELRUN, "release", FLEET, "-i", str(env.inventory), "--report-dir", str(reports)]
@@ -81,15 +82,30 @@ def test_pause_then_promote_full_over_ssh_from_another_process(
             assert again.returncode == 2 and "already paused" in again.stderr, again.stderr
             gate = status_until(env, proc, "operator")
             assert gate["paused"]["reason"] == "db team first"
-            promoted = verb(env, "promote", "--full", "--reason", "CAB-7 approved")
-            assert promoted.returncode == 0, promoted.stderr
+            if ending == "promote":
+                ended = verb(env, "promote", "--full", "--reason", "CAB-7 approved")
+            else:
+                ended = verb(env, "abort", "--reason", "wrong build")
+            assert ended.returncode == 0, ended.stderr
             out, _ = proc.communicate(timeout=300)
         finally:
             if proc.poll() is None:
                 proc.terminate()
                 proc.communicate(timeout=120)
-    assert proc.returncode == 0, out
     report = json.loads((reports / "release.json").read_text())
-    assert report["state"] == "promoted" and report["stages"][-1]["weight"] == 100
     actions = [(g["action"], g.get("scope"), g["reason"]) for g in report["gates"]]
-    assert actions == [("pause", None, "db team first"), ("promote", "full", "CAB-7 approved")]
+    if ending == "promote":
+        assert proc.returncode == 0, out
+        assert report["state"] == "promoted" and report["stages"][-1]["weight"] == 100
+        assert actions == [("pause", None, "db team first"),
+                           ("promote", "full", "CAB-7 approved")]
+        return
+    # An operator's rollback, inside the release's playbook: the environment is safe (exit 1).
+    assert proc.returncode == 1, out
+    assert actions[0] == ("pause", None, "db team first")
+    trigger = report["trigger"]
+    assert (trigger["reason"], trigger["path"]) == ("manual", "in_playbook")
+    assert trigger["by"].endswith("(relrun abort)") and "wrong build" in trigger["message"]
+    assert [s["status"] for s in report["rollback"]["steps"]] == ["passed"] * 5
+    servers = env.driver().servers(1)
+    assert {servers[f"canary-{i}"]["weight"] for i in (1, 2)} == {0}
