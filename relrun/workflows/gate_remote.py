@@ -94,7 +94,9 @@ def run_gate(
 
     with tempfile.TemporaryDirectory(prefix="relrun-gate-") as scratch:
         outcome = run_playbook(
-            RunSpec(label="gate", playbook_text=_playbook(hosts, args), inventory=inventory,
+            # Absolute: ansible-runner runs from its private data directory.
+            RunSpec(label="gate", playbook_text=_playbook(hosts, args),
+                    inventory=inventory.resolve(),
                     run_dir=Path(scratch), forks=max(1, len(hosts)), timeout=120),
             EventBus([collect]),
         )
@@ -116,9 +118,12 @@ def run_gate(
         for item in res.get("leases") or []:
             found.append(RemoteLease(result.host, str(item.get("path") or ""),
                                      dict(item.get("lease") or {}), dict(item.get("gate") or {})))
-    if not results and not outcome.ok:
-        problems.append(f"the gate play on {', '.join(hosts)} ended {outcome.status} "
-                        f"(rc {outcome.rc}) before reaching them")
+    missed = sorted(set(hosts) - {r.host for r in results})
+    if missed:
+        problems.append(f"the gate play did not reach router host(s) {', '.join(missed)} "
+                        f"(it ended {outcome.status}, rc {outcome.rc})")
     if problems:
-        raise InputError(f"relrun {action} through {inventory}: " + "; ".join(problems))
+        doing = (f"reading the leases on the router hosts of {inventory}" if action == "status"
+                 else f"relrun {action} through {inventory}")
+        raise InputError(f"{doing}: " + "; ".join(problems) + " (nothing was asked)")
     return found

@@ -64,3 +64,11 @@ def test_a_refused_request_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     fake(monkeypatch, result("failed", msg="x", refused="is not paused by an operator"))
     with pytest.raises(InputError, match="on router host lb-1, run r1 is not paused"):
         gate_remote.run_gate(tmp_path / "inv.yml", ["lb-1"], "resume", "r1")
+
+
+def test_a_play_that_reached_no_router_host_is_not_taken_for_no_lease(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake(monkeypatch)
+    with pytest.raises(InputError, match=r"did not reach router host\(s\) lb-1"):
+        gate_remote.run_gate(tmp_path / "inv.yml", ["lb-1"], "status")
