@@ -6,8 +6,9 @@ switch lease, whoever started it (another controller, user or checkout). The req
 written beside that lease (``LEASE.gate`` for pause, resume and promote, see the
 collection's ``lease/gate.py``; ``LEASE.control`` for abort, the rollback request of
 :mod:`relrun.run.handover`), where the bake's analysis reads it at its next sample. So a
-verb reaches a release only through a lease directory this controller can write: router
-hosts on a local connection. For a router host reached over SSH it says so and refuses.
+router host on a local connection has its lease directory read and written directly; one
+reached over SSH through one short Ansible run of the collection's ``relrun.release.gate``
+module there (:mod:`relrun.workflows.gate_remote`), which also reads the state back.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from relrun.report.rundocs import read_object
 from relrun.run.active import all_runs
 from relrun.run.leases import lease_dirs, run_leases
 from relrun.run.lock import environment_id, holder
+from relrun.workflows.gate_remote import RemoteLease, remote_routers, run_gate
 from relrun.workflows.status import RunStatus, find_runs
 
 Say = Callable[[str], None]
@@ -49,11 +51,15 @@ class Target:
         run_id: its run id (it owns the lease).
         leases: its lease files (claimed or armed) in directories relrun can write.
         marker: its run marker on this controller (None: found through the lease alone).
+        remote: its leases on router hosts reached over SSH (with ``inventory``).
+        inventory: the inventory those were found through.
     """
 
     run_id: str
     leases: list[Path] = field(default_factory=list)
     marker: dict[str, Any] | None = None
+    remote: list[RemoteLease] = field(default_factory=list)
+    inventory: Path | None = None
 
     def describe(self) -> str:
         """One line for people."""
@@ -63,15 +69,21 @@ class Target:
                 f"the {m.get('kind')} of {m.get('runbook')} (run {self.run_id}, "
                 f"pid {m.get('pid')})"
             )
-        lease = read_lease(str(self.leases[0])) if self.leases else {}
-        return (
-            f"run {self.run_id} of runbook {lease.get('runbook') or '?'} "
-            f"(through {self.leases[0]})"
-        )
+        if self.leases:
+            lease = read_lease(str(self.leases[0]))
+            where = str(self.leases[0])
+        else:
+            lease = self.remote[0].lease if self.remote else {}
+            where = f"{self.remote[0].host}:{self.remote[0].path}" if self.remote else "?"
+        return f"run {self.run_id} of runbook {lease.get('runbook') or '?'} (through {where})"
 
     def armed(self) -> list[Path]:
         """Its leases that are armed now (a rollback request is taken up from those)."""
         return [p for p in self.leases if read_lease(str(p)).get("state") == "armed"]
+
+    def remote_hosts(self) -> list[str]:
+        """The remote router hosts holding its leases."""
+        return sorted({r.host for r in self.remote})
 
 
 def who() -> str:
@@ -130,6 +142,16 @@ def find_targets(inventory: Path | None) -> list[Target]:
         for owner, leases in _held_leases(lease_dirs(inventory)).items():
             if owner not in known:
                 targets.append(Target(owner, leases))
+        hosts = remote_routers(inventory)
+        if hosts:
+            by_run = {t.run_id: t for t in targets}
+            for found in run_gate(inventory, hosts, "status"):
+                target = by_run.get(found.owner)
+                if target is None:
+                    target = by_run[found.owner] = Target(found.owner)
+                    targets.append(target)
+                target.remote.append(found)
+                target.inventory = inventory
     return targets
 
 
@@ -139,15 +161,10 @@ def _no_target(inventory: Path | None) -> InputError:
             "no release or drill is running in this project (relrun status says what runs); "
             "for a release another controller started, name its environment: -i INVENTORY"
         )
-    remote = "" if lease_dirs(inventory) else (
-        " This inventory has no host on a local connection: relrun reaches a running "
-        "release through its router host's lease files, which it can write only on a "
-        "router host on a local connection; on a router host reached over SSH, run the "
-        "verb on the controller of that release (or `relrun rollback`, which runs there)."
-    )
     return InputError(
         f"no release or drill is running on {inventory}: no run of this controller holds "
-        f"it, and no lease of its router hosts is held.{remote}"
+        "it, and no dead man's switch lease of its router hosts is held (a release holds "
+        "one from its preflight to its end)."
     )
 
 
@@ -171,10 +188,9 @@ def choose(inventory: Path | None, run_id: str | None) -> Target:
 
 def _unreachable(target: Target) -> InputError:
     return InputError(
-        f"{target.describe()} holds no dead man's switch lease that relrun can write here: "
-        "its router host is reached over SSH (relrun writes a running release's requests "
-        "beside its lease, and can do so only on a router host on a local connection), or "
-        "its preflight has not claimed the backend yet. Nothing was asked."
+        f"{target.describe()} holds no dead man's switch lease on its router hosts: its "
+        "preflight has not claimed the backend yet (or it is ending); with -i INVENTORY "
+        "relrun looks on the inventory's router hosts. Nothing was asked."
     )
 
 
@@ -191,25 +207,23 @@ def ask_gate(
         InputError: no running release reachable, or the request makes no sense now.
     """
     target = choose(inventory, run_id)
-    if not target.leases:
-        raise _unreachable(target)
     by = who()
-    for lease in target.leases:
-        state = gate_file.read_gate(str(lease), target.run_id)
-        if action == "resume" and not state.get("paused"):
-            waiting = state.get("waiting") or {}
-            hint = (
-                f"; stage {waiting.get('stage')} waits for its {waiting.get('kind')}: "
-                "relrun promote" if waiting.get("kind") in {"pause", "approval"} else ""
-            )
-            raise InputError(f"{target.describe()} is not paused by an operator{hint}")
-        if action == "pause" and state.get("paused"):
-            paused = state["paused"]
-            raise InputError(
-                f"{target.describe()} is already paused (by {paused.get('by')}: "
-                f"{paused.get('reason') or 'no reason given'}); relrun resume ends it"
-            )
-        gate_file.ask(str(lease), target.run_id, action, by, reason, scope)
+    if target.leases:
+        for lease in target.leases:
+            why = gate_file.refusal(action, gate_file.read_gate(str(lease), target.run_id))
+            if why:
+                raise InputError(f"{target.describe()} {why}")
+        for lease in target.leases:
+            gate_file.ask(str(lease), target.run_id, action, by, reason, scope)
+    elif target.remote and target.inventory is not None:
+        after = run_gate(target.inventory, target.remote_hosts(), action, target.run_id, by,
+                         reason, scope)
+        if not after:
+            raise _unreachable(target)
+        say(f"{target.describe()}: gate state now " + json.dumps(
+            {k: after[0].gate.get(k) for k in ("paused", "promote", "waiting")}, default=str))
+    else:
+        raise _unreachable(target)
     what = {
         "pause": "pause: its stage holds its weight at the end of its bake, judged as ever, "
         "until relrun resume (or promote)",
@@ -238,10 +252,13 @@ def abort(
     by = who()
     message = f"relrun abort by {by}: {reason or 'no reason given'}"
     armed = target.armed()
+    remote = [r for r in target.remote if r.lease.get("state") == "armed"]
     at = time.time()
     for lease in armed:
         request_rollback(str(lease), target.run_id, "manual", f"{by} (relrun abort)", message, at)
-    if armed:
+    if remote and target.inventory is not None:
+        run_gate(target.inventory, target.remote_hosts(), "abort", target.run_id, by, reason)
+    if armed or remote:
         say(f"asked {target.describe()} to roll back at its next analysis sample ({message})")
     elif target.marker is not None and target.marker.get("pid"):
         # Not baking (deploying, or its lease is not here): its relrun rolls back on SIGTERM.
@@ -272,6 +289,8 @@ def _wait_for_end(target: Target, wait: float, say: Say) -> int:
         if rollback.get("ran"):
             return EXIT_OK if rollback.get("complete") else EXIT_ROLLBACK_FAILED
         return EXIT_FAILED
+    if not target.leases and target.inventory is not None:
+        return _wait_remote(target, deadline, wait, say)
     while True:
         states = [read_lease(str(p)) for p in target.leases]
         if not any(s.get("owner") == target.run_id and s.get("state") == "armed" for s in states):
@@ -284,3 +303,17 @@ def _wait_for_end(target: Target, wait: float, say: Say) -> int:
     say(f"{target.describe()} released its lease: " + json.dumps(
         [{k: s.get(k) for k in ("state", "disarmed_by")} for s in states]))
     return EXIT_ROLLBACK_FAILED if fired else EXIT_OK
+
+
+def _wait_remote(target: Target, deadline: float, wait: float, say: Say) -> int:
+    """Until the run holds no armed lease on its remote router hosts (one play a round)."""
+    assert target.inventory is not None
+    while True:
+        held = run_gate(target.inventory, target.remote_hosts(), "status", target.run_id)
+        if not any(r.lease.get("state") == "armed" for r in held):
+            break
+        if time.monotonic() > deadline:
+            say(f"{target.describe()} still holds its lease after {wait:g}s")
+            return EXIT_ROLLBACK_FAILED
+    say(f"{target.describe()} released its lease on {', '.join(target.remote_hosts())}")
+    return EXIT_OK

@@ -129,11 +129,24 @@ def gate_of(record: dict[str, Any]) -> dict[str, Any] | None:
         leases = run_leases(Path(str(record["inventory"])), run_id, record.get("envvars") or {})
     except Exception:  # any: an inventory that no longer reads shows no gate
         return None
-    for path, _ in leases:
-        state = read_gate(str(path), run_id)
+    states = [read_gate(str(path), run_id) for path, _ in leases]
+    if not leases:
+        states = _remote_gates(Path(str(record["inventory"])), run_id)
+    for state in states:
         if state:
             return {k: state.get(k) for k in ("paused", "waiting", "promote", "resumed")}
     return None
+
+
+def _remote_gates(inventory: Path, run_id: str) -> list[dict[str, Any]]:
+    """The run's gate states on its router hosts reached over SSH (one short Ansible run)."""
+    from relrun.workflows.gate_remote import remote_routers, run_gate
+
+    try:
+        hosts = remote_routers(inventory)
+        return [r.gate for r in run_gate(inventory, hosts, "status", run_id)] if hosts else []
+    except Exception:  # any: a router host out of reach shows no gate, the run still shows
+        return []
 
 
 def gate_lines(gate: dict[str, Any] | None) -> list[str]:

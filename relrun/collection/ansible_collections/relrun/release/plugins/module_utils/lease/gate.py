@@ -20,6 +20,7 @@ A request is taken once (``taken_at``); every one taken is returned in the modul
 from __future__ import annotations
 
 import copy
+import glob
 import os
 import time
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from .deadman import (
     _locked,
     read_lease,
+    request_rollback,
     write_lease,
 )
 
@@ -82,6 +84,75 @@ def ask(
             state["promote"] = {**request, "scope": scope}
         write_lease(target, state)
     return dict(state)
+
+
+def held(directory: str, owner: str = "") -> list[dict[str, Any]]:
+    """The live leases held (claimed or armed) in ``directory``, with their gate state.
+
+    Args:
+        directory: a router host's ``relrun_deadman_dir``.
+        owner: only this run's (default: every run's).
+
+    Returns:
+        ``{"path", "lease", "gate"}`` of each, sorted by path.
+    """
+    found = []
+    for path in sorted(glob.glob(os.path.join(directory, "relrun-deadman-*.json"))):
+        lease = read_lease(path)
+        who = str(lease.get("owner") or "")
+        live = time.time() <= float(lease.get("expires") or 0)
+        if who and lease.get("state") in ("armed", "claimed") and live and owner in ("", who):
+            found.append({"path": path, "lease": lease, "gate": read_gate(path, who)})
+    return found
+
+
+def refusal(action: str, state: dict[str, Any]) -> str:
+    """Why ``action`` makes no sense for a run whose gate state is ``state`` ("" if it does)."""
+    if action == "resume" and not state.get("paused"):
+        waiting = state.get("waiting") or {}
+        hint = (
+            f"; stage {waiting.get('stage')} waits for its {waiting.get('kind')}: "
+            "relrun promote" if waiting.get("kind") in ("pause", "approval") else ""
+        )
+        return "is not paused by an operator" + hint
+    if action == "pause" and state.get("paused"):
+        paused = state["paused"]
+        return (
+            f"is already paused (by {paused.get('by')}: "
+            f"{paused.get('reason') or 'no reason given'}); relrun resume ends it"
+        )
+    return ""
+
+
+def deliver(
+    directory: str, owner: str, action: str, by: str, reason: str, scope: str = "stage"
+) -> dict[str, Any]:
+    """Deliver an operator's request to run ``owner``'s leases in ``directory``.
+
+    ``abort`` writes the rollback request (``LEASE.control``) beside its armed leases;
+    the others the gate request, unless :func:`refusal` refuses it (nothing is written).
+
+    Returns:
+        ``leases`` (after the request, see :func:`held`), ``asked`` (the lease files
+        written) and ``refused`` (why not, or "").
+    """
+    leases = held(directory, owner)
+    asked: list[str] = []
+    if action != "abort":
+        for item in leases:
+            why = refusal(action, item["gate"])
+            if why:
+                return {"leases": leases, "asked": [], "refused": why}
+    for item in leases:
+        if action == "abort":
+            if item["lease"].get("state") == "armed":
+                message = f"relrun abort by {by}: {reason or 'no reason given'}"
+                request_rollback(item["path"], owner, "manual", f"{by} (relrun abort)", message)
+                asked.append(item["path"])
+        else:
+            ask(item["path"], owner, action, by, reason, scope)
+            asked.append(item["path"])
+    return {"leases": held(directory, owner), "asked": asked, "refused": ""}
 
 
 class Gate:
