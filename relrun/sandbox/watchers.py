@@ -6,7 +6,9 @@ its lease says traffic is not back, and a stopped router never answers: left alo
 would outlive the sandbox for ever. The teardown therefore abandons each lease (the
 watcher leaves at its next look, the attempt log keeps the reason), stops its watcher
 — only after checking by start time that the pid is still that watcher's — and removes
-the lease: with the router gone there is no traffic left to put back.
+the lease: with the router gone there is no traffic left to put back. A lease whose
+switch had already ended (disarmed by its release, or fired and reverted) is left as it
+is: nothing watches it, and it is the record that the switch ended well.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.lease.deadman import (  # noqa: E501
     abandon,
+    is_live,
     start_ticks,
 )
 from relrun.run.procfs import pid_alive
@@ -41,7 +44,7 @@ def _wait_gone(pid: int, ticks: int | None, timeout: float) -> bool:
 
 
 def end_watchers(root: Path, timeout: float = 5.0) -> list[str]:
-    """Abandon every switch lease in ``root``, stop its watcher, remove the lease.
+    """Abandon every live switch lease in ``root``, stop its watcher, remove the lease.
 
     Returns:
         ``watcher-BACKEND`` for each watcher that was running and is now stopped.
@@ -49,6 +52,8 @@ def end_watchers(root: Path, timeout: float = 5.0) -> list[str]:
     stopped: list[str] = []
     for path in sorted(root.glob("relrun-deadman-*.json")):
         lease = abandon(str(path), REASON)
+        if not is_live(lease):
+            continue  # disarmed or reverted: no watcher to stop, and the file is the record
         pid, ticks = int(lease.get("pid") or 0), lease.get("pid_ticks")
         if pid and _is_watcher(pid, ticks):
             with contextlib.suppress(ProcessLookupError):

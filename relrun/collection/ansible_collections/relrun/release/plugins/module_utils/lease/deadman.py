@@ -483,6 +483,12 @@ def disarm(path: str, owner: str = "", force: bool = False) -> dict[str, Any]:
     return lease
 
 
+def is_live(lease: dict[str, Any]) -> bool:
+    """Whether a watcher may still act on ``lease``: held, or fired and not yet reverted."""
+    state = lease.get("state")
+    return state in HELD or (state == "fired" and not lease.get("reverted_at"))
+
+
 def abandon(path: str, reason: str) -> dict[str, Any]:
     """End the switch because its router is gone for good (its sandbox was stopped).
 
@@ -497,7 +503,7 @@ def abandon(path: str, reason: str) -> dict[str, Any]:
     with _locked(path):
         lease = read_lease(path)
         state = lease.get("state")
-        if state in HELD or (state == "fired" and not lease.get("reverted_at")):
+        if is_live(lease):
             now = time.time()
             write_lease(path, {**lease, "state": "abandoned", "abandoned_at": now,
                                "abandoned_reason": reason, "abandoned_from": state})
