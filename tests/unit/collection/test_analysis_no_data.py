@@ -111,3 +111,29 @@ def test_a_bake_never_ends_on_a_bare_baseline() -> None:
     outcome = run(Metrics(down={1}), "wait", duration=0.0001)
     assert outcome["decision"] == "pass"
     assert outcome["totals"]["canary"]["requests"] == 20
+
+
+class Asked(Exception):
+    """Stands for RollbackRequested: what ``between`` raises ends the watch."""
+
+
+def test_a_request_between_samples_ends_the_watch_before_the_next_sample() -> None:
+    # A 10 s interval: without ``between`` being called during the wait, the second sample
+    # would be read (reading 2) ten seconds later, before anything could end the watch.
+    looks = []
+
+    def between() -> None:
+        looks.append(1)
+        if len(looks) == 3:
+            raise Asked
+
+    metrics = Metrics(set())
+    try:
+        watch(Router(), ["canary"], Policy(no_data="fail"), 60, 10, 5, "",
+              baseline=["stable"], metrics=metrics, between=between)
+    except Asked:
+        pass
+    else:
+        raise AssertionError("the watch ended without taking the request")
+    assert metrics.reading == 1  # the first sample only: the wait for the second was cut
+    assert len(looks) == 3

@@ -143,6 +143,7 @@ from ansible_collections.relrun.release.plugins.module_utils.lease.deadman impor
     LeaseTaken,
     RollbackRequested,
     parent_attached,
+    read_request,
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.lease.gate import Gate
@@ -172,6 +173,23 @@ def _keepalive(lease_file: str | None, owner: str) -> Callable[[], None] | None:
         renew(lease_file, attached=parent_attached(parent), owner=owner, obey=True)
 
     return renew_lease
+
+
+def _on_request(
+    lease_file: str | None, owner: str, keepalive: Callable[[], None] | None
+) -> Callable[[], None] | None:
+    """Between samples: a rollback request for this run renews the lease and raises at once.
+
+    The common case is a file that does not exist: one ``stat``, no lock, no write.
+    """
+    if not lease_file or not owner or keepalive is None:
+        return None
+
+    def look() -> None:
+        if read_request(lease_file, owner) is not None:
+            keepalive()  # renews, then raises RollbackRequested
+
+    return look
 
 
 def _obey(
@@ -286,6 +304,7 @@ def main() -> None:
                 )
             guards = GuardWatch(built, servers, p["baseline"] or [], backend,
                                 promql_duration(p["window"]), p["no_data"])
+        keepalive = _keepalive(p["lease_file"], p["owner"])
         try:
             outcome = watch(
                 driver,
@@ -295,7 +314,7 @@ def main() -> None:
                 p["interval"],
                 p["window"],
                 p["health_path"],
-                keepalive=_keepalive(p["lease_file"], p["owner"]),
+                keepalive=keepalive,
                 baseline=p["baseline"] or None,
                 react=p["react"],
                 since=p["since"] or None,
@@ -303,6 +322,7 @@ def main() -> None:
                 max_outage=float(settings.get("max_outage") or 30),
                 guards=guards,
                 hold=gate,
+                between=_on_request(p["lease_file"], p["owner"], keepalive),
             )
         except RollbackRequested as request:
             _obey(module, driver, servers, request, gate.events if gate else None)
