@@ -62,8 +62,13 @@ def reap(state_dir: Path) -> list[str]:
 
     layout = Layout.at(state_dir)
     layout.pid_file(REAPER_PROCESS).unlink(missing_ok=True)
-    # ``down`` also ends the sandbox's switch watchers and removes their leases.
-    return control.down(layout.root)
+    # ``down`` ends the sandbox's live switch watchers and removes their leases; it keeps
+    # a switch that ended (disarmed, or fired and reverted) as a drill's record. The
+    # owner of an abandoned sandbox is dead and keeps no record: drop those too.
+    stopped = control.down(layout.root)
+    for lease in layout.root.glob("relrun-deadman-*.json"):
+        lease.unlink(missing_ok=True)
+    return stopped
 
 
 def main(argv: list[str] | None = None) -> None:
