@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.base import (
+    DriverError,
+)
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
     HAProxyDriver,
 )
@@ -188,6 +191,47 @@ def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:
         assert all(result["servers"][n]["state"] == "ready" for n in canary)
         switched = switch_to_stable(driver, stable, canary)["servers"]
         assert [switched[c]["weight"] for c in canary] == [0, 0, 0]
+    finally:
+        control.down(state)
+
+
+def test_one_step_changes_hundreds_of_servers_in_few_sessions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real HAProxy runs every command of a batch, split below its line buffer, and a
+    refused one is named while the others are made."""
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
+        MAX_BATCH_BYTES,
+    )
+    from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_runtime import (  # noqa: E501
+        parse_servers_state,
+    )
+
+    state = tmp_path / "sandbox"
+    control.up(state, loadgen=False)
+    try:
+        data = haproxy.start(state)
+        driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "history"))
+        names = [f"fleet{i:03d}" for i in range(300)]
+        for start in range(0, len(names), 50):
+            added = ";".join(f"add server api/{n} 127.0.0.1:9 weight 0 disabled"
+                             for n in names[start:start + 50])
+            assert driver.command(added).count("New server registered") == 50
+        changes = [c for i, n in enumerate(names)
+                   for c in ((n, "state", "drain"), (n, "weight", i % 200 + 1))]
+        changes.insert(301, ("ghost", "weight", 5))
+        sent: list[str] = []
+        command = driver.command
+        monkeypatch.setattr(driver, "command", lambda line: sent.append(line) or command(line))
+        with pytest.raises(DriverError) as refused:
+            driver.apply(changes)
+        assert len(sent) == 3  # 601 commands, 21 kB: three sessions
+        assert all(len(line) <= MAX_BATCH_BYTES for line in sent)
+        assert str(refused.value) == "HAProxy refused weight 5 for api/ghost: No such server."
+        table = parse_servers_state(driver.command("show servers state api"))
+        rows = {r["srv_name"]: r for r in table}
+        assert [int(rows[n]["srv_uweight"]) for n in names] == [i % 200 + 1 for i in range(300)]
+        seen = driver.servers(1)
+        assert {seen[n]["state"] for n in names} == {"drain"}
     finally:
         control.down(state)
 

@@ -10,6 +10,7 @@ from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.t
     make_driver,
 )
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
+    MAX_BATCH_BYTES,
     HAProxyDriver,
     default_history_dir,
 )
@@ -34,7 +35,7 @@ class Router:
 
     def __call__(self, command: str) -> str:
         if command.startswith("set server"):
-            return self.set_reply
+            return "".join(self.set_reply for _part in command.split(";"))
         c = self.canary
         info = f"Name: HAProxy\nPid: {self.pid}\nStart_time_sec: {1000 + self.pid}\n\n"
         # A frontend with the backend's name, as real configurations have.
@@ -159,6 +160,38 @@ def test_set_commands_and_refusals(router: tuple[Router, FakeRuntime], tmp_path:
         d.set_address("nope", "127.0.0.1", 80)
     state.set_reply = "IP changed from '127.0.0.1' to '10.0.0.2', port changed from '0' to '80'\n\n"
     d.set_address("canary", "10.0.0.2", 80)
+
+
+def test_changes_go_in_one_session_and_each_refusal_is_named(
+        router: tuple[Router, FakeRuntime], tmp_path: Path) -> None:
+    state, fake = router
+    d = driver(fake, tmp_path, Clock())
+    d.apply([("stable", "state", "ready"), ("stable", "weight", 1), ("canary", "weight", 0)])
+    assert fake.commands == [
+        "set server api/stable state ready;set server api/stable weight 1;"
+        "set server api/canary weight 0"]
+    # Checked before anything is sent: a bad change sends none of the others.
+    with pytest.raises(DriverError, match="0 to 256"):
+        d.apply([("stable", "weight", 1), ("canary", "weight", 300)])
+    with pytest.raises(DriverError, match="weight or state"):
+        d.apply([("stable", "addr", "10.0.0.1")])
+    assert len(fake.commands) == 1
+    state.set_reply = "No such server.\n\n"
+    with pytest.raises(DriverError, match=r"weight 1 for api/stable: No such server.; "
+                       r"state drain for api/canary: No such server."):
+        d.apply([("stable", "weight", 1), ("canary", "state", "drain")])
+
+
+def test_a_long_batch_is_split_below_haproxys_line_buffer(
+        router: tuple[Router, FakeRuntime], tmp_path: Path) -> None:
+    _state, fake = router
+    d = driver(fake, tmp_path, Clock())
+    changes = [(f"s{i}", "weight", i % 257) for i in range(1000)]
+    d.apply(changes)
+    assert len(fake.commands) > 1
+    assert all(len(line) <= MAX_BATCH_BYTES for line in fake.commands)
+    sent = [part for line in fake.commands for part in line.split(";")]
+    assert sent == [f"set server api/s{i} weight {i % 257}" for i in range(1000)]
 
 
 def test_make_driver_reads_the_shared_connection_dict(tmp_path: Path) -> None:

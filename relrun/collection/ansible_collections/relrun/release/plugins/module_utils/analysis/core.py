@@ -17,7 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..traffic.base import Driver, DriverError, MetricProvider, MetricsUnavailable, ServerInfo
+from ..traffic.base import (
+    Change,
+    Driver,
+    DriverError,
+    MetricProvider,
+    MetricsUnavailable,
+    ServerInfo,
+    apply_changes,
+)
 from ..traffic.plainhttp import open_plain
 from .guards import GuardWatch
 from .stats import CompareTest, LimitTest, combine, e_value, evidence
@@ -598,6 +606,7 @@ def take_canary_out(
     Returns:
         ``{"done": bool, "at": epoch seconds, "servers": [...], "why": str}``.
     """
+    changes: list[Change] = []
     try:
         servers = driver.servers(1)
         present = [s for s in stable if s in servers]
@@ -610,14 +619,12 @@ def take_canary_out(
             healthy = [s for s in present if probes.get(s, None) is None]
             if not healthy:
                 return {"done": False, "why": "no stable server answers its health check"}
-            for name in healthy:
-                driver.set_state(name, "ready")
-                driver.set_weight(name, 1)
-        moved = []
-        for name in canary:
-            if name in servers and servers[name]["state"] == "ready":
-                driver.set_state(name, "drain")
-                moved.append(name)
+            # Stable takes traffic before the canary stops: one exchange, in this order.
+            changes += [c for name in healthy
+                        for c in ((name, "state", "ready"), (name, "weight", 1))]
+        moved = [name for name in canary if name in servers and servers[name]["state"] == "ready"]
+        changes += [(name, "state", "drain") for name in moved]
+        apply_changes(driver, changes)
     except DriverError as err:
         return {"done": False, "why": f"router refused: {err}"}
     return {"done": True, "at": round(time.time(), 3), "servers": moved,

@@ -11,6 +11,7 @@ the registry; this module imports none of them, so nothing imports in a circle.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 ServerInfo = dict[str, Any]
@@ -19,6 +20,10 @@ requests, errors, error_rate, p95_ms (None when unknown), and cumulative counter
 analysis: total_requests, total_errors, latency (``{"kind": "buckets", "bounds",
 "counts"}`` for a histogram, ``{"kind": "average", "average_ms", "responses"}`` where only
 an average exists)."""
+
+
+Change = tuple[str, str, Any]
+"""One change to a server: ``(name, "weight", int)`` or ``(name, "state", str)``."""
 
 
 class DriverError(Exception):
@@ -44,6 +49,29 @@ class Router(Protocol):
 
     def set_state(self, name: str, state: str) -> None:
         """Change a server's state: ``ready``, ``drain`` or ``maint``."""
+
+
+def apply_changes(router: Router, changes: Sequence[Change]) -> None:
+    """Make ``changes`` in their order, in as few exchanges as the router allows.
+
+    A router may offer ``apply(changes)`` that sends them together (HAProxy: one runtime
+    API session for the lot), so a step on a fleet of N servers costs one exchange, not
+    one per server and field; without it, each is a ``set_weight`` or ``set_state`` call.
+
+    Raises:
+        DriverError: a change was refused (a batch still makes the others).
+    """
+    batch = getattr(router, "apply", None)
+    if batch is not None:
+        batch(list(changes))
+        return
+    for name, field, value in changes:
+        if field == "weight":
+            router.set_weight(name, int(value))
+        elif field == "state":
+            router.set_state(name, str(value))
+        else:
+            raise DriverError(f"unknown server field {field!r} (weight or state)")
 
 
 class MetricProvider(Protocol):

@@ -10,6 +10,9 @@ Reads and changes one backend through HAProxy's runtime API (see docs/haproxy.md
 - ``show info`` identifies the HAProxy process, so a reload resets the deltas.
 
 The three commands go in one connection (``;``-separated) so they describe one moment.
+Changes go the same way: a step's ``set server`` commands for every server of the backend
+share one connection (:meth:`HAProxyDriver.apply`), so a drain or switch on a fleet of
+64 servers is one exchange, not 64 to 128.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..fault.haproxy import TABLE, parse_table
-from .base import DriverError, ServerInfo
+from .base import Change, DriverError, ServerInfo
 from .haproxy_history import (
     COUNTERS,
     DELAYED,
@@ -46,6 +49,10 @@ from .haproxy_runtime import (
 
 MAX_WEIGHT = 256
 STATES = ("ready", "drain", "maint")
+# Bytes of ``;``-joined commands per connection (about 250 ``set server`` commands): a
+# bound on one exchange, so each answers well within the timeout. (HAProxy 2.6 takes a
+# longer line too, 57 kB was checked; older versions are not.)
+MAX_BATCH_BYTES = 8192
 
 
 # The inventory variable naming the backend (default: the runbook's ``traffic.backend``).
@@ -62,6 +69,38 @@ def default_history_dir(socket_spec: str) -> str:
     """Per-socket default for the sample history: ``$TMPDIR/relrun-haproxy-<hash>``."""
     digest = hashlib.sha256(socket_spec.encode()).hexdigest()[:12]
     return os.path.join(tempfile.gettempdir(), f"relrun-haproxy-{digest}")
+
+
+def _replies(text: str, count: int) -> list[str]:
+    """Split the answers of ``count`` chained ``set`` commands, one per command.
+
+    Each answer is its message lines (none on success) and an empty line; HAProxy runs
+    every command of the line, whether an earlier one was refused or not.
+    """
+    replies: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line:
+            current.append(line)
+        elif len(replies) < count:
+            replies.append("\n".join(current))
+            current = []
+    if len(replies) != count or current:
+        raise DriverError(f"unexpected HAProxy answer to {count} commands: {text[:200]!r}")
+    return replies
+
+
+def _batches(lines: list[str]) -> list[list[str]]:
+    """``lines`` in consecutive groups of at most :data:`MAX_BATCH_BYTES` joined."""
+    groups: list[list[str]] = []
+    size = 0
+    for line in lines:
+        if not groups or size + len(line) + 1 > MAX_BATCH_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(line)
+        size += len(line) + 1
+    return groups
 
 
 def _blocks(text: str, count: int) -> list[str]:
@@ -220,17 +259,46 @@ class HAProxyDriver:
         check_name("server", name)
         return self.command(f"set server {self.backend}/{name} {what}").strip()
 
+    def _change_line(self, change: Change) -> str:
+        name, field, value = change
+        check_name("server", name)
+        if field == "weight":
+            if not 0 <= int(value) <= MAX_WEIGHT:
+                raise DriverError(f"HAProxy weights are 0 to {MAX_WEIGHT}, got {value}")
+            return f"set server {self.backend}/{name} weight {int(value)}"
+        if field == "state":
+            if value not in STATES:
+                raise DriverError(f"unknown server state {value!r} (one of {', '.join(STATES)})")
+            return f"set server {self.backend}/{name} state {value}"
+        raise DriverError(f"unknown server field {field!r} (weight or state)")
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Make weight and state changes in their order, one connection per batch.
+
+        Every change is checked before any is sent. HAProxy runs each command of a batch
+        even when an earlier one is refused, so a refusal leaves the others made.
+
+        Raises:
+            DriverError: a change is malformed (nothing sent), or HAProxy refused one or
+                more (each named, with HAProxy's message).
+        """
+        lines = [self._change_line(change) for change in changes]
+        refused: list[str] = []
+        for batch in _batches(lines):
+            for line, reply in zip(batch, _replies(self.command(";".join(batch)), len(batch)), strict=True):
+                if reply:
+                    _set, _server, target, field, value = line.split(" ", 4)
+                    refused.append(f"{field} {value} for {target}: {reply}")
+        if refused:
+            raise DriverError("HAProxy refused " + "; ".join(refused))
+
     def set_weight(self, name: str, weight: int) -> None:
         """Set a server's weight (0 to 256), the user weight HAProxy keeps across drain.
 
         Raises:
             DriverError: out of range, or HAProxy refused (its message is included).
         """
-        if not 0 <= weight <= MAX_WEIGHT:
-            raise DriverError(f"HAProxy weights are 0 to {MAX_WEIGHT}, got {weight}")
-        reply = self._set(name, f"weight {int(weight)}")
-        if reply:
-            raise DriverError(f"HAProxy refused weight {weight} for {self.backend}/{name}: {reply}")
+        self.apply([(name, "weight", weight)])
 
     def set_state(self, name: str, state: str) -> None:
         """Set a server's administrative state: ``ready``, ``drain`` or ``maint``.
@@ -238,11 +306,7 @@ class HAProxyDriver:
         Raises:
             DriverError: unknown state, or HAProxy refused.
         """
-        if state not in STATES:
-            raise DriverError(f"unknown server state {state!r} (one of {', '.join(STATES)})")
-        reply = self._set(name, f"state {state}")
-        if reply:
-            raise DriverError(f"HAProxy refused state {state} for {self.backend}/{name}: {reply}")
+        self.apply([(name, "state", state)])
 
     def set_address(self, name: str, host: str, port: int) -> None:
         """Point a server at ``host:port`` (how a deploy registers a new instance).

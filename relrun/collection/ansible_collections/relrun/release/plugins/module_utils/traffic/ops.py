@@ -1,7 +1,9 @@
 """Release operations on any traffic driver: split, drain, switch, maint — each confirmed.
 
 Every change is read back; an operation only returns once the router reports what was
-asked, so a rollback step that says "done" is done.
+asked, so a rollback step that says "done" is done. An operation's changes go to the
+router together (:func:`apply_changes`: one HAProxy session per step, whatever the number
+of servers), in the order that keeps traffic served.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import DriverError, ServerInfo
+from .base import Change, DriverError, ServerInfo, apply_changes
 from .base import Router as Driver
 
 MAX_WEIGHT = 256  # HAProxy's limit; the sandbox router accepts it too
@@ -91,14 +93,16 @@ def apply_split(
         raise DriverError(f"router has no server named {', '.join(missing)}")
     weights = split_weights(stable, canary, percent)
     expected: dict[str, dict[str, Any]] = {}
+    changes: list[Change] = []
     # Raise the side that gains traffic first, so no moment has every weight at zero.
     for name in sorted(weights, key=lambda n: weights[n] == 0):
         if servers[name]["state"] != "ready" and weights[name] > 0:
-            driver.set_state(name, "ready")
-        driver.set_weight(name, weights[name])
+            changes.append((name, "state", "ready"))
+        changes.append((name, "weight", weights[name]))
         expected[name] = {"weight": weights[name]}
         if weights[name] > 0:
             expected[name]["state"] = "ready"
+    apply_changes(driver, changes)
     confirmed = confirm(driver, expected)
     return {"weights": weights, "servers": confirmed, "confirmed_at": time.time()}
 
@@ -208,14 +212,14 @@ def drain(
     if health is not None:
         stable, left_out = healthy_stable(driver, stable, canary, health)
     servers = driver.servers(1)
+    changes: list[Change] = []
     if all(servers.get(s, {}).get("weight", 0) == 0 for s in stable):
-        # Stable must be able to take what the canary no longer accepts.
+        # Stable must be able to take what the canary no longer accepts: first.
         for name in stable:
-            driver.set_state(name, "ready")
-            driver.set_weight(name, 1)
-    for name in canary:
-        if name in servers and servers[name]["state"] == "ready":
-            driver.set_state(name, "drain")
+            changes += [(name, "state", "ready"), (name, "weight", 1)]
+    changes += [(name, "state", "drain") for name in canary
+                if name in servers and servers[name]["state"] == "ready"]
+    apply_changes(driver, changes)
     while True:
         servers = driver.servers(1)
         in_flight = {n: servers.get(n, {}).get("in_flight", 0) for n in canary}
@@ -246,20 +250,21 @@ def switch_to_stable(
         healthy, left_out = healthy_stable(driver, stable, canary, health)
         out = [name for name in stable if name not in healthy]
         stable = healthy
-    for name in stable:
-        driver.set_state(name, "ready")
-        driver.set_weight(name, 1)
-        expected[name] = {"weight": 1, "state": "ready"}
     servers = driver.servers(1)
+    changes: list[Change] = []
+    for name in stable:
+        changes += [(name, "state", "ready"), (name, "weight", 1)]
+        expected[name] = {"weight": 1, "state": "ready"}
     if health is not None:
         # After the healthy ones took traffic: a dead stable server gets none.
         for name in out:
-            driver.set_weight(name, 0)
+            changes.append((name, "weight", 0))
             expected[name] = {"weight": 0}
     for name in canary:
         if name in servers:
-            driver.set_weight(name, 0)
+            changes.append((name, "weight", 0))
             expected[name] = {"weight": 0}
+    apply_changes(driver, changes)
     confirmed = confirm(driver, expected)
     return {
         "servers": confirmed,
@@ -273,11 +278,12 @@ def maint(driver: Driver, canary: list[str]) -> dict[str, Any]:
     """Take the canary servers out entirely (cleanup)."""
     servers = driver.servers(1)
     expected = {}
+    changes: list[Change] = []
     for name in canary:
         if name in servers:
-            driver.set_weight(name, 0)
-            driver.set_state(name, "maint")
+            changes += [(name, "weight", 0), (name, "state", "maint")]
             expected[name] = {"state": "maint", "weight": 0}
+    apply_changes(driver, changes)
     return {"servers": confirm(driver, expected)}
 
 
