@@ -163,40 +163,46 @@ def test_flagship_runbook_drills_behind_haproxy(env: Env, tmp_path: Path) -> Non
     assert (servers["stable"]["state"], servers["stable"]["weight"]) == ("ready", 1)
 
 
-def test_split_over_several_stable_and_canary_servers(tmp_path: Path) -> None:
+@pytest.fixture
+def bare(tmp_path: Path) -> Iterator[HAProxyDriver]:
+    """HAProxy before the sandbox's stable and canary servers, with no load and no release."""
+    state = tmp_path / "sandbox"
+    control.up(state, loadgen=False)
+    try:
+        data = haproxy.start(state)
+        yield HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "history"))
+    finally:
+        control.down(state)
+
+
+def test_split_over_several_stable_and_canary_servers(bare: HAProxyDriver) -> None:
     """Weights over 2 stable + 3 canary servers: HAProxy holds what split_weights asked."""
     from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (  # noqa: E501
         apply_split,
         switch_to_stable,
     )
 
-    state = tmp_path / "sandbox"
-    control.up(state, loadgen=False)
-    try:
-        data = haproxy.start(state)
-        driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "history"))
-        # Servers added at runtime (HAProxy >= 2.4 'add server'): two stable, three canary.
-        stable_port = int(str(driver.servers(1)["stable"]["address"]).rsplit(":", 1)[1])
-        for name in ("stable2", "canary2", "canary3"):
-            reply = driver.command(f"add server api/{name} 127.0.0.1:{stable_port} weight 0")
-            assert "New server registered" in reply, reply
-            driver.set_state(name, "maint")
-        stable, canary = ["stable", "stable2"], ["canary", "canary2", "canary3"]
-        driver.set_address("canary", "127.0.0.1", stable_port)
-        result = apply_split(driver, stable, canary, 25)
-        weights = {n: s["weight"] for n, s in result["servers"].items()}
-        share = sum(weights[c] for c in canary) / sum(weights[n] for n in stable + canary)
-        assert share == pytest.approx(0.25)
-        assert all(0 < weights[n] <= 256 for n in stable + canary)
-        assert all(result["servers"][n]["state"] == "ready" for n in canary)
-        switched = switch_to_stable(driver, stable, canary)["servers"]
-        assert [switched[c]["weight"] for c in canary] == [0, 0, 0]
-    finally:
-        control.down(state)
+    driver = bare
+    # Servers added at runtime (HAProxy >= 2.4 'add server'): two stable, three canary.
+    stable_port = int(str(driver.servers(1)["stable"]["address"]).rsplit(":", 1)[1])
+    for name in ("stable2", "canary2", "canary3"):
+        reply = driver.command(f"add server api/{name} 127.0.0.1:{stable_port} weight 0")
+        assert "New server registered" in reply, reply
+        driver.set_state(name, "maint")
+    stable, canary = ["stable", "stable2"], ["canary", "canary2", "canary3"]
+    driver.set_address("canary", "127.0.0.1", stable_port)
+    result = apply_split(driver, stable, canary, 25)
+    weights = {n: s["weight"] for n, s in result["servers"].items()}
+    share = sum(weights[c] for c in canary) / sum(weights[n] for n in stable + canary)
+    assert share == pytest.approx(0.25)
+    assert all(0 < weights[n] <= 256 for n in stable + canary)
+    assert all(result["servers"][n]["state"] == "ready" for n in canary)
+    switched = switch_to_stable(driver, stable, canary)["servers"]
+    assert [switched[c]["weight"] for c in canary] == [0, 0, 0]
 
 
 def test_one_step_changes_hundreds_of_servers_in_few_sessions(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        bare: HAProxyDriver, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real HAProxy runs every command of a batch, split below its line buffer, and a
     refused one is named while the others are made."""
     from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
@@ -206,34 +212,28 @@ def test_one_step_changes_hundreds_of_servers_in_few_sessions(
         parse_servers_state,
     )
 
-    state = tmp_path / "sandbox"
-    control.up(state, loadgen=False)
-    try:
-        data = haproxy.start(state)
-        driver = HAProxyDriver(data["socket"], data["backend"], str(tmp_path / "history"))
-        names = [f"fleet{i:03d}" for i in range(300)]
-        for start in range(0, len(names), 50):
-            added = ";".join(f"add server api/{n} 127.0.0.1:9 weight 0 disabled"
-                             for n in names[start:start + 50])
-            assert driver.command(added).count("New server registered") == 50
-        changes = [c for i, n in enumerate(names)
-                   for c in ((n, "state", "drain"), (n, "weight", i % 200 + 1))]
-        changes.insert(301, ("ghost", "weight", 5))
-        sent: list[str] = []
-        command = driver.command
-        monkeypatch.setattr(driver, "command", lambda line: sent.append(line) or command(line))
-        with pytest.raises(DriverError) as refused:
-            driver.apply(changes)
-        assert len(sent) == 3  # 601 commands, 21 kB: three sessions
-        assert all(len(line) <= MAX_BATCH_BYTES for line in sent)
-        assert str(refused.value) == "HAProxy refused weight 5 for api/ghost: No such server."
-        table = parse_servers_state(driver.command("show servers state api"))
-        rows = {r["srv_name"]: r for r in table}
-        assert [int(rows[n]["srv_uweight"]) for n in names] == [i % 200 + 1 for i in range(300)]
-        seen = driver.servers(1)
-        assert {seen[n]["state"] for n in names} == {"drain"}
-    finally:
-        control.down(state)
+    driver = bare
+    names = [f"fleet{i:03d}" for i in range(300)]
+    for start in range(0, len(names), 50):
+        added = ";".join(f"add server api/{n} 127.0.0.1:9 weight 0 disabled"
+                         for n in names[start:start + 50])
+        assert driver.command(added).count("New server registered") == 50
+    changes = [c for i, n in enumerate(names)
+               for c in ((n, "state", "drain"), (n, "weight", i % 200 + 1))]
+    changes.insert(301, ("ghost", "weight", 5))
+    sent: list[str] = []
+    command = driver.command
+    monkeypatch.setattr(driver, "command", lambda line: sent.append(line) or command(line))
+    with pytest.raises(DriverError) as refused:
+        driver.apply(changes)
+    assert len(sent) == 3  # 601 commands, 21 kB: three sessions
+    assert all(len(line) <= MAX_BATCH_BYTES for line in sent)
+    assert str(refused.value) == "HAProxy refused weight 5 for api/ghost: No such server."
+    table = parse_servers_state(driver.command("show servers state api"))
+    rows = {r["srv_name"]: r for r in table}
+    assert [int(rows[n]["srv_uweight"]) for n in names] == [i % 200 + 1 for i in range(300)]
+    seen = driver.servers(1)
+    assert {seen[n]["state"] for n in names} == {"drain"}
 
 
 def test_killed_release_is_reverted_behind_haproxy(env: Env, tmp_path: Path) -> None:

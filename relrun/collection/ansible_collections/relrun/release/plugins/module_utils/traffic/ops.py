@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 import time
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .base import Change, DriverError, ServerInfo, apply_changes
 from .base import Router as Driver
+from .plainhttp import open_plain
 
 MAX_WEIGHT = 256  # HAProxy's limit; the sandbox router accepts it too
 
@@ -125,16 +127,14 @@ def probe(address: str | None, health: Health, timeout: float = 2.0) -> str | No
     Returns:
         None when it answered the expected status, else why not.
     """
-    import urllib.error
-
-    from ansible.module_utils.urls import open_url
-
     path, status = health
     if not address:
         return "not registered with the router"
     try:
-        # A server on the router's network: never through a proxy.
-        with open_url(f"http://{address}{path}", timeout=timeout, use_proxy=False) as response:
+        # A server on the router's network: never through a proxy, and plain HTTP with no
+        # TLS context to build (open_url's costs ~40 ms of CPU per probe: at 32 stable
+        # servers, 0.7 s of a switch).
+        with open_plain(f"http://{address}{path}", timeout=timeout) as response:
             got = response.status
     except urllib.error.HTTPError as err:
         got = err.code
