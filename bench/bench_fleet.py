@@ -12,8 +12,10 @@ inventory sets), ``no-pipelining``, ``no-controlpersist`` (a new SSH connection 
 
 Prints per drill: wall time, the deploy play (the slowest host's ``Deploy`` task), every
 rollback step, detection (from the moment the fault was in force on its last host), RTO
-and lost requests; then medians per size and config, and each median as a ratio to the
-smallest size's (how it grows: 1.00 is flat, N/2 would be linear from 2 hosts).
+and lost requests, and ``controller_cpu``: the CPU seconds of relrun's own process tree
+(Ansible's workers and SSH clients, not the hosts' side) over the drill; then medians per
+size and config, and each median as a ratio to the smallest size's (how it grows: 1.00 is
+flat, N/2 would be linear from 2 hosts).
 ``switch_traffic`` runs on the load balancer alone, so it must not grow with N. The load
 average is printed before and after: the machine may be shared.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,7 +47,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def deploy_seconds(journal: Path) -> float | None:
     """From the first Deploy task start to the last Deploy result."""
-    starts, ends = [], []
+    starts: list[float] = []
+    ends: list[float] = []
     for line in journal.read_text(encoding="utf-8").splitlines():
         event = json.loads(line)
         if str(event.get("task", "")).startswith("Deploy "):
@@ -58,12 +62,15 @@ def one_drill(size: int, config: str, workdir: Path) -> dict[str, Any]:
     reports = workdir / "reports"
     with fleet(size, workdir / "fleet", **CONFIGS[config]) as env:
         started = time.monotonic()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run(
             [sys.executable, "-m", "relrun", "drill", str(runbook), "-i", str(env.inventory),
              "--traffic-log", str(env.traffic_log), "--report-dir", str(reports)],
             cwd=workdir, capture_output=True, text=True, check=False, timeout=900,
         )
         wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if not (reports / "drill.json").exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         print(f"{size} hosts: no drill.json (exit {proc.returncode}):\n{tail}", flush=True)
@@ -83,6 +90,7 @@ def one_drill(size: int, config: str, workdir: Path) -> dict[str, Any]:
         "fault_spread": _spread(report),
         "rto": report["rto_seconds"],
         "lost": (report.get("traffic") or {}).get("lost"),
+        "controller_cpu": round(cpu, 2),
     }
 
 
@@ -93,8 +101,8 @@ def _spread(report: dict[str, Any]) -> float | None:
 
 
 COLUMNS = ("hosts", "config", "exit", "wall", "deploy", "rollback", *STEPS,
-           "detection", "fault_spread", "rto", "lost")
-GROWTH = ("deploy", "rollback", *STEPS, "detection", "rto")
+           "detection", "fault_spread", "rto", "lost", "controller_cpu")
+GROWTH = ("deploy", "rollback", *STEPS, "detection", "rto", "controller_cpu")
 
 
 def show(row: dict[str, Any]) -> str:
