@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -54,18 +55,24 @@ class Deploy(StrictModel):
     readiness: Readiness = Field(default_factory=Readiness)
 
 
-def _known_router(name: str) -> str:
-    if name not in ROUTER_NAMES:
-        raise ValueError(f"unknown router {name!r}; one of {', '.join(ROUTER_NAMES)}")
-    return name
+def one_of(kind: str, names: Sequence[str]) -> AfterValidator:
+    """The check that a name is one of a registry's ``names`` (its error lists them)."""
+
+    def known(name: str) -> str:
+        if name not in names:
+            raise ValueError(f"unknown {kind} {name!r}; one of {', '.join(names)}")
+        return name
+
+    return AfterValidator(known)
 
 
-# The names come from the collection's registry: a router added there is valid here.
-RouterName = Annotated[
-    str,
-    AfterValidator(_known_router),
-    WithJsonSchema({"type": "string", "enum": list(ROUTER_NAMES)}),
-]
+def enum(names: Sequence[str]) -> WithJsonSchema:
+    """The schema of a registry name: one of ``names``."""
+    return WithJsonSchema({"type": "string", "enum": list(names)})
+
+
+# The names come from the collection's registries: an implementation added there is valid here.
+RouterName = Annotated[str, one_of("router", ROUTER_NAMES), enum(ROUTER_NAMES)]
 
 
 class Traffic(StrictModel):
@@ -83,18 +90,8 @@ class Traffic(StrictModel):
     )
 
 
-def _known_metrics(name: str) -> str:
-    if name not in METRIC_SOURCE_NAMES:
-        raise ValueError(
-            f"unknown metric provider {name!r}; one of {', '.join(METRIC_SOURCE_NAMES)}"
-        )
-    return name
-
-
 MetricSourceName = Annotated[
-    str,
-    AfterValidator(_known_metrics),
-    WithJsonSchema({"type": "string", "enum": list(METRIC_SOURCE_NAMES)}),
+    str, one_of("metric provider", METRIC_SOURCE_NAMES), enum(METRIC_SOURCE_NAMES)
 ]
 
 
@@ -204,16 +201,8 @@ class MetricsSource(StrictModel):
     tls: Tls | None = Field(default=None, description="HTTPS options.")
 
 
-def _known_guard_source(name: str) -> str:
-    if name not in GUARD_SOURCE_NAMES:
-        raise ValueError(f"unknown guard provider {name!r}; one of {', '.join(GUARD_SOURCE_NAMES)}")
-    return name
-
-
 GuardSourceName = Annotated[
-    str,
-    AfterValidator(_known_guard_source),
-    WithJsonSchema({"type": "string", "enum": list(GUARD_SOURCE_NAMES)}),
+    str, one_of("guard provider", GUARD_SOURCE_NAMES), enum(GUARD_SOURCE_NAMES)
 ]
 
 
