@@ -135,22 +135,15 @@ msg:
   type: str
 """
 
-from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.http.client import Tls  # type: ignore[import-not-found, unused-ignore]
+from ansible_collections.relrun.release.plugins.module_utils.http.options import (  # type: ignore[import-not-found, unused-ignore]
+    CREDENTIAL_OPTIONS,
+    TLS_OPTIONS,
+)
 from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor  # type: ignore[import-not-found, unused-ignore]
 from ansible_collections.relrun.release.plugins.module_utils.http.runner import run_checks  # type: ignore[import-not-found, unused-ignore]
-
-CREDENTIAL_OPTIONS: dict[str, Any] = {
-    "username": {"type": "str"},
-    "username_env": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    # References to secrets, not secrets: keep them readable in logs.
-    "password_env": {"type": "str", "no_log": False},
-    "password_file": {"type": "path", "no_log": False},
-    "from_file": {"type": "path"},
-}
 
 
 def main() -> None:
@@ -161,11 +154,7 @@ def main() -> None:
             "checks": {"type": "list", "elements": "dict", "required": True},
             "credentials": {"type": "dict", "options": CREDENTIAL_OPTIONS},
             "base_dir": {"type": "path"},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-            "client_cert": {"type": "path"},
-            "client_key": {"type": "path"},
-            "use_proxy": {"type": "bool", "default": True},
+            **TLS_OPTIONS,
         },
         supports_check_mode=True,
     )

@@ -145,16 +145,12 @@ from ansible_collections.relrun.release.plugins.module_utils.http.newman_run imp
     run_newman,
     tls_flags,
 )
+from ansible_collections.relrun.release.plugins.module_utils.http.options import (  # type: ignore[import-not-found, unused-ignore]
+    CREDENTIAL_OPTIONS,
+    TLS_OPTIONS,
+)
 from ansible_collections.relrun.release.plugins.module_utils.http.redact import Redactor  # type: ignore[import-not-found, unused-ignore]
 
-CREDENTIAL_OPTIONS: dict[str, Any] = {
-    "username": {"type": "str"},
-    "username_env": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "password_env": {"type": "str", "no_log": False},
-    "password_file": {"type": "path", "no_log": False},
-    "from_file": {"type": "path"},
-}
 EMPTY_SUMMARY: dict[str, Any] = {"total": 0, "passed": 0, "failed": 0, "required_failed": []}
 
 
@@ -176,11 +172,7 @@ def main() -> None:
             "base_dir": {"type": "path"},
             "timeout_s": {"type": "float", "default": 300.0},
             "request_timeout_s": {"type": "float", "default": 30.0},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-            "client_cert": {"type": "path"},
-            "client_key": {"type": "path"},
-            "use_proxy": {"type": "bool", "default": True},
+            **TLS_OPTIONS,
         },
         supports_check_mode=True,
     )
