@@ -203,7 +203,7 @@ def test_split_over_several_stable_and_canary_servers(bare: HAProxyDriver) -> No
 
 def test_one_step_changes_hundreds_of_servers_in_few_sessions(
         bare: HAProxyDriver, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real HAProxy runs every command of a batch, split below its line buffer, and a
+    """A real HAProxy runs every command of a batch, split at MAX_BATCH_BYTES, and a
     refused one is named while the others are made."""
     from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy import (  # noqa: E501
         MAX_BATCH_BYTES,

@@ -283,12 +283,13 @@ class HAProxyDriver:
                 more (each named, with HAProxy's message).
         """
         lines = [self._change_line(change) for change in changes]
+        pending = iter(changes)  # the changes in the order of their lines
         refused: list[str] = []
         for batch in _batches(lines):
-            for line, reply in zip(batch, _replies(self.command(";".join(batch)), len(batch)), strict=True):
+            for reply in _replies(self.command(";".join(batch)), len(batch)):
+                name, field, value = next(pending)
                 if reply:
-                    _set, _server, target, field, value = line.split(" ", 4)
-                    refused.append(f"{field} {value} for {target}: {reply}")
+                    refused.append(f"{field} {value} for {self.backend}/{name}: {reply}")
         if refused:
             raise DriverError("HAProxy refused " + "; ".join(refused))
 
