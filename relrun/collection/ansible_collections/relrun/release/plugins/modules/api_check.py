@@ -135,7 +135,6 @@ msg:
   type: str
 """
 
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.relrun.release.plugins.module_utils.http.client import Tls  # type: ignore[import-not-found, unused-ignore]
 from ansible_collections.relrun.release.plugins.module_utils.http.options import (  # type: ignore[import-not-found, unused-ignore]
