@@ -148,3 +148,32 @@ def test_without_a_health_check_the_switch_is_as_before() -> None:
     )
     switch_to_stable(router, ["stable"], ["canary"])
     assert (router.state["stable"]["weight"], router.state["canary"]["weight"]) == (1, 0)
+
+
+class RoutingRouter(Router):
+    """A router that offers the cheap read of routing fields: steps must use only that."""
+
+    def __init__(self, servers: dict[str, dict[str, Any]]) -> None:
+        super().__init__(servers)
+        self.reads = 0
+
+    def routing(self) -> dict[str, dict[str, Any]]:
+        self.reads += 1
+        return {name: dict(info) for name, info in self.state.items()}
+
+    def servers(self, window: float) -> dict[str, dict[str, Any]]:
+        raise AssertionError("a traffic step read the window statistics")
+
+
+def test_steps_read_only_the_routing_fields_when_the_router_offers_them(up: Any) -> None:
+    router = RoutingRouter(
+        {
+            "stable": {"address": up(), "weight": 0},
+            "canary": {"address": up(), "weight": 1},
+        }
+    )
+    result = drain(router, ["stable"], ["canary"], 1.0, HEALTH)
+    assert result["drained"]
+    switch_to_stable(router, ["stable"], ["canary"], HEALTH)
+    assert (router.state["stable"]["weight"], router.state["canary"]["weight"]) == (1, 0)
+    assert router.reads >= 4  # each step: before its changes and to confirm them

@@ -58,7 +58,9 @@ class Router:
             f"gpc1={self.injected['gpc1']}\n"
             "0x2: key=other/canary use=0 exp=0 gpc0=99 gpc1=99\n\n"
         )
-        return info + stat + state + table
+        answers = {"show info": info, "show stat": stat, "show servers": state, "show table": table}
+        return "".join(answer for part in command.split(";")
+                       for prefix, answer in answers.items() if part.startswith(prefix))
 
 
 @pytest.fixture
@@ -103,6 +105,27 @@ def test_servers_shape_state_and_window_deltas(router: tuple[Router, FakeRuntime
     assert fake.commands == [
         "show info;show stat -1 4 -1;show servers state api;show table relrun_faults"
     ]
+
+
+def test_routing_reads_the_routing_fields_and_leaves_the_history_alone(
+    router: tuple[Router, FakeRuntime], tmp_path: Path
+) -> None:
+    state, fake = router
+    state.canary.update(scur=3)
+    d = driver(fake, tmp_path, Clock())
+    routing = d.routing()
+    assert fake.commands == ["show stat -1 4 -1;show servers state api"]
+    assert routing == {
+        "stable": {"name": "stable", "address": "127.0.0.1:8081", "weight": 1,
+                   "state": "ready", "in_flight": 0},
+        "canary": {"name": "canary", "address": "127.0.0.1:8082", "weight": 7,
+                   "state": "drain", "in_flight": 3},
+    }
+    # The same fields servers() gives, without a sample stored.
+    assert not (tmp_path / "history").exists()
+    full = d.servers(5)
+    assert {name: {k: info[k] for k in routing[name]} for name, info in full.items()} == routing
+    assert (tmp_path / "history").exists()
 
 
 def test_injected_failures_and_delays_count_for_their_server(

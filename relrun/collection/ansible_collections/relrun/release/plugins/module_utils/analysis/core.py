@@ -25,6 +25,7 @@ from ..traffic.base import (
     MetricsUnavailable,
     ServerInfo,
     apply_changes,
+    read_routing,
 )
 from ..traffic.plainhttp import open_plain
 from .guards import GuardWatch
@@ -608,7 +609,7 @@ def take_canary_out(
     """
     changes: list[Change] = []
     try:
-        servers = driver.servers(1)
+        servers = read_routing(driver)
         present = [s for s in stable if s in servers]
         if not present:
             return {"done": False, "why": "no stable server to take the traffic"}

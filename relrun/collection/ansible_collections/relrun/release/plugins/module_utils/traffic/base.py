@@ -51,6 +51,21 @@ class Router(Protocol):
         """Change a server's state: ``ready``, ``drain`` or ``maint``."""
 
 
+def read_routing(router: Router) -> dict[str, ServerInfo]:
+    """Every server's routing fields: name, address, weight, state, in_flight.
+
+    What a step needs to change traffic and confirm it, read as cheaply as the router
+    allows. A router may offer ``routing()`` that reads these fields alone (HAProxy: no
+    window statistics, so no sample history to load and rewrite, whose size grows with
+    the servers and the release's length); without it, :meth:`Router.servers`.
+    """
+    routing = getattr(router, "routing", None)
+    if routing is not None:
+        result: dict[str, ServerInfo] = routing()
+        return result
+    return router.servers(1)
+
+
 def apply_changes(router: Router, changes: Sequence[Change]) -> None:
     """Make ``changes`` in their order, in as few exchanges as the router allows.
 

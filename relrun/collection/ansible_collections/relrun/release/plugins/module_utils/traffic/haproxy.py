@@ -111,6 +111,20 @@ def _blocks(text: str, count: int) -> list[str]:
     return blocks
 
 
+def _routing_fields(entry: dict[str, str], row: dict[str, str]) -> ServerInfo:
+    """A server's name, address, weight, state and in-flight requests.
+
+    From its ``show servers state`` entry and its ``show stat`` row (empty if none).
+    """
+    return {
+        "name": entry["srv_name"],
+        "address": server_address(entry.get("srv_addr", ""), entry.get("srv_port", "")),
+        "weight": to_int(entry.get("srv_uweight")),
+        "state": admin_state(to_int(entry.get("srv_admin_state"))),
+        "in_flight": to_int(row.get("scur")),
+    }
+
+
 class HAProxyDriver:
     """One HAProxy backend, driven through the runtime API.
 
@@ -181,11 +195,31 @@ class HAProxyDriver:
             for key, count in parse_table(table).items()
             if key.startswith(prefix)
         }
+        rows, states = self._parse(stat, state)
+        return parse_info(info), rows, states, injected
+
+    def _parse(self, stat: str, state: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         rows = [r for r in parse_stat_csv(stat) if r.get("pxname") == self.backend]
         states = [s for s in parse_servers_state(state) if s.get("be_name") == self.backend]
         if not states:
             raise DriverError(f"HAProxy has no backend {self.backend!r} (or it has no servers)")
-        return parse_info(info), rows, states, injected
+        return rows, states
+
+    def routing(self) -> dict[str, ServerInfo]:
+        """Every server's address, weight, state and in-flight requests, and nothing else.
+
+        What a traffic step reads to change and confirm (``base.read_routing``): no window
+        statistics, so the sample history is neither read nor written.
+        """
+        stat, state = _blocks(
+            self.command(f"show stat -1 4 -1;show servers state {self.backend}"), 2
+        )
+        rows, states = self._parse(stat, state)
+        stats = {r["svname"]: r for r in rows}
+        return {
+            entry["srv_name"]: _routing_fields(entry, stats.get(entry["srv_name"], {}))
+            for entry in states
+        }
 
     def servers(self, window: float) -> dict[str, ServerInfo]:
         """Every server of the backend with its stats over the last ``window`` seconds.
@@ -229,11 +263,7 @@ class HAProxyDriver:
                 rtime = str(max(to_int(rtime), to_int(row.get("ttime"))))
             totals = current["servers"].get(name, {})
             result[name] = {
-                "name": name,
-                "address": server_address(entry.get("srv_addr", ""), entry.get("srv_port", "")),
-                "weight": to_int(entry.get("srv_uweight")),
-                "state": admin_state(to_int(entry.get("srv_admin_state"))),
-                "in_flight": to_int(row.get("scur")),
+                **_routing_fields(entry, row),
                 "requests": requests,
                 "errors": errors,
                 "faults": int(win.get("faults", 0)),  # relrun's traffic faults only

@@ -14,7 +14,7 @@ import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import Change, DriverError, ServerInfo, apply_changes
+from .base import Change, DriverError, ServerInfo, apply_changes, read_routing
 from .base import Router as Driver
 from .plainhttp import open_plain
 
@@ -71,7 +71,7 @@ def confirm(
     """
     deadline = time.monotonic() + timeout
     while True:
-        servers = driver.servers(1)
+        servers = read_routing(driver)
         wrong = [
             f"{name}.{key}={servers.get(name, {}).get(key)!r} (want {value!r})"
             for name, fields in expected.items()
@@ -89,7 +89,7 @@ def apply_split(
     driver: Driver, stable: list[str], canary: list[str], percent: int
 ) -> dict[str, Any]:
     """Move the canary to ``percent`` of the traffic, and confirm it."""
-    servers = driver.servers(1)
+    servers = read_routing(driver)
     missing = _missing(servers, stable + canary)
     if missing:
         raise DriverError(f"router has no server named {', '.join(missing)}")
@@ -175,7 +175,7 @@ def healthy_stable(
     Raises:
         StableDown: no stable server is healthy and a canary server carrying traffic is.
     """
-    servers = driver.servers(1)
+    servers = read_routing(driver)
     problems = _problems(servers, stable, health)
     healthy = [name for name in stable if name not in problems]
     if healthy:
@@ -211,7 +211,7 @@ def drain(
     left_out: dict[str, str] = {}
     if health is not None:
         stable, left_out = healthy_stable(driver, stable, canary, health)
-    servers = driver.servers(1)
+    servers = read_routing(driver)
     changes: list[Change] = []
     if all(servers.get(s, {}).get("weight", 0) == 0 for s in stable):
         # Stable must be able to take what the canary no longer accepts: first.
@@ -221,7 +221,7 @@ def drain(
                 if name in servers and servers[name]["state"] == "ready"]
     apply_changes(driver, changes)
     while True:
-        servers = driver.servers(1)
+        servers = read_routing(driver)
         in_flight = {n: servers.get(n, {}).get("in_flight", 0) for n in canary}
         done = not any(in_flight.values())
         if done or time.monotonic() - started > timeout:
@@ -250,7 +250,7 @@ def switch_to_stable(
         healthy, left_out = healthy_stable(driver, stable, canary, health)
         out = [name for name in stable if name not in healthy]
         stable = healthy
-    servers = driver.servers(1)
+    servers = read_routing(driver)
     changes: list[Change] = []
     for name in stable:
         changes += [(name, "state", "ready"), (name, "weight", 1)]
@@ -276,7 +276,7 @@ def switch_to_stable(
 
 def maint(driver: Driver, canary: list[str]) -> dict[str, Any]:
     """Take the canary servers out entirely (cleanup)."""
-    servers = driver.servers(1)
+    servers = read_routing(driver)
     expected = {}
     changes: list[Change] = []
     for name in canary:
@@ -298,7 +298,7 @@ def wait_ready(
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     while True:
-        servers = driver.servers(1)
+        servers = read_routing(driver)
         problems = _problems(servers, canary, (path, status))
         if not problems:
             return {"servers": servers, "seconds": round(time.monotonic() - started, 3)}
