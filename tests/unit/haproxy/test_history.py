@@ -4,14 +4,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.haproxy_history import (  # noqa: E501
+    DENSE_SECONDS,
     KEEP_SECONDS,
     SampleStore,
     counter_delta,
     pick_baseline,
+    thin,
     window_counts,
 )
 
@@ -115,3 +117,42 @@ def test_a_damaged_history_file_starts_over(tmp_path: Path) -> None:
     store = SampleStore(str(tmp_path), "k")
     assert store.record(sample(1.0, canary={}), 5) is None
     assert store.record(sample(2.0, canary={}), 5) is not None
+
+
+def test_a_long_history_is_thinned_to_a_bounded_size(tmp_path: Path) -> None:
+    """15 minutes of reads every second: every recent sample, a few per doubling of age."""
+    store = SampleStore(str(tmp_path), "k")
+    for second in range(901):
+        store.record(sample(1000.0 + second, canary={"hrsp_2xx": second}), 5)
+    stored = [s["t"] for s in json.loads((tmp_path / "k.json").read_text())["samples"]]
+    now = 1900.0
+    assert 30 <= len(stored) <= 60
+    assert [t for t in stored if now - t < DENSE_SECONDS] == [1897.0, 1898.0, 1899.0, 1900.0]
+    assert stored == sorted(stored) and stored[0] <= now - 600  # a 10-minute window still
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    interval=st.floats(min_value=0.2, max_value=5.0),
+    duration=st.floats(min_value=10.0, max_value=900.0),
+    fraction=st.floats(min_value=0.01, max_value=0.9),
+)
+def test_a_baseline_from_a_thinned_history_is_within_a_quarter_of_the_window(
+    interval: float, duration: float, fraction: float
+) -> None:
+    """Thinned after every read, as the store does: no baseline drifts by more than
+    a quarter of its window (plus one read interval) from where the whole history puts it.
+    """
+    whole: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    t = 0.0
+    while t <= duration:
+        whole.append(sample(t))
+        kept = thin([*kept, sample(t)], t)
+        t += interval
+    now = whole[-1]["t"]
+    window = max(1.0, fraction * now)
+    full = pick_baseline(whole, now + 0.01, window)
+    thinned = pick_baseline(kept, now + 0.01, window)
+    assert full is not None and thinned is not None
+    assert abs(thinned["t"] - full["t"]) <= window / 4 + interval

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import tempfile
 from typing import Any
@@ -26,6 +27,10 @@ DELAYED = "delayed"  # responses HAProxy delayed (a latency fault): read ttime, 
 KEEP_SECONDS = 900.0  # longer than any analysis window a runbook may ask for
 MIN_SPACING = 0.2  # confirm loops read every 0.1 s; storing each read buys nothing
 MAX_SAMPLES = 2000
+# Older samples are thinned (:func:`thin`): all are kept for DENSE_SECONDS, then about
+# PER_DOUBLING per doubling of age, so a baseline is within a quarter of its window.
+DENSE_SECONDS = 4.0
+PER_DOUBLING = 4
 
 Sample = dict[str, Any]
 """``{"t": epoch seconds, "process": HAProxy process identity, "servers": {name: counters}}``"""
@@ -59,6 +64,39 @@ def pick_baseline(samples: list[Sample], now: float, window: float) -> Sample | 
     if not covering:
         return min(earlier, key=lambda s: float(s["t"]))
     return min(covering, key=lambda s: abs(float(s["t"]) - target))
+
+
+def thin(samples: list[Sample], now: float) -> list[Sample]:
+    """The samples worth keeping: every recent one, ever fewer as they age.
+
+    Each read stores a sample, so a history kept whole grows with the release's length
+    (an analysis reading every second: 900 samples in 15 minutes), and every read loads
+    and rewrites all of it, times the number of servers. A baseline only needs a sample
+    near ``now - window``, with a precision relative to the window. So samples younger
+    than :data:`DENSE_SECONDS` are all kept; an older one lies in a time bucket whose
+    width doubles with each doubling of its age (:data:`PER_DOUBLING` buckets per
+    doubling), and only the newest sample of each bucket is kept. Buckets are aligned on
+    absolute time and nest, so thinning again later never drops a sample a coarser
+    bucket still needs. At most about 60 samples remain, whatever the length.
+
+    Args:
+        samples: in time order.
+        now: the current time.
+
+    Returns:
+        The kept samples, in time order.
+    """
+    kept: dict[tuple[int, int], Sample] = {}
+    for index, sample in enumerate(samples):
+        t = float(sample["t"])
+        age = now - t
+        if age < DENSE_SECONDS:
+            kept[(-1, index)] = sample
+            continue
+        level = int(math.log2(age / DENSE_SECONDS))
+        width = DENSE_SECONDS * 2.0**level / PER_DOUBLING
+        kept[(level, math.floor(t / width))] = sample  # a later one replaces it
+    return sorted(kept.values(), key=lambda s: float(s["t"]))
 
 
 def window_counts(baseline: Sample | None, current: Sample) -> dict[str, dict[str, Any]]:
@@ -126,7 +164,7 @@ class SampleStore:
                 baseline = pick_baseline(samples, now, window)
                 if not samples or now - float(samples[-1]["t"]) >= MIN_SPACING:
                     samples.append(current)
-                kept = [s for s in samples if now - float(s["t"]) <= KEEP_SECONDS]
+                kept = thin([s for s in samples if now - float(s["t"]) <= KEEP_SECONDS], now)
                 self._save(kept[-MAX_SAMPLES:])
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
