@@ -16,6 +16,7 @@ import pytest
 
 from relrun.collection.ansible_collections.relrun.release.plugins.module_utils.traffic.ops import (
     StableDown,
+    apply_split,
     drain,
     switch_to_stable,
 )
@@ -177,3 +178,26 @@ def test_steps_read_only_the_routing_fields_when_the_router_offers_them(up: Any)
     switch_to_stable(router, ["stable"], ["canary"], HEALTH)
     assert (router.state["stable"]["weight"], router.state["canary"]["weight"]) == (1, 0)
     assert router.reads >= 4  # each step: before its changes and to confirm them
+
+
+def test_a_split_takes_one_window_stats_read_just_before_its_changes() -> None:
+    """The stage's analysis counts from the sample that read stores (HAProxy's history):
+    without it, the first interval would count requests from before the shift.
+    """
+    events: list[str] = []
+
+    class Recording(RoutingRouter):
+        def servers(self, window: float) -> dict[str, dict[str, Any]]:
+            events.append("servers")
+            return {name: dict(info) for name, info in self.state.items()}
+
+        def set_weight(self, name: str, weight: int) -> None:
+            events.append("change")
+            super().set_weight(name, weight)
+
+    router = Recording({"stable": {"address": None, "weight": 1},
+                        "canary": {"address": None, "weight": 0}})
+    result = apply_split(router, ["stable"], ["canary"], 25)
+    assert result["weights"] == {"stable": 3, "canary": 1}
+    assert events[0] == "servers" and events.count("servers") == 1
+    assert events[1:] == ["change"] * 2

@@ -147,6 +147,7 @@ from ansible_collections.relrun.release.plugins.module_utils.lease.deadman impor
     renew,
 )
 from ansible_collections.relrun.release.plugins.module_utils.lease.gate import Gate
+from ansible_collections.relrun.release.plugins.module_utils.traffic.base import read_routing
 from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
@@ -272,7 +273,7 @@ def main() -> None:
         if p["carrying_only"]:
             # The rollback's verify judges what users reach: a dead stable server left
             # without traffic by the switch is not the stable version's health.
-            known = driver.servers(1)
+            known = read_routing(driver)
             carrying = [n for n in servers if known.get(n, {}).get("weight", 0) > 0]
             servers = carrying or servers
         metrics = None

@@ -117,6 +117,7 @@ from ansible_collections.relrun.release.plugins.module_utils.lease.deadman impor
     parent_attached,
     renew,
 )
+from ansible_collections.relrun.release.plugins.module_utils.traffic.base import read_routing
 from ansible_collections.relrun.release.plugins.module_utils.traffic.drivers import (
     ROUTER_NAMES,
     DriverError,
@@ -177,7 +178,7 @@ def main() -> None:
         if p["action"] == "status" or module.check_mode:
             module.exit_json(changed=False, servers=driver.servers(5))
         if p["action"] == "preflight":  # before the deploy: can we move traffic back?
-            servers = driver.servers(5)
+            servers = read_routing(driver)
             missing = [name for name in p["stable"] if name not in servers]
             if missing:
                 module.fail_json(

@@ -76,8 +76,10 @@ def thin(samples: list[Sample], now: float) -> list[Sample]:
     than :data:`DENSE_SECONDS` are all kept; an older one lies in a time bucket whose
     width doubles with each doubling of its age (:data:`PER_DOUBLING` buckets per
     doubling), and only the newest sample of each bucket is kept. Buckets are aligned on
-    absolute time and nest, so thinning again later never drops a sample a coarser
-    bucket still needs. At most about 60 samples remain, whatever the length.
+    absolute time and nest, so thinning again at every read keeps about the same spacing
+    (not exactly: a sample may cross into a coarser level before a newer one of its
+    bucket does, leaving a gap; a property test bounds what that does to a baseline). At
+    most about 60 samples remain, whatever the length.
 
     Args:
         samples: in time order.

@@ -88,8 +88,14 @@ def confirm(
 def apply_split(
     driver: Driver, stable: list[str], canary: list[str], percent: int
 ) -> dict[str, Any]:
-    """Move the canary to ``percent`` of the traffic, and confirm it."""
-    servers = read_routing(driver)
+    """Move the canary to ``percent`` of the traffic, and confirm it.
+
+    The read before the changes is a window-stats read (``servers``), unlike every other
+    step's: a router keeping a sample history (HAProxy) stores one just before the shift,
+    and the stage's analysis counts from it (``since``), so no request from before the
+    shift enters the stage's tests.
+    """
+    servers = driver.servers(1)
     missing = _missing(servers, stable + canary)
     if missing:
         raise DriverError(f"router has no server named {', '.join(missing)}")
