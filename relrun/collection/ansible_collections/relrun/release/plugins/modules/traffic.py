@@ -104,9 +104,16 @@ stable_down:
   description: No stable server was healthy while the canary was; nothing was changed.
   returned: when drain or switch refused
   type: bool
+module_seconds:
+  description: How long the module's own work took (the lease, reading and changing the
+    router), without Ansible's share of the task (the worker, the connection, the module's
+    start); the task's duration minus this is that share.
+  returned: success
+  type: float
 """
 
 import os
+import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -157,6 +164,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    started = time.monotonic()
     if p["lease_file"] and not module.check_mode:
         try:
             # A shift is inside the rollout: an operator's rollback request stops it here,
@@ -176,7 +184,8 @@ def main() -> None:
     try:
         driver = make_driver(p["driver"], p["connection"])
         if p["action"] == "status" or module.check_mode:
-            module.exit_json(changed=False, servers=driver.servers(5))
+            module.exit_json(changed=False, servers=driver.servers(5),
+                             module_seconds=round(time.monotonic() - started, 4))
         if p["action"] == "preflight":  # before the deploy: can we move traffic back?
             servers = read_routing(driver)
             missing = [name for name in p["stable"] if name not in servers]
@@ -187,7 +196,8 @@ def main() -> None:
                     + ": nothing to fall back to",
                     servers=servers,
                 )
-            module.exit_json(changed=False, servers=servers)
+            module.exit_json(changed=False, servers=servers,
+                             module_seconds=round(time.monotonic() - started, 4))
         result: dict[str, Any]
         health = (p["health_path"], p["health_status"]) if p["check_stable"] else None
         if p["action"] == "split":
@@ -206,7 +216,7 @@ def main() -> None:
         module.fail_json(msg=str(err), stable_down=True)
     except DriverError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=True, **result)
+    module.exit_json(changed=True, module_seconds=round(time.monotonic() - started, 4), **result)
 
 
 if __name__ == "__main__":
