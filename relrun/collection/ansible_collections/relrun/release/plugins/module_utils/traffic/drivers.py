@@ -24,14 +24,11 @@ from .base import (
 )
 
 # Explicit ``from .module import name`` forms: Ansible bundles a module's module_utils by
-# reading these import lines.
+# reading these import lines (inside functions too).
 from .haproxy import BACKEND_VAR, HAProxyDriver
 from .haproxy import INVENTORY_VARS as HAPROXY_VARS
-from .prometheus import from_settings as prometheus_settings
-from .prometheus import guard_from_settings as prometheus_guard
 from .sandbox import INVENTORY_VARS as SANDBOX_VARS
 from .sandbox import from_connection as sandbox_connection
-from .web import from_settings as web_guard
 
 __all__ = [
     "BACKEND_VAR",
@@ -56,6 +53,29 @@ __all__ = [
     "make_provider",
 ]
 
+
+# The metric and guard sources are imported when one is built, not with the registry:
+# every traffic and analysis task imports this file, and the Prometheus and web sources
+# bring in ansible.module_utils.urls (about 50 ms of each task's start, compiled from the
+# AnsiballZ zip) that only a runbook with `analysis.metrics` or `guards` uses.
+def _prometheus_metrics(settings: dict[str, Any], targets: dict[str, str]) -> MetricProvider:
+    from .prometheus import from_settings
+
+    return from_settings(settings, targets)
+
+
+def _prometheus_guard(settings: dict[str, Any]) -> ValueProvider:
+    from .prometheus import guard_from_settings
+
+    return guard_from_settings(settings)
+
+
+def _web_guard(settings: dict[str, Any]) -> ValueProvider:
+    from .web import from_settings
+
+    return from_settings(settings)
+
+
 ROUTERS: dict[str, Plugin] = {
     "sandbox": sandbox_connection,
     "haproxy": HAProxyDriver.from_connection,
@@ -66,13 +86,13 @@ ROUTER_NAMES: tuple[str, ...] = tuple(ROUTERS)
 # Metric providers that are not the router (the runbook's ``analysis.metrics.provider``):
 # built from the runbook's settings and the judged servers (name -> canary/stable).
 METRIC_SOURCES: dict[str, Callable[[dict[str, Any], dict[str, str]], MetricProvider]] = {
-    "prometheus": prometheus_settings,
+    "prometheus": _prometheus_metrics,
 }
 METRIC_SOURCE_NAMES: tuple[str, ...] = tuple(METRIC_SOURCES)
 # Where a business-metric guard (``analysis.guards[].provider``) reads its one number.
 GUARD_SOURCES: dict[str, Callable[[dict[str, Any]], ValueProvider]] = {
-    "prometheus": prometheus_guard,
-    "web": web_guard,
+    "prometheus": _prometheus_guard,
+    "web": _web_guard,
 }
 GUARD_SOURCE_NAMES: tuple[str, ...] = tuple(GUARD_SOURCES)
 _VARS = {"sandbox": SANDBOX_VARS, "haproxy": HAPROXY_VARS}
