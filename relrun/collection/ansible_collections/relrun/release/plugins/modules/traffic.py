@@ -165,6 +165,10 @@ def main() -> None:
     )
     p = module.params
     started = time.monotonic()
+
+    def took() -> float:
+        return round(time.monotonic() - started, 4)
+
     if p["lease_file"] and not module.check_mode:
         try:
             # A shift is inside the rollout: an operator's rollback request stops it here,
@@ -184,8 +188,7 @@ def main() -> None:
     try:
         driver = make_driver(p["driver"], p["connection"])
         if p["action"] == "status" or module.check_mode:
-            module.exit_json(changed=False, servers=driver.servers(5),
-                             module_seconds=round(time.monotonic() - started, 4))
+            module.exit_json(changed=False, servers=driver.servers(5), module_seconds=took())
         if p["action"] == "preflight":  # before the deploy: can we move traffic back?
             servers = read_routing(driver)
             missing = [name for name in p["stable"] if name not in servers]
@@ -196,8 +199,7 @@ def main() -> None:
                     + ": nothing to fall back to",
                     servers=servers,
                 )
-            module.exit_json(changed=False, servers=servers,
-                             module_seconds=round(time.monotonic() - started, 4))
+            module.exit_json(changed=False, servers=servers, module_seconds=took())
         result: dict[str, Any]
         health = (p["health_path"], p["health_status"]) if p["check_stable"] else None
         if p["action"] == "split":
@@ -216,7 +218,7 @@ def main() -> None:
         module.fail_json(msg=str(err), stable_down=True)
     except DriverError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=True, module_seconds=round(time.monotonic() - started, 4), **result)
+    module.exit_json(changed=True, module_seconds=took(), **result)
 
 
 if __name__ == "__main__":

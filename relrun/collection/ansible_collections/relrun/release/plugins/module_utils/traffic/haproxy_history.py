@@ -25,7 +25,7 @@ INJECTED = "injected"
 DELAYED = "delayed"  # responses HAProxy delayed (a latency fault): read ttime, not rtime
 
 KEEP_SECONDS = 900.0  # longer than any analysis window a runbook may ask for
-MIN_SPACING = 0.2  # confirm loops read every 0.1 s; storing each read buys nothing
+MIN_SPACING = 0.2  # a read closer than this to the last stored sample adds nothing
 MAX_SAMPLES = 2000
 # Older samples are thinned (:func:`thin`): all are kept for DENSE_SECONDS, then about
 # PER_DOUBLING per doubling of age, so a baseline is within a quarter of its window.
